@@ -1,0 +1,18 @@
+"""automap_nb: helper package for the AUTOMAP notebook collection.
+
+Modules, one concern each:
+
+- ``transforms``  centred FFTs, cropping, downsampling, normalisation (pure numpy)
+- ``mri_data``    reading fastMRI single-coil HDF5 files and folders
+- ``sample_data`` the embedded default dataset in the fastMRI schema
+- ``prepare``     the seed's preprocessing into a prepared HDF5 file
+- ``splits``      volume-level train/val/test assignment
+- ``augment``     reflection-tiling random-crop augmentation
+- ``models``      AUTOMAP and its variants (Keras 3, backend-agnostic)
+- ``training``    data feeding, training loop, checkpoints and resume
+- ``evaluate``    PSNR, NMSE, SSIM with fastMRI's and the seed's conventions
+- ``runner``      executing the numbered notebooks with papermill
+- ``book``        building the Jupyter Book from a run
+"""
+
+__version__ = "0.1.0"

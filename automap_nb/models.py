@@ -1,0 +1,217 @@
+"""AUTOMAP and its variants as Keras 3 functional models (backend-agnostic: no TensorFlow import).
+
+AUTOMAP (Zhu et al. 2018) as the seed paper uses it (§4, Figure 2):
+
+    k-space (n, n, 2) → Flatten (2n²) → Dense tanh … → Dense n² tanh → Reshape (n, n, 1)
+      → Conv2D 64 5×5 ReLU → Conv2D 64 5×5 ReLU (L1 activity 1e-6) → Conv2DTranspose 1 7×7 (linear)
+
+All convolutions use "same" padding and biases. The fully connected part is what the variants
+change; ``VARIANTS`` names them:
+
+| variant          | n    | dense widths          | parameters                    |
+| ---------------- | ---- | --------------------- | ----------------------------- |
+| ``seed-201m``     | 128  | 4,096 → 16,384         | 201,454,337 (the seed's "201M") |
+| ``original-806m`` | 128  | 16,384 → 16,384        | 805,446,401 (AUTOMAP's "806M")  |
+| ``seed``          | any  | n²/4 → n²              | 12,695,297 at n = 64            |
+| ``original``      | any  | n² → n²                | 50,447,105 at n = 64            |
+| ``fullconv``      | any  | none (see below)       | ≈ ``seed`` at the same n         |
+
+``fullconv`` is our stand-in for the seed's "fully convolutional network with more layers and just
+as many parameters" (§6), whose design the paper does not give. A plain stack of stride-1
+convolutions cannot relate a pixel to k-space coefficients far away (the inverse FFT is global), so
+ours is an encoder–decoder without skip connections: stride-2 3×3 convolutions halve the grid from
+n down to 4×4 (filters f, 2f, 4f, …), stride-2 3×3 transposed convolutions bring it back to n (the
+last one with 64 filters), then AUTOMAP's conv tail (conv_1, conv_2, deconv). Its receptive field
+covers the whole grid, and most of its parameters sit at low resolution where they are cheap.
+The base width f is the multiple of 4 whose parameter count is closest to ``seed``'s at that n.
+How comparable it is (``count_params`` / ``count_macs``, forward multiply-accumulates per sample):
+
+| n   | fullconv params | seed params | ratio | fullconv GMAC | seed GMAC |
+| --- | --------------- | ----------- | ----- | ------------- | --------- |
+| 32  | 892,369         | 894,977     | 0.997 | 0.24          | 0.11      |
+| 64  | 12,673,281      | 12,695,297  | 0.998 | 1.38          | 0.45      |
+| 128 | 200,912,129     | 201,454,337 | 0.997 | 13.7          | 1.96      |
+
+So the parameter counts match to 0.3 %, but ``fullconv`` does 2–7× the arithmetic. At n ≤ 16 the
+64-channel conv tail alone outweighs ``seed``'s dense layers: ``fullconv`` then has 1.3–1.9× the
+parameters even at the smallest base width.
+
+:func:`count_params` computes the count from layer shapes without allocating any weights, so the
+two 128² models can be checked on any machine.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+CONV_FILTERS = 64
+CONV_KERNEL = 5
+DECONV_KERNEL = 7
+FULLCONV_BOTTOM = 4  # fullconv halves the grid while it stays even and >= this
+
+VARIANTS: dict[str, dict] = {
+    "seed-201m": {"n": 128, "kind": "automap", "description": "the seed paper's model (201M parameters)"},
+    "original-806m": {"n": 128, "kind": "automap", "description": "original AUTOMAP at 128² (806M)"},
+    "seed": {"n": None, "kind": "automap", "description": "seed's width ratios at any n: 2n² → n²/4 → n²"},
+    "original": {"n": None, "kind": "automap", "description": "original AUTOMAP at any n: 2n² → n² → n²"},
+    "fullconv": {"n": None, "kind": "fullconv", "description": "no dense layers; encoder–decoder, ≈ seed's parameters"},
+}
+
+
+def _check_variant(name: str, n: int) -> None:
+    if name not in VARIANTS:
+        raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {name!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    fixed = VARIANTS[name]["n"]
+    if fixed is not None and n != fixed:
+        raise ValueError(f"variant {name!r} is defined at n = {fixed} only, got n = {n}")
+    if VARIANTS[name]["kind"] == "fullconv" and n % 2:
+        raise ValueError(f"variant 'fullconv' needs an even n, got n = {n}")
+
+
+def variant_fc_widths(name: str, n: int) -> list[int]:
+    """Widths of the dense layers of variant ``name`` at grid size ``n`` (``[]`` for ``fullconv``)."""
+    _check_variant(name, n)
+    if name in ("seed-201m", "seed"):
+        return [max(1, n * n // 4), n * n]
+    if name in ("original-806m", "original"):
+        return [n * n, n * n]
+    return []
+
+
+def _specs(variant: str, n: int, base: int | None = None) -> list[tuple]:
+    """Layer specs ``(name, kind, kernel, c_in, c_out, grid_in, grid_out)`` of a variant.
+
+    ``kind`` is ``dense`` (``c_in``/``c_out`` are widths, grids 1), ``conv`` or ``deconv``;
+    ``grid_*`` are the side lengths of the input and output feature maps.
+    """
+    specs = []
+    if VARIANTS[variant]["kind"] == "fullconv":
+        encoder, decoder = _fullconv_filters(n, base or fullconv_base_width(n))
+        c_in, grid = 2, n
+        for i, c_out in enumerate(encoder, start=1):
+            specs.append((f"enc_{i}", "conv", 3, c_in, c_out, grid, grid // 2))
+            c_in, grid = c_out, grid // 2
+        for i, c_out in enumerate(decoder, start=1):
+            specs.append((f"dec_{i}", "deconv", 3, c_in, c_out, grid, grid * 2))
+            c_in, grid = c_out, grid * 2
+    else:
+        c_in = 2 * n * n
+        for i, width in enumerate(variant_fc_widths(variant, n), start=1):
+            specs.append((f"dense_{i}", "dense", 1, c_in, width, 1, 1))
+            c_in = width
+        c_in = 1
+    specs += [("conv_1", "conv", CONV_KERNEL, c_in, CONV_FILTERS, n, n),
+              ("conv_2", "conv", CONV_KERNEL, CONV_FILTERS, CONV_FILTERS, n, n),
+              ("deconv", "deconv", DECONV_KERNEL, CONV_FILTERS, 1, n, n)]
+    return specs
+
+
+def _params(spec: tuple) -> int:
+    _, _, kernel, c_in, c_out, _, _ = spec
+    return kernel * kernel * c_in * c_out + c_out  # weights + biases, dense/conv/deconv alike
+
+
+def _macs(spec: tuple) -> int:
+    """Forward multiply-accumulates per sample (a transposed conv scatters each *input* pixel)."""
+    _, kind, kernel, c_in, c_out, grid_in, grid_out = spec
+    grid = grid_in if kind == "deconv" else grid_out
+    return kernel * kernel * c_in * c_out * grid * grid
+
+
+def _fullconv_filters(n: int, base: int) -> tuple[list[int], list[int]]:
+    """Encoder and decoder filter lists of ``fullconv`` at grid ``n`` with base width ``base``."""
+    levels, size = 0, n
+    while size % 2 == 0 and size // 2 >= FULLCONV_BOTTOM:
+        size //= 2
+        levels += 1
+    levels = max(levels, 1)
+    encoder = [base * 2**i for i in range(levels)]
+    decoder = encoder[-2::-1] + [CONV_FILTERS]
+    return encoder, decoder
+
+
+def fullconv_base_width(n: int) -> int:
+    """Base width (multiple of 4, 4 … 2048) of ``fullconv`` whose count is closest to ``seed``'s."""
+    target = count_params("seed", n)
+    return min(range(4, 2049, 4),
+               key=lambda base: abs(sum(_params(s) for s in _specs("fullconv", n, base)) - target))
+
+
+def count_params(variant: str, n: int) -> int:
+    """Exact parameter count of ``build_variant(variant, n)``, computed without building it."""
+    _check_variant(variant, n)
+    return sum(_params(s) for s in _specs(variant, n))
+
+
+def count_macs(variant: str, n: int) -> int:
+    """Forward multiply-accumulates per sample of ``build_variant(variant, n)`` (training ≈ 3×)."""
+    _check_variant(variant, n)
+    return sum(_macs(s) for s in _specs(variant, n))
+
+
+def _conv_tail(x, l1: float, conv_filters: int):
+    """AUTOMAP's conv tail: (B, n, n, c) → (B, n, n, 1)."""
+    x = layers.Conv2D(conv_filters, CONV_KERNEL, padding="same", activation="relu", name="conv_1")(x)
+    x = layers.Conv2D(conv_filters, CONV_KERNEL, padding="same", activation="relu",
+                      activity_regularizer=keras.regularizers.L1(l1) if l1 else None, name="conv_2")(x)
+    return layers.Conv2DTranspose(1, DECONV_KERNEL, padding="same", name="deconv")(x)
+
+
+def build_automap(n: int, fc_widths, l1: float = 1e-6, conv_filters: int = CONV_FILTERS,
+                  name: str = "automap") -> keras.Model:
+    """AUTOMAP: k-space ``(B, n, n, 2)`` (real, imaginary) → magnitude image ``(B, n, n, 1)``.
+
+    ``fc_widths``: widths of the tanh dense layers ``dense_1 …``; the last must be ``n²`` (it is
+    reshaped to the ``n × n`` grid). ``l1``: L1 activity regularisation on ``conv_2`` (0 = none).
+    """
+    fc_widths = [int(w) for w in fc_widths]
+    if not fc_widths or fc_widths[-1] != n * n:
+        raise ValueError(f"fc_widths must end with n² = {n * n}, got {fc_widths}")
+    inputs = keras.Input((n, n, 2), name="kspace")
+    x = layers.Flatten(name="flatten")(inputs)
+    for i, width in enumerate(fc_widths, start=1):
+        x = layers.Dense(width, activation="tanh", name=f"dense_{i}")(x)
+    x = layers.Reshape((n, n, 1), name="reshape")(x)
+    return keras.Model(inputs, _conv_tail(x, l1, conv_filters), name=name)
+
+
+def build_fullconv(n: int, base: int | None = None, l1: float = 1e-6, name: str = "fullconv") -> keras.Model:
+    """Fully convolutional variant: ``(B, n, n, 2)`` → ``(B, n, n, 1)``, no dense layers.
+
+    Stride-2 3×3 ``enc_i`` convolutions (ReLU) down to 4×4, stride-2 3×3 ``dec_i`` transposed
+    convolutions (ReLU) back to n, then AUTOMAP's conv tail. ``base`` defaults to
+    :func:`fullconv_base_width`.
+    """
+    encoder, decoder = _fullconv_filters(n, base or fullconv_base_width(n))
+    inputs = keras.Input((n, n, 2), name="kspace")
+    x = inputs
+    for i, filters in enumerate(encoder, start=1):
+        x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu", name=f"enc_{i}")(x)
+    for i, filters in enumerate(decoder, start=1):
+        x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu", name=f"dec_{i}")(x)
+    return keras.Model(inputs, _conv_tail(x, l1, CONV_FILTERS), name=name)
+
+
+def build_variant(variant: str, n: int, l1: float = 1e-6, seed: int | None = None) -> keras.Model:
+    """Build a named variant at grid size ``n`` (``seed`` given: ``keras.utils.set_random_seed`` first)."""
+    _check_variant(variant, n)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    name = variant.replace("-", "_")
+    if VARIANTS[variant]["kind"] == "fullconv":
+        return build_fullconv(n, l1=l1, name=name)
+    return build_automap(n, variant_fc_widths(variant, n), l1=l1, name=name)
+
+
+def layer_table(model: keras.Model) -> list[dict]:
+    """One row per layer with weights or a shape change: ``name``, ``type``, ``output_shape``, ``params``."""
+    rows = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape)
+        rows.append({"name": layer.name, "type": type(layer).__name__,
+                     "output_shape": "(" + ", ".join("B" if d is None else str(d) for d in shape) + ")",
+                     "params": int(layer.count_params())})
+    return rows

@@ -1,0 +1,68 @@
+"""Volume-level train/val/test split: deterministic, leak-free, stable when files are added.
+
+Each *group* (the file's ``patient_id`` when it has one, else its file name) is hashed with SHA-256
+to a number ``u`` in [0, 1); ``u < train`` goes to train, ``u < train + val`` to val, the rest to
+test. A group's split depends on its own name only, so adding files never moves existing ones,
+and all slices of a volume — and all volumes of a patient — land in one split (no leakage).
+
+With very few groups a hashed split can leave val or test empty (5 % of 16 volumes is less than
+one). Then, and only then, the groups with the largest ``u`` in the largest split (train) are moved into the empty
+split(s); :func:`assign_splits` reports that it did so. Large folders never take this path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+SPLITS = ("train", "val", "test")
+DEFAULT_FRACTIONS = (0.9, 0.05, 0.05)
+
+
+def split_hash(group: str, salt: str = "automap-nb") -> float:
+    """A stable number in [0, 1) for ``group`` (SHA-256 of ``salt/group``)."""
+    digest = hashlib.sha256(f"{salt}/{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def check_fractions(fractions) -> tuple[float, float, float]:
+    """Validate ``(train, val, test)`` fractions: three non-negative numbers summing to 1."""
+    try:
+        train, val, test = (float(x) for x in fractions)
+    except (TypeError, ValueError):
+        raise ValueError(f"split fractions must be three numbers (train, val, test), got {fractions!r}") from None
+    if min(train, val, test) < 0 or abs(train + val + test - 1) > 1e-6:
+        raise ValueError(f"split fractions must be >= 0 and sum to 1, got {fractions!r}")
+    return train, val, test
+
+
+def assign_splits(groups, fractions=DEFAULT_FRACTIONS, salt: str = "automap-nb") -> tuple[dict, list[str]]:
+    """Assign each distinct group name to ``train``/``val``/``test``.
+
+    Returns ``(assignment, notes)``: ``assignment`` maps group → split; ``notes`` lists the
+    groups moved to fill an empty split (empty for folders big enough for the hashed split).
+    Needs at least three groups when every fraction is positive.
+    """
+    train, val, _ = check_fractions(fractions)
+    names = sorted(set(groups))
+    hashes = {name: split_hash(name, salt) for name in names}
+    assignment = {}
+    for name in names:
+        u = hashes[name]
+        assignment[name] = "train" if u < train else "val" if u < train + val else "test"
+    notes = []
+    wanted = [s for s, frac in zip(SPLITS, check_fractions(fractions)) if frac > 0]
+    if len(names) < len(wanted):
+        raise ValueError(
+            f"{len(names)} volume group(s) cannot fill the {len(wanted)} non-empty splits {wanted}"
+        )
+    for split in wanted:
+        if split in assignment.values():
+            continue
+        counts = Counter(assignment.values())
+        biggest = max(counts, key=counts.get)
+        donors = [n for n in names if assignment[n] == biggest]
+        moved = max(donors, key=lambda n: hashes[n])
+        notes.append(f"{moved}: {assignment[moved]} → {split} (split {split!r} was empty)")
+        assignment[moved] = split
+    return assignment, notes

@@ -1,0 +1,395 @@
+"""Training AUTOMAP (or any image-output Keras model) on a prepared file, resumably.
+
+Data: :class:`PreparedDataset` reads one split of ``prepared.h5`` lazily with h5py (the file is
+opened per batch, so it works with any number of worker threads or processes). In training mode it
+shuffles per epoch and applies the seed's reflection-tiling augmentation to ``images``, then
+rebuilds the example with ``transforms.image_to_example``. Two hooks let other models share it:
+
+- ``mask_fn(rng, n) -> mask``: a 0/1 k-space mask broadcastable to ``(n, n)`` per sample
+  (undersampling). ``rng`` is a ``numpy.random.Generator`` seeded from ``(seed, epoch, row)`` in
+  training mode, so masks change every epoch, and from ``(seed, row)`` otherwise, so every method
+  evaluated with the same seed sees the same mask on the same slice (``row`` = index in the file).
+- ``input_transform(inputs) -> model_inputs``: maps the k-space batch ``(B, n, n, 2)`` to what the
+  model eats, e.g. :func:`zero_filled_magnitude` for a U-Net on zero-filled images.
+
+Training (:func:`train`): Adam (lr 2e-4 as in the seed), MSE loss plus the model's own
+regularisation losses (AUTOMAP's L1 activity penalty), the learning rate set per epoch by a falling
+schedule (default ``"cosine"``: from ``lr`` down to ``lr/100`` over the run). After every epoch:
+seed PSNR (MAX = 1, mean over slices) on train and val, a checkpoint ``epoch-NNNN.keras``
+(weights + optimizer state; the previous one is then deleted) and ``history.json``, both written
+atomically (temp file + ``os.replace``). ``initial.keras`` keeps the untrained weights.
+
+Resume: calling :func:`train` again with the same arguments and ``out_dir`` continues after the
+last *complete* epoch: the checkpoint of epoch k is written before the history that lists epoch k,
+and deleted only after the history lists epoch k + 1, so a kill at any instant leaves a history of
+k epochs and ``epoch-k.keras`` (or only ``initial.keras`` when k = 0). Each epoch's data order,
+augmentation and masks depend only on ``(seed, epoch)``, so a resumed run repeats exactly what an
+uninterrupted one would have done.
+
+Training PSNR is what Keras reports: the running mean over the epoch's (augmented) batches while
+the weights change, as in the seed's Figure 3; validation PSNR is measured after the epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import h5py
+import keras
+import numpy as np
+from keras import ops
+from tqdm.auto import tqdm
+
+from . import augment as augment_module
+from . import transforms
+
+HISTORY_NAME = "history.json"
+INITIAL_NAME = "initial.keras"
+CHECKPOINT_GLOB = "epoch-*.keras"
+SCHEDULES = ("cosine", "exponential", "constant")
+PSNR_FLOOR_MSE = 1e-12  # seed_psnr is capped at 120 dB instead of inf for an exact output
+
+
+@keras.saving.register_keras_serializable(package="automap_nb")
+def seed_psnr(y_true, y_pred):
+    """Seed PSNR per sample, ``20·log10(1) − 10·log10(MSE)`` in dB; ``(B, …)`` → ``(B,)``."""
+    axes = tuple(range(1, len(y_pred.shape)))
+    mse = ops.mean(ops.square(ops.cast(y_true, y_pred.dtype) - y_pred), axis=axes)
+    return -10.0 * ops.log10(ops.maximum(mse, PSNR_FLOOR_MSE))
+
+
+def zero_filled_magnitude(kspace_scale: float) -> Callable[[np.ndarray], np.ndarray]:
+    """An ``input_transform``: k-space ``(B, n, n, 2)`` → ``|inverse FFT|`` ``(B, n, n, 1)`` float32."""
+    def transform(inputs: np.ndarray) -> np.ndarray:
+        return np.abs(transforms.inputs_to_image(inputs, kspace_scale)).astype(np.float32)[..., None]
+    return transform
+
+
+class PreparedDataset(keras.utils.PyDataset):
+    """Batches ``(inputs (B, n, n, 2), targets (B, n, n, 1))`` of one split of ``prepared.h5``.
+
+    ``training=True``: the order is reshuffled for every epoch (see :meth:`set_epoch`), the
+    reflection-tiling augmentation is applied (unless ``augment=False``) and the last incomplete
+    batch is dropped. ``training=False``: file order, no augmentation, all slices. ``mask_fn`` and
+    ``input_transform``: see the module docstring. Extra keyword arguments (``workers``,
+    ``use_multiprocessing``, ``max_queue_size``) go to :class:`keras.utils.PyDataset`.
+    """
+
+    def __init__(self, path, split: str, batch_size: int = 32, training: bool = False,
+                 augment: bool | None = None, seed: int = 0, mask_fn: Callable | None = None,
+                 input_transform: Callable | None = None, epoch: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: prepared file does not exist (run chapter 02)")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        with h5py.File(self.path, "r") as f:
+            missing = {"images", "inputs", "targets", "split"} - set(f)
+            if missing:
+                raise ValueError(f"{self.path}: not a prepared file, missing datasets {sorted(missing)}")
+            self.rows = np.flatnonzero(f["split"][()] == split.encode())
+            self.n = int(f.attrs["size"])
+            self.kspace_scale = float(f.attrs["kspace_scale"])
+        if len(self.rows) == 0:
+            raise ValueError(f"{self.path}: split {split!r} has no slices")
+        if training and len(self.rows) < batch_size:
+            raise ValueError(f"{self.path}: split {split!r} has {len(self.rows)} slices, "
+                             f"fewer than batch_size {batch_size}")
+        self.split, self.batch_size, self.training, self.seed = split, batch_size, training, seed
+        self.augment = training if augment is None else augment
+        self.mask_fn, self.input_transform = mask_fn, input_transform
+        self.set_epoch(epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Fix the epoch whose order, augmentation and masks the next batches use."""
+        self.epoch = int(epoch)
+        if self.training:
+            self.order = np.random.default_rng([self.seed, self.epoch]).permutation(self.rows)
+        else:
+            self.order = self.rows
+
+    def __len__(self) -> int:
+        if self.training:
+            return len(self.order) // self.batch_size
+        return math.ceil(len(self.order) / self.batch_size)
+
+    @property
+    def num_samples(self) -> int:
+        """Samples seen per epoch (training drops the last incomplete batch)."""
+        return min(len(self.order), len(self) * self.batch_size)
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} out of range for {len(self)} batches")
+        return self.load_rows(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+
+    def _rng(self, row: int) -> np.random.Generator:
+        key = [self.seed, self.epoch, int(row)] if self.training else [self.seed, int(row)]
+        return np.random.default_rng(key)
+
+    def load_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Examples for file rows ``rows`` (any order) → ``(inputs, targets)`` in that order."""
+        rows = np.asarray(rows)
+        sort = np.argsort(rows)
+        unsort = np.argsort(sort)
+        rebuild = self.augment or self.mask_fn is not None
+        with h5py.File(self.path, "r") as f:  # h5py needs increasing indices
+            if rebuild:
+                images = f["images"][rows[sort]][unsort]
+            else:
+                inputs = f["inputs"][rows[sort]][unsort]
+                targets = f["targets"][rows[sort]][unsort]
+        if rebuild:
+            pairs = []
+            for image, row in zip(images, rows):
+                rng = self._rng(row)
+                if self.augment:
+                    image = augment_module.reflect_tile_crop(image, rng)
+                mask = self.mask_fn(rng, self.n) if self.mask_fn is not None else None
+                pairs.append(transforms.image_to_example(image, self.kspace_scale, mask))
+            inputs = np.stack([p[0] for p in pairs])
+            targets = np.stack([p[1] for p in pairs])
+        if self.input_transform is not None:
+            inputs = self.input_transform(inputs)
+        return inputs, targets
+
+
+def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule="cosine") -> float:
+    """Learning rate for 0-based ``epoch`` of ``epochs``.
+
+    ``"cosine"``: ``lr · (0.01 + 0.99 · (1 + cos(π·epoch/epochs)) / 2)``, lr → lr/100;
+    ``"exponential"``: ``lr · 0.1^(epoch/epochs)``, 10× lower by the end; ``"constant"``: lr;
+    a callable: ``schedule(epoch, epochs, learning_rate)``.
+    """
+    if callable(schedule):
+        return float(schedule(epoch, epochs, learning_rate))
+    if schedule == "cosine":
+        return learning_rate * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs)))
+    if schedule == "exponential":
+        return learning_rate * 0.1 ** (epoch / epochs)
+    if schedule == "constant":
+        return float(learning_rate)
+    raise ValueError(f"lr_schedule must be one of {SCHEDULES} or a callable, got {schedule!r}")
+
+
+def describe_device() -> dict:
+    """``{"backend", "device", "name"}``: the Keras backend and where it computes (GPU if visible)."""
+    backend = keras.backend.backend()
+    device, name = "CPU", "CPU"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            device = "GPU"
+            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
+    elif backend == "jax":
+        import jax
+
+        first = jax.devices()[0]
+        if first.platform != "cpu":
+            device, name = first.platform.upper(), first.device_kind
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            device, name = "GPU", torch.cuda.get_device_name(0)
+    return {"backend": backend, "device": device, "name": name}
+
+
+def configure_determinism(seed: int) -> None:
+    """Seed Python, numpy and the backend; with TensorFlow also enable deterministic ops."""
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def write_json_atomic(path, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` via a temp file and ``os.replace`` (never half-written)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1, allow_nan=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _save_model_atomic(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # keeps the .keras suffix Keras needs
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _checkpoint(out_dir: Path, epoch: int) -> Path:
+    return out_dir / f"epoch-{epoch:04d}.keras"
+
+
+def load_history(out_dir) -> dict | None:
+    """The ``history.json`` of a training folder, or ``None`` if there is none yet."""
+    path = Path(out_dir) / HISTORY_NAME
+    if not path.is_file():
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def checkpoint_path(out_dir, which: str = "final") -> Path:
+    """Path of ``initial.keras`` (``which="initial"``) or of the last complete epoch's checkpoint."""
+    out_dir = Path(out_dir)
+    if which == "initial":
+        path = out_dir / INITIAL_NAME
+    elif which == "final":
+        history = load_history(out_dir)
+        if not history or not history["epochs"]:
+            raise FileNotFoundError(f"{out_dir}: no completed epoch (train first)")
+        path = _checkpoint(out_dir, history["epochs"][-1]["epoch"])
+    else:
+        raise ValueError(f"which must be 'initial' or 'final', got {which!r}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint does not exist")
+    return path
+
+
+def load_checkpoint(out_dir, which: str = "final", compile: bool = True) -> keras.Model:
+    """Load the ``initial`` or ``final`` model of a training folder (``safe_mode=True``)."""
+    return keras.saving.load_model(checkpoint_path(out_dir, which), compile=compile, safe_mode=True)
+
+
+def _restore(model: keras.Model, path: Path) -> None:
+    """Copy weights and optimizer state of checkpoint ``path`` into the compiled ``model``."""
+    saved = keras.saving.load_model(path, safe_mode=True)
+    model.set_weights(saved.get_weights())
+    if saved.optimizer is None or not saved.optimizer.built:
+        return
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    if len(saved.optimizer.variables) != len(model.optimizer.variables):
+        raise ValueError(f"{path}: optimizer state does not match the model's optimizer")
+    for target, value in zip(model.optimizer.variables, saved.optimizer.variables):
+        target.assign(value)
+    del saved
+
+
+def _check_config(out_dir: Path, old: dict, new: dict) -> None:
+    for key, value in new.items():
+        if key in old and old[key] != value:
+            raise ValueError(f"{out_dir}: was trained with {key}={old[key]!r}, now {key}={value!r}; "
+                             "use another folder or delete it to start over")
+
+
+def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: int = 32,
+          learning_rate: float = 2e-4, seed: int = 0, lr_schedule="cosine", augment: bool = True,
+          mask_fn: Callable | None = None, input_transform: Callable | None = None,
+          progress: bool = True, verbose: int = 0, workers: int = 1, deterministic: bool = True) -> dict:
+    """Train ``model`` on the train split of ``prepared_path``, validating on val; resumable.
+
+    ``model`` maps the (possibly transformed) inputs to ``(B, n, n, 1)``; build it after
+    ``keras.utils.set_random_seed(seed)`` (or with ``models.build_variant(..., seed=seed)``) for
+    reproducible initial weights. ``out_dir`` receives ``initial.keras``, ``epoch-NNNN.keras`` and
+    ``history.json``; an existing folder is resumed (same arguments required). ``progress``: a
+    tqdm bar over epochs; ``verbose``: Keras's own per-epoch bar (0, 1 or 2). ``deterministic``:
+    seed everything and enable TensorFlow's deterministic ops.
+
+    Returns the history: ``{"config": {...}, "device": {...}, "epochs": [per-epoch records]}``
+    with ``epoch`` (1-based), ``lr``, ``loss``, ``mse``, ``psnr``, ``val_loss``, ``val_mse``,
+    ``val_psnr``, ``train_seconds``, ``samples``, ``samples_per_s``, ``eval_seconds``.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    learning_rate_at(0, epochs, learning_rate, lr_schedule)  # validates the schedule
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".tmp-*"):
+        stale.unlink()
+    if deterministic:
+        configure_determinism(seed)
+    data = dict(seed=seed, mask_fn=mask_fn, input_transform=input_transform, workers=workers)
+    train_data = PreparedDataset(prepared_path, "train", batch_size, training=True, augment=augment, **data)
+    val_data = PreparedDataset(prepared_path, "val", batch_size, training=False, **data)
+    n = train_data.n
+    if tuple(model.output_shape[1:]) != (n, n, 1):
+        raise ValueError(f"model output shape {model.output_shape[1:]} != targets' {(n, n, 1)} "
+                         f"in {prepared_path}")
+    config = {"model": model.name, "params": int(model.count_params()), "n": n, "epochs": epochs,
+              "batch_size": batch_size, "learning_rate": float(learning_rate), "seed": seed,
+              "lr_schedule": lr_schedule if isinstance(lr_schedule, str) else getattr(lr_schedule, "__name__", "callable"),
+              "augment": bool(augment), "mask_fn": getattr(mask_fn, "__name__", None) if mask_fn else None,
+              "input_transform": getattr(input_transform, "__name__", None) if input_transform else None,
+              "train_slices": len(train_data.rows), "val_slices": len(val_data.rows)}
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", metrics=[seed_psnr, "mse"])
+    history = load_history(out_dir) or {"config": config, "epochs": []}
+    _check_config(out_dir, history["config"], config)
+    done = len(history["epochs"])
+    if done:
+        _restore(model, _checkpoint(out_dir, done))
+    elif (out_dir / INITIAL_NAME).is_file():
+        _restore(model, out_dir / INITIAL_NAME)
+    else:
+        _save_model_atomic(model, out_dir / INITIAL_NAME)
+    history["device"] = describe_device()
+    bar = tqdm(total=epochs, initial=done, desc="train", unit="epoch", disable=not progress)
+    for epoch in range(done, epochs):
+        lr = learning_rate_at(epoch, epochs, learning_rate, lr_schedule)
+        model.optimizer.learning_rate = lr
+        train_data.set_epoch(epoch)
+        start = time.perf_counter()
+        logs = model.fit(train_data, initial_epoch=epoch, epochs=epoch + 1, verbose=verbose).history
+        train_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        val = model.evaluate(val_data, verbose=0, return_dict=True)
+        eval_seconds = time.perf_counter() - start
+        record = {"epoch": epoch + 1, "lr": lr, "loss": logs["loss"][-1], "mse": logs["mse"][-1],
+                  "psnr": logs["seed_psnr"][-1], "val_loss": val["loss"], "val_mse": val["mse"],
+                  "val_psnr": val["seed_psnr"], "train_seconds": train_seconds,
+                  "samples": train_data.num_samples,
+                  "samples_per_s": train_data.num_samples / train_seconds, "eval_seconds": eval_seconds}
+        record = {k: (float(v) if k != "epoch" and k != "samples" else v) for k, v in record.items()}
+        if not math.isfinite(record["loss"]):
+            raise FloatingPointError(f"epoch {epoch + 1}: training loss is {record['loss']} (lr {lr:g})")
+        _save_model_atomic(model, _checkpoint(out_dir, epoch + 1))
+        history["epochs"].append(record)
+        write_json_atomic(out_dir / HISTORY_NAME, history)
+        for old in out_dir.glob(CHECKPOINT_GLOB):
+            if old != _checkpoint(out_dir, epoch + 1):
+                old.unlink()
+        bar.update(1)
+        bar.set_postfix(loss=f"{record['loss']:.4g}", val_psnr=f"{record['val_psnr']:.2f}")
+    bar.close()
+    return history
+
+
+def predict(model: keras.Model, inputs: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Model outputs for ``inputs`` ``(N, n, n, 2)`` → ``(N, n, n, 1)`` float32, in batches."""
+    return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)
+
+
+def time_inference(model: keras.Model, inputs: np.ndarray, batch_size: int = 1, repeats: int = 20,
+                   warmup: int = 3) -> dict:
+    """Inference time on ``inputs[:batch_size]``: median over ``repeats`` calls after ``warmup``.
+
+    Returns ``{"ms_per_slice", "ms_per_batch", "batch_size", "repeats"}``; each call returns numpy
+    arrays, so the time includes the device synchronisation and the copy back.
+    """
+    batch = np.asarray(inputs[:batch_size])
+    if len(batch) < batch_size:
+        raise ValueError(f"inputs has {len(inputs)} samples, fewer than batch_size {batch_size}")
+    for _ in range(warmup):
+        model.predict_on_batch(batch)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict_on_batch(batch)
+        times.append(time.perf_counter() - start)
+    ms = 1000.0 * float(np.median(times))
+    return {"ms_per_slice": ms / batch_size, "ms_per_batch": ms, "batch_size": batch_size, "repeats": repeats}

@@ -1,0 +1,44 @@
+"""Shared fixtures. ``quick_run`` executes every notebook once (quick profile) per test session."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fastmri_files import write_fastmri_file  # noqa: E402
+
+
+@pytest.fixture
+def fastmri_folder(tmp_path):
+    """A folder of four small third-party-written fastMRI files (different widths, patients)."""
+    folder = tmp_path / "fastmri"
+    folder.mkdir()
+    for i, width in enumerate((368, 372, 368, 370)):
+        write_fastmri_file(folder / f"file100{i:04d}.h5", slices=2, width=width, seed=i)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def quick_data(tmp_path_factory):
+    """The embedded sample data at the quick profile's size."""
+    from automap_nb import profiles
+    from automap_nb.sample_data import build_sample_dataset
+
+    folder = tmp_path_factory.mktemp("sample-quick")
+    size = profiles.SAMPLE_DATA["quick"]
+    build_sample_dataset(folder, volumes=size["volumes"], slices=size["slices"], seed=0, progress=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory, quick_data):
+    """A run folder in which every numbered notebook was executed by papermill (quick profile)."""
+    from automap_nb.runner import run_notebooks
+
+    run_dir = tmp_path_factory.mktemp("run-quick")
+    run_notebooks(run_dir, profile="quick", data_dir=quick_data, progress=False)
+    return run_dir
