@@ -56,7 +56,8 @@ def pipeline_steps(kspace: np.ndarray, size: int, crop: int = 320) -> plt.Figure
         (np.abs(full), f"2. ifft2c → {full.shape[0]}×{full.shape[1]}", {"aspect": "auto"}),
         (np.abs(cropped), f"3. centre crop {crop}×{crop}", {}),
         (np.abs(small_norm), f"4. downsample {size}×{size}, /max", {"vmin": 0, "vmax": 1}),
-        (np.angle(small_norm), "phase kept (radians)", {"cmap": "twilight"}),
+        (np.where(np.abs(small_norm) > 0.05, np.angle(small_norm), np.nan), "phase kept (|x| > 5 %)",
+         {"cmap": "twilight", "vmin": -np.pi, "vmax": np.pi}),
         (log_magnitude(transforms.fft2c(small_norm)), f"5. input k-space {size}×{size} (log)", {}),
     ]
     fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.4))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import mri_data, splits, transforms
 
@@ -67,7 +67,8 @@ def prepare_dataset(
     volumes = mri_data.index_folder(data_dir)
     for info in volumes:
         _check_fully_sampled(info)
-    assignment, notes = splits.assign_splits([_group(v) for v in volumes], fractions)
+    assignment, moved = splits.assign_splits([_group(v) for v in volumes], fractions)
+    notes = [f"{', '.join(v.name for v in volumes if _group(v) == group)}: {note}" for group, note in moved.items()]
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")

@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import xml.etree.ElementTree as ET
@@ -97,7 +98,7 @@ GENERATOR_VERSION = "1"
 
 MANIFEST_NAME = "SAMPLE_DATA.json"
 MAX_SLICES = 32
-"""Most slices per volume: 32 × 3 mm stay within the central ±48 mm of the brain in every orientation."""
+"""Most slices per volume: 32 × 3 mm stay within ±48 mm of the brain centre in every orientation."""
 MAX_VOLUMES = 99_999
 ORIENTATIONS = ("axial", "coronal", "sagittal")
 ACQUISITIONS = ("CORPD_FBK", "CORPDFS_FBK")
@@ -244,7 +245,8 @@ def _smooth_field(nodes: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def _slice_grid(slices: int, width: int, shift_mm: float, step: int = 1) -> np.ndarray:
-    """Subject coordinates (u, v, w) in mm of the sampled pixels: ``(3, slices, 320/step, W/step)``."""
+    """Subject coordinates (u, v, w) in mm of the sampled pixels, ``(3, slices, 320/step, W/step)``.
+    """
     rows = (np.arange(0, CROP, step) - CROP // 2) * PIXEL_MM
     cols = (np.arange(0, width, step) - width // 2) * PIXEL_MM
     depth = (np.arange(slices) - (slices - 1) / 2) * SLICE_MM + shift_mm
@@ -304,6 +306,12 @@ def _phase(p: dict[str, Any], slices: int) -> np.ndarray:
     return base[None] + drift[:, None, None]
 
 
+def _patient_id(seed: int, index: int) -> str:
+    """Deterministic 64-hex-digit ``patient_id`` of volume ``index`` of a build with ``seed``."""
+    text = f"automap_nb.sample_data/{GENERATOR_VERSION}/{seed}/{index}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def simulate_volume(index: int, slices: int = 10, seed: int = 0) -> dict[str, Any]:
     """Simulate volume ``index`` (≥ 1) of the sample dataset in memory, without writing it.
 
@@ -332,9 +340,7 @@ def simulate_volume(index: int, slices: int = 10, seed: int = 0) -> dict[str, An
         "acquisition": p["acquisition"],
         "max": float(reconstruction.max()),
         "norm": float(np.linalg.norm(reconstruction)),
-        "patient_id": hashlib.sha256(
-            f"automap_nb.sample_data/{GENERATOR_VERSION}/{seed}/{index}".encode()
-        ).hexdigest(),
+        "patient_id": _patient_id(seed, index),
     }
     return {
         "kspace": kspace,
@@ -406,7 +412,9 @@ def _write_volume(path: Path, volume: dict[str, Any], slices: int) -> None:
     """Write one volume's HDF5 file at ``path`` (a temporary name; the caller renames it)."""
     with h5py.File(path, "w") as hf:
         hf.create_dataset("kspace", data=volume["kspace"], track_times=False)
-        hf.create_dataset("reconstruction_esc", data=volume["reconstruction_esc"], track_times=False)
+        hf.create_dataset(
+            "reconstruction_esc", data=volume["reconstruction_esc"], track_times=False
+        )
         header = ismrmrd_header(
             volume["width"], slices, volume["attrs"]["acquisition"], volume["field_strength"]
         )
@@ -450,15 +458,15 @@ def _remove_stale_temporaries(out_dir: Path) -> None:
 
 def _check_existing(path: Path, seed: int, index: int, slices: int) -> None:
     """Raise if an existing volume file was not built with these parameters."""
-    expected = hashlib.sha256(
-        f"automap_nb.sample_data/{GENERATOR_VERSION}/{seed}/{index}".encode()
-    ).hexdigest()
+    expected = _patient_id(seed, index)
     try:
         with h5py.File(path, "r") as hf:
             patient_id = hf.attrs.get("patient_id")
             shape = hf["kspace"].shape if "kspace" in hf else None
     except OSError as error:
-        raise ValueError(f"{path}: exists but cannot be read ({error}); pass force=True to rebuild") from error
+        raise ValueError(
+            f"{path}: exists but cannot be read ({error}); pass force=True to rebuild"
+        ) from error
     if isinstance(patient_id, bytes):
         patient_id = patient_id.decode()
     if patient_id != expected or shape is None or shape[0] != slices:
@@ -507,10 +515,11 @@ def build_sample_dataset(
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(out)
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     paths = [out / sample_file_name(i) for i in range(1, volumes + 1)]
-    for index, path in enumerate(tqdm(paths, desc="sample data", unit="volume", disable=not progress), 1):
+    bar = tqdm(paths, desc="sample data", unit="volume", disable=not progress)
+    for index, path in enumerate(bar, 1):
         if path.exists() and not force:
             _check_existing(path, seed, index, slices)
             continue
@@ -527,7 +536,7 @@ def build_sample_dataset(
         "schema": "fastMRI single-coil: kspace (slices, 640, W) complex64, reconstruction_esc "
         "(slices, 320, 320) float32, ismrmrd_header; attrs acquisition, max, norm, patient_id",
         "anatomy": "brain (not knee); pseudo-subjects of one template are strongly correlated",
-        "template": dict(TEMPLATE, nilearn_version=load_template()["nilearn_version"]),
+        "template": dict(TEMPLATE, nilearn_version=importlib.metadata.version("nilearn")),
     }
     text = json.dumps(manifest, indent=2) + "\n"
     _atomic_write(out / MANIFEST_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -535,7 +544,9 @@ def build_sample_dataset(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m automap_nb.sample_data OUT_DIR [--volumes N] [--slices S] [--seed K] [--force]``."""
+    """Command line: ``python -m automap_nb.sample_data OUT_DIR [--volumes N] [--slices S]``
+    ``[--seed K] [--force] [--quiet]``.
+    """
     import argparse
 
     parser = argparse.ArgumentParser(description="Build the fastMRI-schema sample dataset.")

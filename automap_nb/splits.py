@@ -36,11 +36,11 @@ def check_fractions(fractions) -> tuple[float, float, float]:
     return train, val, test
 
 
-def assign_splits(groups, fractions=DEFAULT_FRACTIONS, salt: str = "automap-nb") -> tuple[dict, list[str]]:
+def assign_splits(groups, fractions=DEFAULT_FRACTIONS, salt: str = "automap-nb") -> tuple[dict, dict]:
     """Assign each distinct group name to ``train``/``val``/``test``.
 
-    Returns ``(assignment, notes)``: ``assignment`` maps group → split; ``notes`` lists the
-    groups moved to fill an empty split (empty for folders big enough for the hashed split).
+    Returns ``(assignment, moved)``: ``assignment`` maps group → split; ``moved`` maps each group
+    moved to fill an empty split to a note saying so (empty for folders big enough for hashing).
     Needs at least three groups when every fraction is positive.
     """
     train, val, _ = check_fractions(fractions)
@@ -50,7 +50,7 @@ def assign_splits(groups, fractions=DEFAULT_FRACTIONS, salt: str = "automap-nb")
     for name in names:
         u = hashes[name]
         assignment[name] = "train" if u < train else "val" if u < train + val else "test"
-    notes = []
+    moved_notes = {}
     wanted = [s for s, frac in zip(SPLITS, check_fractions(fractions)) if frac > 0]
     if len(names) < len(wanted):
         raise ValueError(
@@ -63,6 +63,6 @@ def assign_splits(groups, fractions=DEFAULT_FRACTIONS, salt: str = "automap-nb")
         biggest = max(counts, key=counts.get)
         donors = [n for n in names if assignment[n] == biggest]
         moved = max(donors, key=lambda n: hashes[n])
-        notes.append(f"{moved}: {assignment[moved]} → {split} (split {split!r} was empty)")
+        moved_notes[moved] = f"moved {assignment[moved]} → {split} (split {split!r} was empty)"
         assignment[moved] = split
-    return assignment, notes
+    return assignment, moved_notes

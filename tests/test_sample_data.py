@@ -30,7 +30,7 @@ NS = "http://www.ismrm.org/ISMRMRD"
 
 
 def ismrmrd_query(root: etree.Element, path: list[str]) -> str:
-    """Nested descendant query in the ISMRMRD namespace, the way fastMRI's readers look values up."""
+    """Nested descendant query in the ISMRMRD namespace, as fastMRI's readers look values up."""
     expression = "." + "".join(f"//ismrmrd:{tag}" for tag in path)
     element = root.find(expression, {"ismrmrd": NS})
     assert element is not None, f"{'/'.join(path)} not in header"
@@ -68,7 +68,8 @@ def test_files_and_manifest(built):
     out, paths = built
     assert [p.name for p in paths] == ["file1000001.h5", "file1000002.h5", "file1000003.h5"]
     assert all(p.parent == out and p.is_file() for p in paths)
-    assert sorted(p.name for p in out.iterdir()) == sorted([MANIFEST_NAME] + [p.name for p in paths])
+    names = sorted([MANIFEST_NAME] + [p.name for p in paths])
+    assert sorted(p.name for p in out.iterdir()) == names
     manifest = json.loads((out / MANIFEST_NAME).read_text())
     assert (manifest["seed"], manifest["volumes"], manifest["slices"]) == (0, VOLUMES, SLICES)
     assert manifest["generator_version"] == sample_data.GENERATOR_VERSION
@@ -127,7 +128,8 @@ def test_header_reads_like_fastmri(built):
             for axis in "xyz":
                 assert float(ismrmrd_query(root, ["encoding", space, "fieldOfView_mm", axis])) > 0
         assert ismrmrd_query(root, ["encoding", "trajectory"]) == "cartesian"
-        assert ismrmrd_query(root, ["measurementInformation", "protocolName"]) == data["attrs"]["acquisition"]
+        protocol = ismrmrd_query(root, ["measurementInformation", "protocolName"])
+        assert protocol == data["attrs"]["acquisition"]
 
 
 def test_reconstruction_matches_kspace(built):
@@ -171,7 +173,9 @@ def test_random_choices_cover_the_options():
 
 def test_deterministic_and_independent_per_volume(built, tmp_path):
     out, paths = built
-    again = build_sample_dataset(tmp_path / "again", volumes=VOLUMES, slices=SLICES, seed=0, progress=False)
+    again = build_sample_dataset(
+        tmp_path / "again", volumes=VOLUMES, slices=SLICES, seed=0, progress=False
+    )
     for a, b in zip(paths, again):
         assert digest(a) == digest(b)
         da, db = read(a), read(b)
@@ -180,10 +184,10 @@ def test_deterministic_and_independent_per_volume(built, tmp_path):
         assert da["attrs"] == db["attrs"] and da["header"] == db["header"]
     assert (out / MANIFEST_NAME).read_bytes() == (tmp_path / "again" / MANIFEST_NAME).read_bytes()
     # fewer volumes: the same first files (volume i depends only on (seed, i))
-    fewer = build_sample_dataset(tmp_path / "fewer", volumes=2, slices=SLICES, seed=0, progress=False)
+    fewer = build_sample_dataset(tmp_path / "fewer", volumes=2, slices=SLICES, progress=False)
     assert [digest(p) for p in fewer] == [digest(p) for p in paths[:2]]
     # another seed: other data
-    other = build_sample_dataset(tmp_path / "other", volumes=1, slices=SLICES, seed=1, progress=False)
+    other = build_sample_dataset(tmp_path / "other", 1, SLICES, seed=1, progress=False)
     first, changed = read(paths[0]), read(other[0])
     assert first["attrs"]["patient_id"] != changed["attrs"]["patient_id"]
     assert first["kspace"].shape != changed["kspace"].shape or not np.array_equal(
@@ -206,7 +210,7 @@ def test_skip_existing_and_force(tmp_path):
         build_sample_dataset(tmp_path, volumes=2, slices=1, seed=4, progress=False)
     with pytest.raises(ValueError, match="force=True"):
         build_sample_dataset(tmp_path, volumes=2, slices=2, seed=3, progress=False)
-    rebuilt = build_sample_dataset(tmp_path, volumes=1, slices=2, seed=3, force=True, progress=False)
+    rebuilt = build_sample_dataset(tmp_path, 1, 2, seed=3, force=True, progress=False)
     assert read(rebuilt[0])["kspace"].shape[0] == 2
     assert leftovers(tmp_path) == []
 

@@ -6,7 +6,7 @@ from automap_nb import splits
 def test_split_is_deterministic_and_stable_when_files_are_added():
     names = [f"file{1000000 + i}.h5" for i in range(400)]
     first, notes = splits.assign_splits(names)
-    assert notes == []
+    assert notes == {}
     again, _ = splits.assign_splits(list(reversed(names)))
     assert first == again
     more, _ = splits.assign_splits(names + [f"new{i}.h5" for i in range(200)])

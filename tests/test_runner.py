@@ -1,0 +1,70 @@
+"""The papermill runner on small throw-away notebooks: parameters, failures, run records."""
+
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from automap_nb import runner
+from automap_nb.params import ParameterError
+
+
+def _notebook(path, params_source, body):
+    params = new_code_cell(params_source)
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[new_markdown_cell("# t"), params, new_code_cell(body)],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def notebooks(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder / "01_first.ipynb", 'run_dir = "."\nsize = 4',
+              "from pathlib import Path\nPath(run_dir, 'first.txt').write_text(str(size))")
+    _notebook(folder / "02_second.ipynb", 'run_dir = "."\nepochs = 1',
+              "assert epochs < 5, 'too many epochs'\nfrom pathlib import Path\n"
+              "Path(run_dir, 'second.txt').write_text(str(epochs))")
+    (folder / "notes.ipynb").write_text("not a chapter: no number")
+    return folder
+
+
+def test_each_notebook_gets_only_its_declared_parameters(notebooks, tmp_path):
+    plan = runner.plan_parameters(runner.list_notebooks(notebooks), "quick", tmp_path / "run", None, {"epochs": 3})
+    assert set(plan["01_first.ipynb"]) == {"run_dir", "size"}
+    assert plan["02_second.ipynb"]["epochs"] == 3 and "size" not in plan["02_second.ipynb"]
+
+
+def test_run_executes_in_order_and_records(notebooks, tmp_path):
+    run = tmp_path / "run"
+    executed = runner.run_notebooks(run, profile="quick", overrides={"size": 7, "epochs": 2},
+                                    notebooks_dir=notebooks, progress=False)
+    assert [p.name for p in executed] == ["01_first.ipynb", "02_second.ipynb"]
+    assert (run / "first.txt").read_text() == "7" and (run / "second.txt").read_text() == "2"
+    record = json.loads((run / "run.json").read_text())
+    assert record["profile"] == "quick"
+    assert record["notebooks"]["02_second.ipynb"]["parameters"]["epochs"] == 2
+    assert all(v["status"] == "ok" for v in record["notebooks"].values())
+
+
+def test_failure_names_notebook_and_cell(notebooks, tmp_path):
+    with pytest.raises(runner.RunError, match=r"02_second.ipynb failed in cell \d+: AssertionError: too many epochs"):
+        runner.run_notebooks(tmp_path / "run", profile="quick", overrides={"epochs": 9},
+                             notebooks_dir=notebooks, progress=False)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["notebooks"]["02_second.ipynb"]["status"] == "failed"
+
+
+def test_unknown_parameter_and_profile_are_errors(notebooks, tmp_path):
+    with pytest.raises(ParameterError, match="declared by no notebook"):
+        runner.run_notebooks(tmp_path / "run", profile="quick", overrides={"epochz": 2}, notebooks_dir=notebooks)
+    with pytest.raises(ParameterError, match="profile must be one of"):
+        runner.run_notebooks(tmp_path / "run", profile="fast", notebooks_dir=notebooks)
+
+
+@pytest.mark.parametrize("text, value", [("3", 3), ("2e-4", 2e-4), ("True", True), ("[4, 8]", [4, 8]),
+                                         ("seed-201m", "seed-201m"), ("../data", "../data")])
+def test_parse_value(text, value):
+    assert runner.parse_value(text) == value
