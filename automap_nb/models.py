@@ -207,7 +207,7 @@ def build_variant(variant: str, n: int, l1: float = 1e-6, seed: int | None = Non
 
 
 def layer_table(model: keras.Model) -> list[dict]:
-    """One row per layer with weights or a shape change: ``name``, ``type``, ``output_shape``, ``params``."""
+    """One row per layer: ``name``, ``type``, ``output_shape`` (B = batch), ``params``."""
     rows = []
     for layer in model.layers:
         shape = tuple(layer.output.shape)

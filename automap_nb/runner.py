@@ -111,6 +111,8 @@ def run_notebooks(run_dir: str | Path, profile: str = profiles.DEFAULT_PROFILE,
     plan = plan_parameters(notebooks, profile, run_dir,
                            Path(data_dir).resolve() if data_dir else None, dict(overrides or {}))
     kernel = ensure_kernel()
+    # Kernels inherit this environment: keep TensorFlow's C++ start-up logging out of the book.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     record = {"profile": profile, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
               "python": platform.python_version(), "platform": platform.platform(),
               "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),

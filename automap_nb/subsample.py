@@ -154,34 +154,43 @@ def achieved_acceleration(mask: np.ndarray) -> float:
     return float(mask.shape[-1] / mask.sum(axis=-1).mean())
 
 
-def make_mask_fn(kind: str, acceleration: float, n: int, mode: str = "random", seed: int = 0,
+def make_mask_fn(kind: str, acceleration, n: int, mode: str = "random", seed: int = 0,
                  center_fraction: float | None = None) -> Callable | None:
     """A training-mask hook for :class:`automap_nb.training.PreparedDataset`:
     ``mask_fn(rng=None, n=None) -> bool (n,)``.
 
+    ``acceleration``: one value, or a list of values from which each call picks one uniformly
+    (as fastMRI's baseline trains one model on 4× and 8× masks); 1 means the all-ones mask, and
+    a list of only 1 (or ``acceleration == 1``) returns ``None`` (no masking), so the trainer's
+    fully sampled path is unchanged. Each acceleration uses its standard centre fraction unless
+    ``center_fraction`` is given.
     ``mode="random"``: a fresh mask per call (per sample), drawn from ``rng`` when the caller
     passes a ``numpy.random.Generator`` (the trainer seeds it from ``(seed, epoch, row)``, so masks
     change every epoch yet reruns repeat), else from a generator seeded with ``seed`` at creation.
-    ``mode="fixed"``: always the mask of ``seed`` (the single-mask setting of many papers;
-    a documented option, not the default). ``n`` (the trainer passes it) must match the ``n``
-    the hook was made for. ``acceleration == 1`` returns ``None`` (no masking), so the trainer's
-    fully sampled path is unchanged. The hook's ``__name__`` (e.g. ``random_4x``) names it in
-    the training history.
+    ``mode="fixed"``: one mask per acceleration, that of ``seed`` (the single-mask setting of many
+    papers; a documented option, not the default). ``n`` (the trainer passes it) must match the
+    ``n`` the hook was made for. The hook's ``__name__`` (e.g. ``random_4x+8x``) names it in the
+    training history.
     """
     if mode not in ("random", "fixed"):
         raise ValueError(f"mask mode must be 'random' or 'fixed', got {mode!r}")
-    if acceleration == 1:
+    accels = list(acceleration) if isinstance(acceleration, (list, tuple)) else [acceleration]
+    if not accels:
+        raise ValueError("acceleration: empty list")
+    if all(a == 1 for a in accels):
         return None
-    fixed = mask_for(kind, acceleration, n, seed, center_fraction)  # also validates arguments
+    fixed = [mask_for(kind, a, n, seed, center_fraction) for a in accels]  # validates arguments
     own = np.random.default_rng(seed)
     width = n
 
     def mask_fn(rng: np.random.Generator | None = None, n: int | None = None) -> np.ndarray:
         if n is not None and n != width:
             raise ValueError(f"mask_fn was made for n = {width}, called with n = {n}")
+        rng = rng if rng is not None else own
+        pick = int(rng.integers(len(accels))) if len(accels) > 1 else 0
         if mode == "fixed":
-            return fixed
-        return mask_for(kind, acceleration, width, rng if rng is not None else own, center_fraction)
+            return fixed[pick]
+        return mask_for(kind, accels[pick], width, rng, center_fraction)
 
-    mask_fn.__name__ = f"{kind}_{acceleration:g}x" + ("_fixed" if mode == "fixed" else "")
+    mask_fn.__name__ = f"{kind}_" + "+".join(f"{a:g}x" for a in accels) + ("_fixed" if mode == "fixed" else "")
     return mask_fn

@@ -43,7 +43,7 @@ import h5py
 import keras
 import numpy as np
 from keras import ops
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import augment as augment_module
 from . import transforms
@@ -215,7 +215,7 @@ def configure_determinism(seed: int) -> None:
 def write_json_atomic(path, obj) -> None:
     """Write ``obj`` as JSON to ``path`` via a temp file and ``os.replace`` (never half-written)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     with open(tmp, "w") as f:
         json.dump(obj, f, indent=1, allow_nan=True)
         f.flush()
@@ -336,37 +336,57 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
     elif (out_dir / INITIAL_NAME).is_file():
         _restore(model, out_dir / INITIAL_NAME)
     else:
+        model.optimizer.build(model.trainable_variables)  # zero Adam state saved with the weights
         _save_model_atomic(model, out_dir / INITIAL_NAME)
     history["device"] = describe_device()
-    bar = tqdm(total=epochs, initial=done, desc="train", unit="epoch", disable=not progress)
-    for epoch in range(done, epochs):
-        lr = learning_rate_at(epoch, epochs, learning_rate, lr_schedule)
-        model.optimizer.learning_rate = lr
-        train_data.set_epoch(epoch)
-        start = time.perf_counter()
-        logs = model.fit(train_data, initial_epoch=epoch, epochs=epoch + 1, verbose=verbose).history
-        train_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        val = model.evaluate(val_data, verbose=0, return_dict=True)
-        eval_seconds = time.perf_counter() - start
-        record = {"epoch": epoch + 1, "lr": lr, "loss": logs["loss"][-1], "mse": logs["mse"][-1],
-                  "psnr": logs["seed_psnr"][-1], "val_loss": val["loss"], "val_mse": val["mse"],
-                  "val_psnr": val["seed_psnr"], "train_seconds": train_seconds,
-                  "samples": train_data.num_samples,
-                  "samples_per_s": train_data.num_samples / train_seconds, "eval_seconds": eval_seconds}
-        record = {k: (float(v) if k != "epoch" and k != "samples" else v) for k, v in record.items()}
-        if not math.isfinite(record["loss"]):
-            raise FloatingPointError(f"epoch {epoch + 1}: training loss is {record['loss']} (lr {lr:g})")
-        _save_model_atomic(model, _checkpoint(out_dir, epoch + 1))
-        history["epochs"].append(record)
-        write_json_atomic(out_dir / HISTORY_NAME, history)
-        for old in out_dir.glob(CHECKPOINT_GLOB):
-            if old != _checkpoint(out_dir, epoch + 1):
-                old.unlink()
-        bar.update(1)
-        bar.set_postfix(loss=f"{record['loss']:.4g}", val_psnr=f"{record['val_psnr']:.2f}")
-    bar.close()
+    if done < epochs:
+        schedule = lambda epoch: learning_rate_at(epoch, epochs, learning_rate, lr_schedule)  # noqa: E731
+        with tqdm(total=epochs, initial=done, desc="train", unit="epoch", disable=not progress) as bar:
+            recorder = _EpochRecorder(train_data, out_dir, history, schedule, bar)
+            model.fit(train_data, validation_data=val_data, initial_epoch=done, epochs=epochs,
+                      shuffle=False, callbacks=[recorder], verbose=verbose)  # PreparedDataset shuffles
     return history
+
+
+class _EpochRecorder(keras.callbacks.Callback):
+    """Per epoch: set the lr and the data epoch; at its end record, checkpoint, write the history."""
+
+    def __init__(self, train_data: PreparedDataset, out_dir: Path, history: dict, schedule, bar):
+        super().__init__()
+        self.train_data, self.out_dir, self.history = train_data, out_dir, history
+        self.schedule, self.bar = schedule, bar
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.lr = float(self.schedule(epoch))
+        self.model.optimizer.learning_rate = self.lr
+        self.train_data.set_epoch(epoch)
+        self.start, self.val_start = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):  # fit's validation at the end of the epoch
+        if self.val_start is None:
+            self.val_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        end = time.perf_counter()
+        val_start = self.val_start or end
+        samples = self.train_data.num_samples
+        record = {"epoch": epoch + 1, "lr": self.lr, "loss": logs["loss"], "mse": logs["mse"],
+                  "psnr": logs["seed_psnr"], "val_loss": logs["val_loss"], "val_mse": logs["val_mse"],
+                  "val_psnr": logs["val_seed_psnr"], "train_seconds": val_start - self.start,
+                  "samples": samples, "samples_per_s": samples / (val_start - self.start),
+                  "eval_seconds": end - val_start}
+        record = {k: (v if k in ("epoch", "samples") else float(v)) for k, v in record.items()}
+        if not math.isfinite(record["loss"]):
+            raise FloatingPointError(f"epoch {epoch + 1}: training loss is {record['loss']} (lr {self.lr:g})")
+        checkpoint = _checkpoint(self.out_dir, epoch + 1)
+        _save_model_atomic(self.model, checkpoint)  # 1. the checkpoint of epoch k
+        self.history["epochs"].append(record)
+        write_json_atomic(self.out_dir / HISTORY_NAME, self.history)  # 2. the history lists epoch k
+        for old in self.out_dir.glob(CHECKPOINT_GLOB):  # 3. only then the checkpoint of epoch k - 1 goes
+            if old != checkpoint:
+                old.unlink()
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{record['loss']:.4g}", val_psnr=f"{record['val_psnr']:.2f}")
 
 
 def predict(model: keras.Model, inputs: np.ndarray, batch_size: int = 32) -> np.ndarray:

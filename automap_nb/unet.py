@@ -50,8 +50,13 @@ def _conv_block(x, chans: int, norm: str, dropout: float, name: str):
 
 
 def build_unet(n: int, in_chans: int = 1, chans: int = 32, num_pool: int = 4, norm: str = "instance",
-               dropout: float = 0.0, name: str = "unet") -> keras.Model:
+               dropout: float = 0.0, residual: bool = False, name: str = "unet") -> keras.Model:
     """U-Net ``(B, n, n, in_chans)`` → ``(B, n, n, 1)``; see the module docstring.
+
+    ``residual=True`` (not in fastMRI's baseline) adds the input's magnitude to the output
+    (``|x|`` for 2 channels read as real/imaginary, ``x`` for 1) and zero-initialises the last 1×1
+    convolution, so the untrained network returns its zero-filled input and training learns only
+    the correction: a global skip connection that helps when the training budget is small.
 
     Raises ``ValueError`` (naming the argument) when ``n`` is not divisible by ``2^num_pool``.
     """
@@ -64,6 +69,10 @@ def build_unet(n: int, in_chans: int = 1, chans: int = 32, num_pool: int = 4, no
                          f"(deepest valid: {max_pool_levels(n, limit=16, smallest=1)})")
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {list(NORMS)}, got {norm!r}")
+    if not isinstance(residual, bool):
+        raise ValueError(f"residual must be True or False, got {residual!r}")
+    if residual and in_chans not in (1, 2):
+        raise ValueError(f"residual needs in_chans 1 (magnitude) or 2 (real, imaginary), got {in_chans}")
     if not (0 <= dropout < 1):
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     inputs = keras.Input((n, n, in_chans), name="image")
@@ -80,5 +89,19 @@ def build_unet(n: int, in_chans: int = 1, chans: int = 32, num_pool: int = 4, no
         x = _norm_act(x, norm, f"up{level}_t")
         x = layers.Concatenate(name=f"up{level}_cat")([skips.pop(), x])
         x = _conv_block(x, ch, norm, dropout, f"up{level}")
-    outputs = layers.Conv2D(1, 1, name="out")(x)
-    return keras.Model(inputs, outputs, name=name)
+    if not residual:
+        return keras.Model(inputs, layers.Conv2D(1, 1, name="out")(x), name=name)
+    correction = layers.Conv2D(1, 1, kernel_initializer="zeros", name="out")(x)
+    base = inputs if in_chans == 1 else _Magnitude(name="input_magnitude")(inputs)
+    return keras.Model(inputs, layers.Add(name="residual")([base, correction]), name=name)
+
+
+@keras.saving.register_keras_serializable(package="automap_nb")
+class _Magnitude(layers.Layer):
+    """``(B, n, n, 2)`` (real, imaginary) → ``(B, n, n, 1)`` magnitude."""
+
+    def call(self, x):
+        return keras.ops.sqrt(keras.ops.sum(keras.ops.square(x), axis=-1, keepdims=True))
+
+    def compute_output_shape(self, shape):
+        return tuple(shape[:-1]) + (1,)

@@ -92,3 +92,11 @@ def test_mask_fn_fits_the_trainer_hook():
     assert fn(np.random.default_rng(0), 32).shape == (32,)
     with pytest.raises(ValueError, match="n = 32"):
         fn(np.random.default_rng(0), 64)
+
+
+def test_mask_fn_with_several_accelerations_mixes_them():
+    fn = ss.make_mask_fn("equispaced", [1, 4, 8], 64, seed=0)
+    assert fn.__name__ == "equispaced_1x+4x+8x"
+    counts = {int(fn(np.random.default_rng(i), 64).sum()) for i in range(60)}
+    assert 64 in counts and 16 in counts and any(c < 12 for c in counts)
+    assert ss.make_mask_fn("random", [1], 64) is None

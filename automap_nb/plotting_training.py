@@ -1,0 +1,175 @@
+"""Figures and weight statistics for the AUTOMAP chapters (03–05). Figures are matplotlib Figures."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+TRAIN_COLOUR, VAL_COLOUR = "tab:blue", "tab:red"  # as the seed's Figure 3
+
+
+def training_curves(history: dict) -> plt.Figure:
+    """The seed's Figure 3: loss and PSNR per epoch on train (blue) and val (red), and the lr."""
+    epochs = [e["epoch"] for e in history["epochs"]]
+    get = lambda key: [e[key] for e in history["epochs"]]  # noqa: E731
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    axes[0].plot(epochs, get("loss"), color=TRAIN_COLOUR, label="train")
+    axes[0].plot(epochs, get("val_loss"), color=VAL_COLOUR, label="val")
+    axes[0].set(yscale="log", ylabel="loss (MSE + L1 activity)", title="loss")
+    axes[1].plot(epochs, get("psnr"), color=TRAIN_COLOUR, label="train")
+    axes[1].plot(epochs, get("val_psnr"), color=VAL_COLOUR, label="val")
+    axes[1].set(ylabel="seed PSNR (dB, MAX = 1)", title="PSNR")
+    axes[2].plot(epochs, get("lr"), color="black")
+    axes[2].set(yscale="log", ylabel="learning rate", title="learning rate")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.tight_layout()
+    return fig
+
+
+def layer_weights(model) -> dict[str, dict[str, np.ndarray]]:
+    """``{layer: {"kernel": array, "bias": array}}`` for every layer that has weights."""
+    out = {}
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights:
+            out[layer.name] = {"kernel": weights[0], "bias": weights[1] if len(weights) > 1 else None}
+    return out
+
+
+def weight_changes(initial: dict, final: dict) -> list[dict]:
+    """Per layer: ``‖W − W₀‖/‖W₀‖`` of the kernel, RMS of the kernel and bias changes and values.
+
+    Biases start at zero (Keras's default), so their *relative* change is undefined: the table
+    gives their RMS before and after instead.
+    """
+    rows = []
+    for name, w0 in initial.items():
+        w = final[name]
+        kernel_change = w["kernel"] - w0["kernel"]
+        row = {"layer": name, "kernel_shape": "×".join(map(str, w0["kernel"].shape)),
+               "kernel_count": int(w0["kernel"].size),
+               "kernel_rel_change": float(np.linalg.norm(kernel_change) / np.linalg.norm(w0["kernel"])),
+               "kernel_rms_initial": float(np.sqrt(np.mean(w0["kernel"] ** 2))),
+               "kernel_rms_change": float(np.sqrt(np.mean(kernel_change ** 2)))}
+        if w0["bias"] is not None:
+            row["bias_rms_initial"] = float(np.sqrt(np.mean(w0["bias"] ** 2)))
+            row["bias_rms_final"] = float(np.sqrt(np.mean(w["bias"] ** 2)))
+        rows.append(row)
+    return rows
+
+
+def weight_histograms(initial: dict, final: dict, bins: int = 80) -> plt.Figure:
+    """The seed's Figure 4: per layer, histograms of kernel and bias values before/after training."""
+    names = list(initial)
+    fig, axes = plt.subplots(2, len(names), figsize=(2.6 * len(names), 4.6), squeeze=False)
+    for col, name in enumerate(names):
+        for row, part in enumerate(("kernel", "bias")):
+            ax = axes[row, col]
+            before, after = initial[name][part], final[name][part]
+            if before is None:
+                ax.set_axis_off()
+                continue
+            lo = float(min(before.min(), after.min()))
+            hi = float(max(before.max(), after.max()))
+            edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, bins + 1)
+            ax.hist(before.ravel(), bins=edges, histtype="step", color="gray", label="initial", log=True)
+            ax.hist(after.ravel(), bins=edges, histtype="step", color=TRAIN_COLOUR, label="trained", log=True)
+            ax.set_title(f"{name} {part}", fontsize=9)
+            ax.tick_params(labelsize=7)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def relative_change_bars(rows: list[dict]) -> plt.Figure:
+    """Bar plot of ``‖W − W₀‖/‖W₀‖`` per layer (log scale)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3))
+    names = [r["layer"] for r in rows]
+    values = [r["kernel_rel_change"] for r in rows]
+    colours = ["tab:orange" if n.startswith("dense") else TRAIN_COLOUR for n in names]
+    ax.bar(names, values, color=colours)
+    ax.set(yscale="log", ylabel="‖W − W₀‖ / ‖W₀‖", title="relative change of each layer's kernel")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def dense_input_maps(kernel0: np.ndarray, kernel: np.ndarray, n: int, units) -> plt.Figure:
+    """What ``dense_1`` units look at: their k-space weights as ``n × n`` magnitude maps.
+
+    ``kernel0``/``kernel``: ``(2n², width)`` initial/trained kernels; a unit's column reshapes to
+    ``(n, n, 2)`` (the Flatten order of the (real, imaginary) input). Rows: initial, trained, and
+    the change, ``|W − W₀|`` as a complex magnitude, for each unit in ``units``.
+    """
+    units = list(units)
+    fig, axes = plt.subplots(3, len(units), figsize=(2.2 * len(units), 6.6), squeeze=False)
+    as_map = lambda column: np.hypot(*np.moveaxis(column.reshape(n, n, 2), -1, 0))  # noqa: E731
+    for col, unit in enumerate(units):
+        maps = [as_map(kernel0[:, unit]), as_map(kernel[:, unit]), as_map(kernel[:, unit] - kernel0[:, unit])]
+        for row, (image, label) in enumerate(zip(maps, ("initial", "trained", "change"))):
+            ax = axes[row, col]
+            handle = ax.imshow(image, cmap="magma")
+            fig.colorbar(handle, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)
+            ax.set_title(f"unit {unit}: {label}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def change_energy_map(kernel0: np.ndarray, kernel: np.ndarray, n: int) -> np.ndarray:
+    """Where in k-space ``dense_1`` changed: ``Σ_units Σ_(re, im) (W − W₀)²`` as an ``(n, n)`` map."""
+    change = (kernel - kernel0).reshape(n, n, 2, -1)
+    return np.sum(change.astype(np.float64) ** 2, axis=(2, 3))
+
+
+def central_fraction(energy: np.ndarray, fraction: float = 0.25) -> float:
+    """Share of ``energy`` ``(n, n)`` inside the central ``(fraction·n)²`` block (low frequencies)."""
+    n = energy.shape[0]
+    half = max(1, round(fraction * n)) // 2
+    c = n // 2
+    return float(energy[c - half:c + half, c - half:c + half].sum() / energy.sum())
+
+
+def energy_map_figure(energy: np.ndarray) -> plt.Figure:
+    """The change energy of :func:`change_energy_map` on a log colour scale."""
+    fig, ax = plt.subplots(figsize=(4.6, 3.6))
+    handle = ax.imshow(np.log10(energy + energy.max() * 1e-6), cmap="magma")
+    fig.colorbar(handle, ax=ax, label="log10 Σ (W − W₀)²")
+    ax.set_title("dense_1 change per k-space coefficient\n(summed over units, DC in the centre)", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def prediction_grid(targets: np.ndarray, columns: dict[str, np.ndarray], titles=None) -> plt.Figure:
+    """The seed's Figure 5: one row per slice; ground truth, then each entry of ``columns``.
+
+    ``targets`` ``(S, n, n)``; ``columns``: ``{name: (S, n, n)}`` images, shown on the targets'
+    grey scale [0, 1], except names starting with ``"|error"`` (shown with their own colour scale,
+    the same for every row). ``titles``: optional per-row labels.
+    """
+    count = len(targets)
+    names = ["ground truth"] + list(columns)
+    fig, axes = plt.subplots(count, len(names), figsize=(2.3 * len(names), 2.3 * count), squeeze=False)
+    for name in names:
+        stack = targets if name == "ground truth" else columns[name]
+        error = name.startswith("|error")
+        vmax = float(np.max(stack)) if error else 1.0
+        for row in range(count):
+            ax = axes[row, names.index(name)]
+            handle = ax.imshow(stack[row], cmap="inferno" if error else "gray", vmin=0, vmax=vmax)
+            if error and row == count - 1:
+                bar = fig.colorbar(handle, cax=ax.inset_axes([0.0, -0.1, 1.0, 0.06]), orientation="horizontal")
+                bar.ax.tick_params(labelsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(name, fontsize=9)
+            if titles is not None and name == "ground truth":
+                ax.set_ylabel(titles[row], fontsize=8)
+    return fig

@@ -1,0 +1,550 @@
+"""Experiment helpers for chapters 06 (undersampling baselines) and 07 (architecture study).
+
+Chapter 06 compares four reconstructions of masked k-space on the same test slices with the same
+per-volume masks (:func:`automap_nb.subsample.volume_masks`): zero-filled, TV
+(:mod:`automap_nb.baselines`), a U-Net on the zero-filled magnitude (:mod:`automap_nb.unet`) and
+AUTOMAP (:mod:`automap_nb.models`), the last two trained with :func:`automap_nb.training.train`.
+Chapter 07 trains AUTOMAP variants under one budget. Shapes: k-space inputs ``(N, n, n, 2)``,
+targets ``(N, n, n, 1)``, reconstructions ``(N, n, n)`` float32 magnitudes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import matplotlib.pyplot as plt
+import numpy as np
+from tqdm import tqdm
+
+from . import baselines, evaluate, models, subsample, training, transforms, unet
+from .prepare import read_split
+
+METHODS = ("zero_filled", "tv", "unet", "automap")
+METHOD_LABELS = {"zero_filled": "zero-filled", "tv": "TV (sigpy)", "unet": "U-Net", "automap": "AUTOMAP"}
+LEARNED = ("unet", "automap")
+
+
+def acc_key(acceleration) -> str:
+    """JSON/table key of an acceleration: ``4 → "4x"``."""
+    return f"{acceleration:g}x"
+
+
+def group_label(group) -> str:
+    """Label of a training group of accelerations: ``[4, 8] → "4x+8x"``."""
+    return "+".join(acc_key(a) for a in group)
+
+
+def check_groups(groups, accelerations) -> list[list[int]]:
+    """Validate ``train_groups``: lists of accelerations covering each evaluated one exactly once."""
+    if not isinstance(groups, (list, tuple)) or not groups:
+        raise ValueError(f"train_groups must be a non-empty list of lists, got {groups!r}")
+    groups = [list(g) if isinstance(g, (list, tuple)) else None for g in groups]
+    if any(g is None or not g for g in groups):
+        raise ValueError(f"train_groups must be a list of non-empty lists, got {groups!r}")
+    flat = [a for g in groups for a in g]
+    if sorted(flat) != sorted(accelerations):
+        raise ValueError(f"train_groups {groups} must cover accelerations {list(accelerations)} exactly once")
+    return groups
+
+
+# ---- chapter 06 ---------------------------------------------------------------------------------
+
+def build_method_model(method: str, n: int, variant: str, unet_chans: int, seed: int, unet_residual: bool = False):
+    """A fresh model for ``method`` (``"unet"`` or ``"automap"``) at grid ``n`` (seeded)."""
+    if method == "automap":
+        return models.build_variant(variant, n, seed=seed)
+    if method == "unet":
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        return unet.build_unet(n, in_chans=1, chans=unet_chans, num_pool=unet.max_pool_levels(n),
+                               residual=unet_residual)
+    raise ValueError(f"method must be one of {list(LEARNED)}, got {method!r}")
+
+
+def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, variant: str,
+                 unet_chans: int, epochs: int, batch_size: int, learning_rate: float, seed: int,
+                 unet_residual: bool = False, progress: bool = True):
+    """Train ``method`` on the train split with per-sample masks from the accelerations in ``group``.
+
+    Returns ``(model with the final weights, history dict from training.train)``. U-Net inputs go
+    through ``training.zero_filled_magnitude``; AUTOMAP eats the masked k-space itself.
+    """
+    with h5py.File(prepared_path, "r") as f:
+        n, kspace_scale = int(f.attrs["size"]), float(f.attrs["kspace_scale"])
+    model = build_method_model(method, n, variant, unet_chans, seed, unet_residual)
+    mask_fn = subsample.make_mask_fn(mask_kind, list(group), n, seed=seed)
+    transform = training.zero_filled_magnitude(kspace_scale) if method == "unet" else None
+    history = training.train(model, prepared_path, out_dir, epochs=epochs, batch_size=batch_size,
+                             learning_rate=learning_rate, seed=seed, mask_fn=mask_fn,
+                             input_transform=transform, progress=progress)
+    return model, history
+
+
+def history_summary(history: dict) -> dict:
+    """Compact record of a training run: parameters, epochs, time, final train/val seed PSNR."""
+    epochs = history["epochs"]
+    return {"params": history["config"]["params"], "epochs": len(epochs),
+            "train_seconds": float(sum(e["train_seconds"] for e in epochs)),
+            "samples_per_s": float(np.mean([e["samples_per_s"] for e in epochs])),
+            "final_train_psnr_seed": epochs[-1]["psnr"], "final_val_psnr_seed": epochs[-1]["val_psnr"],
+            "learning_rate": history["config"]["learning_rate"], "mask_fn": history["config"]["mask_fn"],
+            "train_slices": history["config"]["train_slices"], "batch_size": history["config"]["batch_size"],
+            "device": history.get("device", {})}
+
+
+def train_all(prepared_path, groups, run_dir, *, keep_checkpoints: bool, progress: bool = True, **kwargs):
+    """Train U-Net and AUTOMAP for every group. ``kwargs``: per-method settings
+    ``{"unet": {...}, "automap": {...}}`` with ``epochs`` and ``learning_rate``, plus shared ones.
+
+    Returns ``(models {method: {acc: model}}, summaries {method: {group label: summary}})``.
+    Checkpoints go to ``run_dir/06_training/METHOD_GROUP`` when ``keep_checkpoints``, else to a
+    temporary folder deleted afterwards (a rerun then retrains from scratch, deterministically).
+    """
+    per_method = {m: kwargs.pop(m) for m in LEARNED}
+    trained = {m: {} for m in LEARNED}
+    summaries = {m: {} for m in LEARNED}
+    root = Path(run_dir) / "06_training" if keep_checkpoints else Path(tempfile.mkdtemp(prefix="06_training-"))
+    try:
+        for method in LEARNED:
+            for group in groups:
+                out = root / f"{method}_{group_label(group)}"
+                model, history = train_method(method, group, prepared_path, out, progress=progress,
+                                              **kwargs, **per_method[method])
+                summaries[method][group_label(group)] = history_summary(history)
+                for acc in group:
+                    trained[method][acc] = model
+    finally:
+        if not keep_checkpoints:
+            shutil.rmtree(root, ignore_errors=False)
+    return trained, summaries
+
+
+def _time_per_slice(fn, items) -> float:
+    start = time.perf_counter()
+    for item in items:
+        fn(item)
+    return (time.perf_counter() - start) / max(1, len(items))
+
+
+def reconstruct_all(test: dict, accelerations, mask_kind: str, tv_lambdas: dict, tv_iterations: int,
+                    trained: dict, timing_repeats: int = 10, progress: bool = True) -> dict:
+    """Every method at every acceleration on the same test slices and per-volume masks.
+
+    ``test``: :func:`automap_nb.prepare.read_split` output; ``tv_lambdas`` ``{acc: λ}``;
+    ``trained`` ``{method: {acc: model}}``. Returns ``{"recon": {acc: {method: (N, n, n)}},
+    "metrics": {method: {acc_key: evaluate_volumes(...)}}, "seconds_per_slice": {method:
+    {acc_key: s}}, "masks": {acc: (N, n)}, "achieved": {acc_key: {volume: acceleration}}}``.
+
+    Times are per slice, one slice at a time, on this machine: zero-filled and TV in a loop;
+    networks ``training.time_inference`` at batch 1 (median of ``timing_repeats``), the U-Net's
+    including its zero-filled input.
+    """
+    inputs, targets, volumes = test["inputs"], test["targets"], test["volume"]
+    n, scale = inputs.shape[1], test["kspace_scale"]
+    out = {"recon": {}, "metrics": {m: {} for m in METHODS}, "seconds_per_slice": {m: {} for m in METHODS},
+           "masks": {}, "achieved": {}}
+    for acc in accelerations:
+        key = acc_key(acc)
+        masks = subsample.volume_masks(volumes, mask_kind, acc, n)
+        masked = subsample.apply_mask(inputs, masks)
+        out["masks"][acc] = masks
+        out["achieved"][key] = {v: subsample.achieved_acceleration(masks[list(volumes).index(v)])
+                                for v in dict.fromkeys(volumes)}
+        recon = {"zero_filled": baselines.zero_filled(masked, scale)}
+        zf_seconds = _time_per_slice(lambda x: baselines.zero_filled(x[None], scale), masked)
+        recon["tv"], tv_seconds = baselines.tv_reconstruct(masked, masks, scale, tv_lambdas[acc], tv_iterations,
+                                                           progress=progress, desc=f"TV {key}")
+        seconds = {"zero_filled": zf_seconds, "tv": tv_seconds}
+        for method in LEARNED:
+            model = trained[method][acc]
+            x = recon["zero_filled"][..., None] if method == "unet" else masked
+            recon[method] = training.predict(model, x)[..., 0]
+            ms = training.time_inference(model, x, batch_size=1, repeats=timing_repeats)["ms_per_slice"]
+            seconds[method] = ms / 1000.0 + (zf_seconds if method == "unet" else 0.0)
+        for method in METHODS:
+            out["metrics"][method][key] = evaluate.evaluate_volumes(targets, recon[method], volumes)
+            out["seconds_per_slice"][method][key] = float(seconds[method])
+        out["recon"][acc] = recon
+    return out
+
+
+def results_table(metrics: dict, seconds: dict) -> list[dict]:
+    """Rows ``{method, acceleration, NMSE, NMSE ±2sd, PSNR, PSNR ±2sd, SSIM, SSIM ±2sd, seed PSNR,
+    s/slice}`` (fastMRI metrics: mean and 2·std over test volumes) for a pandas DataFrame."""
+    rows = []
+    for method, by_acc in metrics.items():
+        for key, ev in by_acc.items():
+            mean, std2 = ev["mean"], ev["std2"]
+            rows.append({"method": METHOD_LABELS.get(method, method), "acceleration": key,
+                         "NMSE": mean["nmse"], "NMSE ±2sd": std2["nmse"],
+                         "PSNR (dB)": mean["psnr"], "PSNR ±2sd": std2["psnr"],
+                         "SSIM": mean["ssim"], "SSIM ±2sd": std2["ssim"],
+                         "seed PSNR (dB)": mean["psnr_seed"], "s / slice": seconds[method][key]})
+    return rows
+
+
+def metrics_json(metrics: dict, seconds: dict) -> dict:
+    """``{method: {acc_key: {"mean", "std2", "per_volume", "volumes", "infinite", "seconds_per_slice"}}}``."""
+    return {m: {k: {**ev, "seconds_per_slice": seconds[m][k]} for k, ev in by_acc.items()}
+            for m, by_acc in metrics.items()}
+
+
+# ---- figures (chapter 06) ----------------------------------------------------------------------
+
+def _show(ax, image, title, **kwargs):
+    ax.imshow(image, cmap=kwargs.pop("cmap", "gray"), **kwargs)
+    ax.set_title(title, fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def masks_figure(image: np.ndarray, masks: dict) -> plt.Figure:
+    """Per acceleration: the column mask (as sampled k-space lines), the masked log k-space and
+    the zero-filled image of one slice. ``image`` complex ``(n, n)``; ``masks`` ``{acc: (n,) bool}``."""
+    kspace = transforms.fft2c(image)
+    fig, axes = plt.subplots(3, len(masks), figsize=(2.6 * len(masks), 7.6), squeeze=False)
+    for col, (acc, mask) in enumerate(masks.items()):
+        n = mask.shape[0]
+        lines = np.broadcast_to(mask[None, :], (n, n))
+        title = f"{acc_key(acc)}: {int(mask.sum())}/{n} columns"
+        _show(axes[0, col], lines, title, vmin=0, vmax=1)
+        _show(axes[1, col], np.log1p(np.abs(kspace * mask) / np.median(np.abs(kspace))), "masked |k-space| (log)")
+        _show(axes[2, col], np.abs(transforms.ifft2c(kspace * mask)), "zero-filled", vmin=0, vmax=np.abs(image).max())
+    fig.tight_layout()
+    return fig
+
+
+def examples_figure(target: np.ndarray, recon: dict, acc_list, index: int) -> plt.Figure:
+    """One test slice under every method at each acceleration in ``acc_list``: image row and
+    absolute-error row (error scale shared across methods). ``recon`` ``{acc: {method: (N,n,n)}}``."""
+    cols = 1 + len(METHODS)
+    fig, axes = plt.subplots(2 * len(acc_list), cols, figsize=(2.2 * cols, 4.6 * len(acc_list)), squeeze=False)
+    vmax = float(target.max())
+    for r, acc in enumerate(acc_list):
+        errors = {m: np.abs(recon[acc][m][index] - target) for m in METHODS}
+        emax = max(float(e.max()) for e in errors.values()) or 1.0
+        _show(axes[2 * r, 0], target, f"target ({acc_key(acc)} row)", vmin=0, vmax=vmax)
+        axes[2 * r + 1, 0].axis("off")
+        for c, method in enumerate(METHODS, start=1):
+            psnr = evaluate.psnr(target, recon[acc][method][index], data_range=vmax)
+            _show(axes[2 * r, c], recon[acc][method][index], f"{METHOD_LABELS[method]} {acc_key(acc)}\n"
+                  f"{psnr:.1f} dB", vmin=0, vmax=vmax)
+            _show(axes[2 * r + 1, c], errors[method], f"|error| (max {emax:.2f})", cmap="magma", vmin=0, vmax=emax)
+    fig.tight_layout()
+    return fig
+
+
+def per_volume_figure(metrics: dict, metric: str = "psnr") -> plt.Figure:
+    """Per test volume ``metric`` for every method (bars), one panel per acceleration."""
+    keys = list(next(iter(metrics.values())))
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        volumes = list(metrics[METHODS[0]][key]["per_volume"])
+        width = 0.8 / len(METHODS)
+        for i, method in enumerate(METHODS):
+            values = [metrics[method][key]["per_volume"][v][metric] for v in volumes]
+            values = [min(v, 80.0) for v in values]  # exact (inf/very high) values clipped for display
+            ax.bar(np.arange(len(volumes)) + (i - (len(METHODS) - 1) / 2) * width, values, width,
+                   label=METHOD_LABELS[method])
+        ax.set_xticks(np.arange(len(volumes)), [v.replace(".h5", "") for v in volumes], rotation=30, fontsize=7)
+        ax.set_title(f"{key}", fontsize=9)
+        ax.set_ylabel(f"{metric.upper()} per volume (dB, ≤ 80 shown)" if "psnr" in metric else metric)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# ---- chapter 07 --------------------------------------------------------------------------------
+
+#: The architecture study's variants: dense widths as functions of n (``None``: fully convolutional).
+STUDY_VARIANTS = {
+    "original": lambda n: [n * n, n * n],           # AUTOMAP: 2n² → n² → n²
+    "seed": lambda n: [max(1, n * n // 4), n * n],  # the seed's shrink: 2n² → n²/4 → n²
+    "smaller": lambda n: [max(1, n * n // 16), n * n],
+    "one_dense": lambda n: [n * n],                 # a single dense layer 2n² → n²
+    "fullconv": None,                               # models.build_fullconv (no dense layers)
+}
+
+
+def study_fc_widths(name: str, n: int) -> list[int]:
+    """Dense widths of study variant ``name`` at ``n`` (``[]`` for ``fullconv``)."""
+    if name not in STUDY_VARIANTS:
+        raise ValueError(f"variant must be one of {list(STUDY_VARIANTS)}, got {name!r}")
+    rule = STUDY_VARIANTS[name]
+    return [] if rule is None else rule(n)
+
+
+def study_params(name: str, n: int) -> int:
+    """Parameter count of study variant ``name`` at ``n``, without building it."""
+    if STUDY_VARIANTS.get(name, 0) is None:
+        return models.count_params("fullconv", n)
+    widths = study_fc_widths(name, n)
+    total, c_in = 0, 2 * n * n
+    for width in widths:
+        total += c_in * width + width
+        c_in = width
+    tail = models.CONV_KERNEL**2 * 1 * models.CONV_FILTERS + models.CONV_FILTERS
+    tail += models.CONV_KERNEL**2 * models.CONV_FILTERS**2 + models.CONV_FILTERS
+    tail += models.DECONV_KERNEL**2 * models.CONV_FILTERS + 1
+    return total + tail
+
+
+def build_study_model(name: str, n: int, l1: float = 1e-6, seed: int = 0):
+    """Build study variant ``name`` at ``n`` after seeding (same initial-weight seed for all)."""
+    import keras
+
+    widths = study_fc_widths(name, n)
+    keras.utils.set_random_seed(seed)
+    if not widths:
+        return models.build_fullconv(n, l1=l1, name=name)
+    return models.build_automap(n, widths, l1=l1, name=name)
+
+
+def downsample_prepared(src, dst, size: int) -> Path:
+    """Write a copy of prepared file ``src`` at a smaller grid ``size`` (same documented format).
+
+    Images are Fourier-cropped (:func:`transforms.downsample`, which composes: cropping 320 → n → size
+    equals cropping 320 → size), renormalised per volume (max magnitude 1), ``kspace_scale`` is
+    recomputed as 1 / RMS of the training images, and inputs/targets rebuilt with
+    :func:`transforms.image_to_example`. Written atomically; returns ``dst``.
+    """
+    src, dst = Path(src), Path(dst)
+    with h5py.File(src, "r") as f:
+        images = f["images"][()]
+        meta = {k: f[k][()] for k in ("volume", "slice", "split")}
+        attrs = dict(f.attrs)
+    n = images.shape[-1]
+    if not (isinstance(size, int) and 2 <= size <= n):
+        raise ValueError(f"study_size must be an integer in [2, {n}] (the prepared size), got {size!r}")
+    small = transforms.downsample(images, size)
+    for name in np.unique(meta["volume"]):
+        rows = meta["volume"] == name
+        small[rows], _ = transforms.normalize(small[rows])
+    train = meta["split"] == b"train"
+    scale = float(1.0 / np.sqrt(np.mean(np.abs(small[train]) ** 2)))
+    inputs, targets = transforms.image_to_example(small, scale)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("images", data=small.astype(np.complex64))
+        f.create_dataset("targets", data=targets)
+        f.create_dataset("inputs", data=inputs)
+        for key, value in meta.items():
+            f.create_dataset(key, data=value)
+        f.attrs.update({**attrs, "size": size, "kspace_scale": scale,
+                        "derived_from": f"{src.name} (size {n}) by Fourier cropping"})
+    tmp.replace(dst)
+    return dst
+
+
+def val_metrics(model, val: dict, acceleration, mask_kind: str) -> dict:
+    """fastMRI-style metrics of ``model`` on the val split at ``acceleration`` with per-volume masks."""
+    masks = subsample.volume_masks(val["volume"], mask_kind, acceleration, val["inputs"].shape[1])
+    pred = training.predict(model, subsample.apply_mask(val["inputs"], masks))
+    return evaluate.evaluate_volumes(val["targets"], pred, val["volume"])
+
+
+def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size: int, learning_rate: float,
+              seed: int, mask_kind: str, l1: float = 1e-6, progress: bool = True) -> list[dict]:
+    """Train every variant at every acceleration under one budget; evaluate on val.
+
+    Same data, epochs, batch size, optimizer (Adam, ``learning_rate``, trainer's cosine schedule),
+    initial-weight seed and mask sequence for all. Returns one row per (variant, acceleration):
+    ``variant, acceleration, params, dense_widths, train_seconds, samples_per_s, val_psnr,
+    val_psnr_std2, val_ssim, val_nmse, val_psnr_seed, final_train_psnr_seed``. Checkpoints live in
+    a temporary folder, deleted afterwards.
+    """
+    import logging
+
+    val = read_split(prepared_path, "val")
+    with h5py.File(prepared_path, "r") as f:
+        n = int(f.attrs["size"])
+    rows = []
+    root = Path(tempfile.mkdtemp(prefix="07_study-"))
+    tf_logger = logging.getLogger("tensorflow")  # TF's "retracing" warning: expected, one model per run
+    tf_level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        combos = [(v, a) for v in variants for a in accelerations]
+        for variant, acc in tqdm(combos, desc="study", disable=not progress):
+            model = build_study_model(variant, n, l1=l1, seed=seed)
+            history = training.train(model, prepared_path, root / f"{variant}_{acc_key(acc)}", epochs=epochs,
+                                     batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                                     mask_fn=subsample.make_mask_fn(mask_kind, acc, n, seed=seed), progress=False)
+            summary = history_summary(history)
+            ev = val_metrics(model, val, acc, mask_kind)
+            rows.append({"variant": variant, "acceleration": acc_key(acc), "params": summary["params"],
+                         "dense_widths": study_fc_widths(variant, n), "train_seconds": summary["train_seconds"],
+                         "samples_per_s": summary["samples_per_s"], "val_psnr": ev["mean"]["psnr"],
+                         "val_psnr_std2": ev["std2"]["psnr"], "val_ssim": ev["mean"]["ssim"],
+                         "val_nmse": ev["mean"]["nmse"], "val_psnr_seed": ev["mean"]["psnr_seed"],
+                         "final_train_psnr_seed": summary["final_train_psnr_seed"]})
+            del model
+    finally:
+        tf_logger.setLevel(tf_level)
+        shutil.rmtree(root)
+    return rows
+
+
+def study_figure(rows: list[dict], reference_psnr: float | None = None) -> plt.Figure:
+    """Val PSNR against parameters (log axis) and against training time, one marker per variant
+    and a colour per acceleration; ``reference_psnr`` (e.g. the mean-image predictor's) as a
+    dashed line."""
+    from matplotlib.ticker import NullFormatter
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    accs = list(dict.fromkeys(r["acceleration"] for r in rows))
+    markers = dict(zip(dict.fromkeys(r["variant"] for r in rows), "osD^vP"))
+    for ax, xkey, xlabel in ((axes[0], "params", "parameters (log)"), (axes[1], "train_seconds", "training time (s)")):
+        for acc, color in zip(accs, ("tab:blue", "tab:orange", "tab:green")):
+            for r in (r for r in rows if r["acceleration"] == acc):
+                ax.scatter(r[xkey], r["val_psnr"], marker=markers[r["variant"]], color=color, s=45,
+                           label=f"{r['variant']} {acc}")
+        if reference_psnr is not None:
+            ax.axhline(reference_psnr, color="gray", linestyle="--", linewidth=1, label="mean training image")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("val PSNR (dB, fastMRI)")
+    axes[0].set_xscale("log")
+    axes[0].xaxis.set_minor_formatter(NullFormatter())
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+# ---- parameter validation helpers ---------------------------------------------------------------
+
+def require_list(name: str, value, check, min_len: int = 1) -> list:
+    """Validate a list parameter item by item with ``check(item_name, item)`` (a ``params.require_*``)."""
+    from .params import ParameterError
+
+    if not isinstance(value, (list, tuple)) or len(value) < min_len:
+        raise ParameterError(f"parameter {name!r} must be a list of at least {min_len} item(s), got {value!r}")
+    return [check(f"{name}[{i}]", item) for i, item in enumerate(value)]
+
+
+def require_groups(name: str, value, accelerations) -> list[list[int]]:
+    """Validate ``train_groups`` against ``accelerations`` (see :func:`check_groups`)."""
+    from .params import ParameterError
+
+    try:
+        return check_groups(value, accelerations)
+    except ValueError as err:
+        raise ParameterError(f"parameter {name!r}: {err}") from None
+
+
+# ---- chapter 06 findings, written from the results ----------------------------------------------
+
+def _fmt_db(value: float) -> str:
+    return "∞ (exact)" if np.isinf(value) else f"{value:.2f} dB"
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch" + ("" if count == 1 else "s")
+
+
+def findings_06(metrics: dict, accelerations, params: dict, n_train: int, epochs: dict,
+                tv_iterations: int | None = None, tv_grid: int | None = None) -> str:
+    """A Markdown bullet list of what the run shows, every number taken from ``metrics``.
+
+    ``params`` ``{method: parameter count}``, ``epochs`` ``{method: epochs}``, ``tv_iterations``
+    and ``tv_grid`` (the number of λ values tried) describe TV's budget. States the best
+    method per acceleration, U-Net against AUTOMAP (with the likely reasons when the U-Net wins),
+    and whether the learned methods beat the zero-filled and TV baselines.
+    """
+    lines = []
+    for acc in accelerations:
+        key = acc_key(acc)
+        psnr = {m: metrics[m][key]["mean"]["psnr"] for m in METHODS}
+        ranking = sorted(METHODS, key=lambda m: -psnr[m])
+        lines.append(f"- **{key}**: " + " > ".join(f"{METHOD_LABELS[m]} {_fmt_db(psnr[m])}" for m in ranking)
+                     + " (mean PSNR over test volumes).")
+    under = [a for a in accelerations if a != 1]
+    unet_wins = [a for a in under if metrics["unet"][acc_key(a)]["mean"]["psnr"] > metrics["automap"][acc_key(a)]["mean"]["psnr"]]
+    ratio = params["automap"] / max(1, params["unet"])
+    if under and len(unet_wins) == len(under):
+        lines.append(
+            f"- The U-Net beats AUTOMAP at every undersampled acceleration, with {ratio:.1f}× fewer "
+            f"parameters ({params['unet']:,} against {params['automap']:,}). Likely reasons: its input is "
+            "already an image (the zero-filled inverse FFT), so it only has to remove aliasing, a local and "
+            "translation-invariant correction that convolutions with skip connections express cheaply; "
+            "AUTOMAP must learn the global Fourier inverse itself in dense layers whose "
+            f"weights scale with n⁴, from only {n_train} training slices.")
+    elif under and not unet_wins:
+        lines.append(f"- AUTOMAP beats the U-Net at every undersampled acceleration, with {ratio:.1f}× the "
+                     f"U-Net's parameters ({params['automap']:,} against {params['unet']:,}).")
+    elif under:
+        lines.append("- Neither learned method wins everywhere: the U-Net is ahead at "
+                     + ", ".join(acc_key(a) for a in unet_wins) + " and AUTOMAP at the others.")
+    for method in LEARNED:
+        worse = [a for a in accelerations
+                 if metrics[method][acc_key(a)]["mean"]["psnr"] < metrics["zero_filled"][acc_key(a)]["mean"]["psnr"]]
+        if worse:
+            lines.append(f"- {METHOD_LABELS[method]} is *below* the zero-filled baseline at "
+                         + ", ".join(acc_key(a) for a in worse)
+                         + f" after {_epochs(epochs[method])} on {n_train} slices: under this profile's budget "
+                           "it has not learned to beat a plain inverse FFT there.")
+    tv_worse = [a for a in under if metrics["tv"][acc_key(a)]["mean"]["psnr"] < metrics["zero_filled"][acc_key(a)]["mean"]["psnr"]]
+    if tv_worse:
+        budget = "" if tv_iterations is None else f" ({tv_iterations} solver iterations, {tv_grid} λ value(s) tried)"
+        lines.append("- TV is below zero-filled at " + ", ".join(acc_key(a) for a in tv_worse)
+                     + f": with the λ chosen on the validation split{budget} it made the test images worse "
+                       "than its zero-filled starting point.")
+    return "\n".join(lines)
+
+
+# ---- chapter 07 findings ------------------------------------------------------------------------
+
+def findings_07(rows: list[dict], val_slices: int, val_volumes: int, mean_image_psnr: float) -> str:
+    """A Markdown bullet list comparing the study's variants, every number taken from ``rows``;
+    ``mean_image_psnr``: val PSNR of :func:`mean_image_reference` (variants at or below it are
+    flagged as not having learned from their input)."""
+    by = {(r["variant"], r["acceleration"]): r for r in rows}
+    accs = list(dict.fromkeys(r["acceleration"] for r in rows))
+    lines = []
+    below = [f"`{r['variant']}` {r['acceleration']}" for r in rows if r["val_psnr"] <= mean_image_psnr]
+    if below:
+        lines.append(f"- **Not yet learned**: {len(below)} of {len(rows)} runs ({', '.join(below)}) are at or below "
+                     f"the {mean_image_psnr:.2f} dB of predicting the mean training image whatever the input; "
+                     "their PSNR differences say nothing about the architectures, only about this budget.")
+    for acc in accs:
+        ranked = sorted((r for r in rows if r["acceleration"] == acc), key=lambda r: -r["val_psnr"])
+        lines.append(f"- **{acc}**: " + " > ".join(f"`{r['variant']}` {r['val_psnr']:.2f} dB" for r in ranked) + ".")
+
+    def compare(a: str, b: str, what: str) -> None:
+        for acc in accs:
+            if (a, acc) in by and (b, acc) in by:
+                ra, rb = by[(a, acc)], by[(b, acc)]
+                delta = ra["val_psnr"] - rb["val_psnr"]
+                lines.append(f"- {what} at {acc}: `{a}` {'gains' if delta >= 0 else 'loses'} {abs(delta):.2f} dB "
+                             f"against `{b}` with {ra['params'] / rb['params']:.2f}× the parameters and "
+                             f"{ra['train_seconds'] / max(rb['train_seconds'], 1e-9):.2f}× the training time.")
+
+    compare("original", "seed", "Widths (AUTOMAP's n² first layer against the seed's n²/4)")
+    compare("smaller", "seed", "A further 4× narrower first dense layer")
+    compare("one_dense", "seed", "One dense layer instead of two")
+    compare("fullconv", "seed", "No dense layer (fully convolutional)")
+    lines.append(f"- Validation: {val_slices} slices from {val_volumes} volume(s), one training run per cell; "
+                 "small differences are within what another seed or mask draw could change.")
+    return "\n".join(lines)
+
+
+def mean_image_reference(prepared_path, val: dict) -> dict:
+    """Val metrics of a trivial predictor: the pixel-wise mean of the training targets, whatever
+    the input. A variant at or below it has not learned anything from its input yet."""
+    train = read_split(prepared_path, "train")
+    mean = np.broadcast_to(train["targets"].mean(axis=0), val["targets"].shape)
+    return evaluate.evaluate_volumes(val["targets"], mean, val["volume"])
+
+
+def first_volumes(split: dict, count: int) -> dict:
+    """The slices of the first ``count`` volumes (in file order) of a :func:`read_split` dict
+    (``count == 0``: all). Used to bound the cost of tuning TV's λ on large validation splits."""
+    if count == 0:
+        return split
+    keep = set(list(dict.fromkeys(split["volume"]))[:count])
+    rows = np.array([v in keep for v in split["volume"]])
+    return {k: (v[rows] if isinstance(v, np.ndarray) and len(v) == len(rows) else v) for k, v in split.items()}

@@ -1,0 +1,73 @@
+"""AUTOMAP variants: exact parameter counts (analytic for the big ones), built models, shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from automap_nb import models
+
+
+def test_named_variants_have_the_papers_exact_counts():
+    # computed from layer shapes: nothing of the 201M / 806M models is allocated
+    assert models.count_params("seed-201m", 128) == 201_454_337
+    assert models.count_params("original-806m", 128) == 805_446_401
+    assert models.variant_fc_widths("seed-201m", 128) == [4096, 16384]
+    assert models.variant_fc_widths("original-806m", 128) == [16384, 16384]
+
+
+def test_generic_variants_scale_with_n():
+    assert models.variant_fc_widths("seed", 64) == [1024, 4096]
+    assert models.count_params("seed", 64) == 12_695_297  # facts.md: 12.7M at 64²
+    assert models.count_params("original", 64) == 50_447_105  # facts.md: original AUTOMAP at 64²
+    assert models.count_params("seed", 128) == models.count_params("seed-201m", 128)
+    assert models.count_params("original", 128) == models.count_params("original-806m", 128)
+    assert models.count_macs("seed-201m", 128) == pytest.approx(1.96e9, rel=0.01)  # facts.md
+
+
+@pytest.mark.parametrize("variant,n", [("seed", 8), ("original", 8), ("seed", 12), ("fullconv", 16),
+                                       ("fullconv", 32)])
+def test_built_model_matches_analytic_count_and_shapes(variant, n):
+    model = models.build_variant(variant, n, seed=0)
+    assert model.count_params() == models.count_params(variant, n)
+    assert model.input_shape == (None, n, n, 2)
+    assert model.output_shape == (None, n, n, 1)
+    out = model.predict(np.zeros((3, n, n, 2), np.float32), verbose=0)
+    assert out.shape == (3, n, n, 1) and np.all(np.isfinite(out))
+
+
+def test_layer_names_say_what_they_are():
+    names = [layer.name for layer in models.build_variant("seed", 8).layers]
+    assert names == ["kspace", "flatten", "dense_1", "dense_2", "reshape", "conv_1", "conv_2", "deconv"]
+    conv_2 = models.build_variant("seed", 8).get_layer("conv_2")
+    assert conv_2.activity_regularizer.get_config()["l1"] == pytest.approx(1e-6)
+    fullconv = models.build_variant("fullconv", 32)
+    assert not any(layer.name.startswith("dense") for layer in fullconv.layers)
+
+
+def test_fullconv_is_close_to_seed_in_parameters():
+    for n in (32, 64, 128):  # analytic only
+        ratio = models.count_params("fullconv", n) / models.count_params("seed", n)
+        assert 0.99 < ratio < 1.01, (n, ratio)
+
+
+def test_build_automap_requires_last_width_n_squared():
+    with pytest.raises(ValueError, match="n²"):
+        models.build_automap(8, [16, 32])
+    model = models.build_automap(8, [40, 64], name="custom")
+    assert model.get_layer("dense_1").units == 40 and model.name == "custom"
+
+
+@pytest.mark.parametrize("variant,n,message", [("nope", 8, "variant"), ("seed-201m", 64, "n = 128"),
+                                               ("seed", 1, "n must be"), ("fullconv", 9, "even")])
+def test_bad_variant_or_size_raises(variant, n, message):
+    with pytest.raises(ValueError, match=message):
+        models.count_params(variant, n)
+
+
+def test_seeded_builds_are_identical():
+    a = models.build_variant("seed", 8, seed=3).get_weights()
+    b = models.build_variant("seed", 8, seed=3).get_weights()
+    c = models.build_variant("seed", 8, seed=4).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], c[0])
