@@ -149,3 +149,18 @@ def read_split(path: str | Path, split: str) -> dict:
         out["volume"] = np.array([v.decode() for v in f["volume"][()][index]])
         out["kspace_scale"] = float(f.attrs["kspace_scale"])
     return out
+
+
+def mean_target(path: str | Path, split: str = "train", chunk: int = 256) -> np.ndarray:
+    """The mean target image ``(n, n)`` over one split, read in chunks (never the whole split).
+
+    Predicting it for every input is the trivial baseline a learned model must beat.
+    """
+    with h5py.File(path, "r") as f:
+        rows = np.flatnonzero(f["split"][()] == split.encode())
+        if not len(rows):
+            raise ValueError(f"{path}: the {split!r} split is empty")
+        total = np.zeros(f["targets"].shape[1:3], np.float64)
+        for start in range(0, len(rows), chunk):
+            total += f["targets"][rows[start:start + chunk]][..., 0].sum(axis=0)
+    return (total / len(rows)).astype(np.float32)

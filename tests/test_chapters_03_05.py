@@ -57,7 +57,7 @@ def test_05_results_trained_beats_untrained_and_ifft_is_exact(quick_run):
     r = read_json(quick_run / "05_results.json")
     m = r["metrics"]
     assert r["test_slices"] > 0 and r["test_volumes"] > 0
-    for method in ("automap", "untrained"):
+    for method in ("automap", "untrained", "mean_image"):
         assert finite(m[method]["psnr_seed_slices"], *m[method]["mean"].values())
     # a couple of Adam steps must already beat the network's own initial weights
     assert m["automap"]["psnr_seed_slices"] > m["untrained"]["psnr_seed_slices"]

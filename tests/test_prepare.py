@@ -64,3 +64,13 @@ def test_undersampled_files_are_refused(tmp_path):
 def test_bad_size(fastmri_folder, tmp_path):
     with pytest.raises(ValueError, match="size must be an integer"):
         prepare.prepare_dataset(fastmri_folder, tmp_path / "p.h5", size=400)
+
+
+def test_mean_target_is_the_mean_over_the_split(fastmri_folder, tmp_path):
+    out = tmp_path / "prepared.h5"
+    prepare.prepare_dataset(fastmri_folder, out, size=16, progress=False)
+    train = prepare.read_split(out, "train")
+    np.testing.assert_allclose(prepare.mean_target(out, "train", chunk=3), train["targets"][..., 0].mean(axis=0),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="split must be one of"):
+        prepare.read_split(out, "training")
