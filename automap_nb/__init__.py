@@ -11,8 +11,17 @@ Modules, one concern each:
 - ``models``      AUTOMAP and its variants (Keras 3, backend-agnostic)
 - ``training``    data feeding, training loop, checkpoints and resume
 - ``evaluate``    PSNR, NMSE, SSIM with fastMRI's and the seed's conventions
+- ``subsample``   fastMRI-style column masks for undersampling
+- ``baselines``   zero-filled and total-variation reconstructions
+- ``unet``        the U-Net baseline (Keras 3)
+- ``study``       helpers of chapters 06-07 (training several methods, tables, findings)
+- ``bench``       training / inference throughput benchmark
+- ``plotting``, ``plotting_training``  figures of chapters 01-02 and 03-05
+- ``params``      validation of notebook parameters; ``profiles`` named parameter sets
+- ``results``     atomic writing of a chapter's results
 - ``runner``      executing the numbered notebooks with papermill
 - ``book``        building the Jupyter Book from a run
+- ``cli``         the ``automap-nb`` command
 """
 
 __version__ = "0.1.0"

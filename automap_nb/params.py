@@ -66,6 +66,16 @@ def require_bool(name: str, value: Any) -> bool:
     return value
 
 
+def require_list(name: str, value: Any, check, min_len: int = 1) -> list:
+    """Validate a list parameter item by item with ``check(item_name, item)`` (another ``require_*``).
+
+    Items are named ``name[i]`` in errors, e.g. ``parameter 'accelerations[1]' must be one of …``.
+    """
+    if not isinstance(value, (list, tuple)) or len(value) < min_len:
+        raise ParameterError(f"parameter {name!r} must be a list of at least {min_len} item(s), got {value!r}")
+    return [check(f"{name}[{i}]", item) for i, item in enumerate(value)]
+
+
 def require_dir(name: str, value: Any, must_exist: bool = True) -> Path:
     """Return ``value`` as a :class:`Path` to a directory (created if ``must_exist`` is False)."""
     if not isinstance(value, (str, os.PathLike)) or not str(value):

@@ -26,18 +26,27 @@ def _plain(value):
     return value
 
 
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder, flushed to disk, then a
+    rename: readers see the old file or the new one, never a half-written one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
 def write_json(path: str | Path, data: dict) -> Path:
     """Write ``data`` as indented JSON via a temporary file and a rename; returns the path.
 
     numpy scalars and arrays become plain numbers and lists; non-finite floats become the strings
     ``"inf"``, ``"-inf"`` or ``"nan"`` (read them back with :func:`read_json`).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(_plain(data), indent=2))
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(_plain(data), indent=2))
 
 
 def read_json(path: str | Path) -> dict:

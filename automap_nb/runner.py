@@ -9,7 +9,6 @@ own ``parameters`` cell declares, so a new chapter joins a run without any chang
 from __future__ import annotations
 
 import ast
-import json
 import os
 import platform
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from . import profiles
 from .params import ParameterError
+from .results import write_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -136,6 +136,4 @@ def run_notebooks(run_dir: str | Path, profile: str = profiles.DEFAULT_PROFILE,
 
 def _write_record(run_dir: Path, record: dict, name: str, params: dict, seconds: float, status: str) -> None:
     record["notebooks"][name] = {"parameters": params, "seconds": round(seconds, 1), "status": status}
-    tmp = run_dir / ".run.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2, default=str))
-    os.replace(tmp, run_dir / "run.json")
+    write_json(run_dir / "run.json", record)

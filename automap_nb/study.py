@@ -417,15 +417,6 @@ def study_figure(rows: list[dict], reference_psnr: float | None = None) -> plt.F
 
 # ---- parameter validation helpers ---------------------------------------------------------------
 
-def require_list(name: str, value, check, min_len: int = 1) -> list:
-    """Validate a list parameter item by item with ``check(item_name, item)`` (a ``params.require_*``)."""
-    from .params import ParameterError
-
-    if not isinstance(value, (list, tuple)) or len(value) < min_len:
-        raise ParameterError(f"parameter {name!r} must be a list of at least {min_len} item(s), got {value!r}")
-    return [check(f"{name}[{i}]", item) for i, item in enumerate(value)]
-
-
 def require_groups(name: str, value, accelerations) -> list[list[int]]:
     """Validate ``train_groups`` against ``accelerations`` (see :func:`check_groups`)."""
     from .params import ParameterError

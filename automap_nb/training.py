@@ -47,6 +47,7 @@ from tqdm import tqdm
 
 from . import augment as augment_module
 from . import transforms
+from .results import write_text_atomic
 
 HISTORY_NAME = "history.json"
 INITIAL_NAME = "initial.keras"
@@ -213,14 +214,8 @@ def configure_determinism(seed: int) -> None:
 
 
 def write_json_atomic(path, obj) -> None:
-    """Write ``obj`` as JSON to ``path`` via a temp file and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, allow_nan=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write ``obj`` as JSON (NaN/Infinity kept as JSON extensions) atomically."""
+    write_text_atomic(path, json.dumps(obj, indent=1, allow_nan=True))
 
 
 def _save_model_atomic(model: keras.Model, path: Path) -> None:
