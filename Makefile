@@ -4,6 +4,8 @@ VENV    ?= .venv
 PROFILE ?= cpu
 RUN     ?= runs/default
 DATA_DIR ?=
+VAL_DIR ?=
+TEST_DIR ?=
 PY      := $(VENV)/bin/python
 CLI     := $(VENV)/bin/automap-nb
 
@@ -20,12 +22,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 # Build the sample data if absent (or use DATA_DIR=...), execute every notebook into $(RUN),
 # build the book into _build/html and print the path of index.html.
+# fastMRI's own folders: DATA_DIR=.../singlecoil_train TEST_DIR=.../singlecoil_val (VAL_DIR optional).
+DATA_ARGS = $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(VAL_DIR),--val-dir "$(VAL_DIR)") $(if $(TEST_DIR),--test-dir "$(TEST_DIR)")
+
 book: install
-	$(CLI) run --profile $(PROFILE) --out $(RUN) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+	$(CLI) run --profile $(PROFILE) --out $(RUN) $(DATA_ARGS)
 	$(CLI) book --run $(RUN)
 
 run: install
-	$(CLI) run --profile $(PROFILE) --out $(RUN) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+	$(CLI) run --profile $(PROFILE) --out $(RUN) $(DATA_ARGS)
 
 test: install
 	$(VENV)/bin/pytest

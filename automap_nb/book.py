@@ -4,25 +4,63 @@ The book's sources are staged in ``_build/source``: ``_config.yml``, ``_toc.yml`
 from the repository, and the run's executed ``NN_*.ipynb`` as ``notebooks/``. ``_toc.yml`` globs
 ``notebooks/*``, so every chapter of the run gets a page. The build runs with ``-W`` (warnings,
 e.g. a missing glue key or a broken reference, are errors) and writes ``_build/html``.
+
+The build folder is the book's own: on first use it receives a marker file
+(:data:`BUILD_MARKER`), and a folder that is not empty and has no marker is refused rather than
+overwritten, so ``--build-dir`` can never delete a user's files. The new ``html`` replaces the old
+one only after a successful build. A run is built only when it is complete and consistent: every
+chapter recorded ``ok`` in ``run.json``, every cell of every executed notebook completed, and all
+chapters computed from the same data and the same values of the parameters they share.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from .runner import NOTEBOOK_GLOB, REPO_ROOT
+from .results import remove_stale_temporaries
+from .runner import NOTEBOOK_GLOB, REPO_ROOT, RunError, read_record
+
+BUILD_MARKER = ".automap-nb-book"
 
 
 class BookError(RuntimeError):
     """The book could not be built; the message says why."""
 
 
-def stage_sources(run_dir: Path, build_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
-    """Copy the book's sources and the run's executed notebooks into ``build_dir/source``."""
+def claim_build_dir(build_dir: Path) -> None:
+    """Make sure ``build_dir`` is the book's to overwrite: absent, empty, or marked by an earlier build."""
+    if build_dir.exists() and not build_dir.is_dir():
+        raise BookError(f"--build-dir {build_dir}: exists and is not a folder")
+    if build_dir.is_dir() and not (build_dir / BUILD_MARKER).is_file() and any(build_dir.iterdir()):
+        raise BookError(f"--build-dir {build_dir}: folder is not empty and was not made by `automap-nb book` "
+                        f"(no {BUILD_MARKER}); its files would be overwritten: give a new or empty folder")
+    try:
+        build_dir.mkdir(parents=True, exist_ok=True)
+        (build_dir / BUILD_MARKER).write_text("Built by `automap-nb book`: source/ and html/ are rewritten by every build.\n")
+    except OSError as err:
+        raise BookError(f"--build-dir {build_dir}: cannot write ({err.strerror})") from None
+
+
+def _rerun_hint(run_dir: Path, names) -> str:
+    numbers = " ".join(sorted({name.split("_")[0] for name in names}))
+    return f"rerun them: automap-nb run --out {run_dir} --only {numbers}"
+
+
+def check_run_complete(run_dir: Path, repo_root: Path = REPO_ROOT) -> list[Path]:
+    """The run's executed notebooks, after checking that the run is complete and consistent.
+
+    Raises :class:`BookError` (one line, naming the notebooks and how to fix it) when a chapter is
+    missing, did not finish (killed, failed, cells pending), or was computed from other data or
+    other values of a shared parameter than the rest of the run.
+    """
+    if not run_dir.is_dir():
+        raise BookError(f"--run {run_dir}: {'is not a folder' if run_dir.exists() else 'folder does not exist'}")
     executed = sorted(run_dir.glob(NOTEBOOK_GLOB))
     if not executed:
         raise BookError(f"{run_dir}: no executed notebooks in the run folder (run `automap-nb run` first)")
@@ -30,6 +68,51 @@ def stage_sources(run_dir: Path, build_dir: Path, repo_root: Path = REPO_ROOT) -
     missing = sorted(set(expected) - {p.name for p in executed})
     if missing:
         raise BookError(f"{run_dir}: the run has no executed {', '.join(missing)}")
+    try:
+        record = read_record(run_dir) or {}
+    except RunError as err:
+        raise BookError(str(err)) from None
+    notebooks = record.get("notebooks", {})
+    unfinished = {}
+    for nb in executed:
+        status = notebooks.get(nb.name, {}).get("status", "ok" if not record else "not recorded")
+        if status != "ok":
+            unfinished[nb.name] = status
+            continue
+        try:
+            cells = json.loads(nb.read_text())["cells"]
+        except (ValueError, KeyError) as err:
+            raise BookError(f"{nb}: not a readable notebook ({err})") from None
+        pending = [c for c in cells if c.get("cell_type") == "code"
+                   and c.get("metadata", {}).get("papermill", {}).get("status", "completed") != "completed"]
+        if pending:
+            unfinished[nb.name] = f"{len(pending)} cell(s) not completed"
+    if unfinished:
+        what = ", ".join(f"{name} ({status})" for name, status in unfinished.items())
+        raise BookError(f"{run_dir}: the run is incomplete: {what}; {_rerun_hint(run_dir, unfinished)}")
+    fingerprints = {name: nb.get("data_fingerprint") for name, nb in notebooks.items() if nb.get("data_fingerprint")}
+    if len(set(fingerprints.values())) > 1:
+        latest = record.get("data_fingerprint")
+        stale = [name for name, fp in fingerprints.items() if fp != latest]
+        raise BookError(f"{run_dir}: {', '.join(sorted(stale))} computed from other data than the rest of the run; "
+                        + _rerun_hint(run_dir, stale))
+    values: dict[str, dict] = {}
+    for name, nb in sorted(notebooks.items()):
+        for key, value in nb.get("parameters", {}).items():
+            values.setdefault(key, {})[name] = value
+    for key, by_notebook in values.items():
+        distinct = {json.dumps(v, sort_keys=True) for v in by_notebook.values()}
+        if len(distinct) > 1:
+            shown = ", ".join(f"{name}: {value!r}" for name, value in by_notebook.items())
+            raise BookError(f"{run_dir}: chapters ran with different values of parameter {key!r} ({shown}); "
+                            + _rerun_hint(run_dir, by_notebook))
+    return executed
+
+
+def stage_sources(run_dir: Path, build_dir: Path, repo_root: Path = REPO_ROOT) -> Path:
+    """Copy the book's sources and the run's executed notebooks into ``build_dir/source``."""
+    executed = check_run_complete(run_dir, repo_root)
+    claim_build_dir(build_dir)
     source = build_dir / "source"
     if source.exists():
         shutil.rmtree(source)
@@ -60,8 +143,7 @@ def build_book(run_dir: str | Path, build_dir: str | Path = REPO_ROOT / "_build"
     run_dir, build_dir = Path(run_dir).resolve(), Path(build_dir).resolve()
     source = stage_sources(run_dir, build_dir)
     html = build_dir / "html"
-    if html.exists():
-        shutil.rmtree(html)
+    remove_stale_temporaries(build_dir, ".html.tmp-*")
     command = [_jupyter_book(), "build", str(source), "--path-output", str(source),
                "--builder", "html"]
     if strict:
@@ -72,8 +154,11 @@ def build_book(run_dir: str | Path, build_dir: str | Path = REPO_ROOT / "_build"
         problems = [line for line in log if "WARNING" in line or "ERROR" in line or "Error" in line]
         shown = "\n".join((problems or log)[-15:])
         raise BookError(f"jupyter-book build failed (exit {result.returncode}):\n{shown}")
-    shutil.copytree(source / "_build" / "html", html)
-    index = html / "index.html"
-    if not index.is_file():
-        raise BookError(f"jupyter-book reported success but {index} is missing")
-    return index
+    if not (source / "_build" / "html" / "index.html").is_file():
+        raise BookError(f"jupyter-book reported success but {source / '_build' / 'html' / 'index.html'} is missing")
+    fresh = build_dir / f".html.tmp-{os.getpid()}"
+    shutil.copytree(source / "_build" / "html", fresh)
+    if html.exists():  # the old book stays until the new one is complete
+        shutil.rmtree(html)
+    os.replace(fresh, html)
+    return html / "index.html"

@@ -24,8 +24,10 @@ def sample_dir_for(profile: str) -> Path:
 
 
 def _cmd_sample_data(args) -> None:
+    from .results import check_output_dir
     from .sample_data import build_sample_dataset
 
+    check_output_dir(args.out, "--out")
     start = time.perf_counter()
     paths = build_sample_dataset(args.out, volumes=args.volumes, slices=args.slices, seed=args.seed,
                                  force=args.force, progress=not args.quiet)
@@ -35,12 +37,24 @@ def _cmd_sample_data(args) -> None:
 
 def _cmd_prepare(args) -> None:
     from .prepare import prepare_dataset
+    from .results import check_output_file
 
+    _check_split(args.split)
+    check_output_file(args.out, "--out")
     summary = prepare_dataset(args.data_dir, args.out, size=args.size, fractions=args.split,
-                              progress=not args.quiet)
+                              progress=not args.quiet, val_dir=args.val_dir, test_dir=args.test_dir)
     for note in summary["split_notes"]:
         print(f"note: {note}")
-    print(json.dumps({k: summary[k] for k in ("path", "size", "slices", "volumes", "kspace_scale")}))
+    print(json.dumps({k: summary[k] for k in ("path", "size", "slices", "volumes", "kspace_scale", "sources")}))
+
+
+def _check_split(split) -> None:
+    from .splits import check_fractions
+
+    try:
+        check_fractions(split)
+    except ValueError as err:
+        raise ValueError(f"--split: {err}") from None
 
 
 def _ensure_sample_data(profile: str) -> Path:
@@ -54,14 +68,22 @@ def _ensure_sample_data(profile: str) -> Path:
 
 
 def _cmd_run(args) -> None:
-    from .runner import run_notebooks
+    from .results import check_output_dir
+    from .runner import recorded_data, run_notebooks
 
-    data_dir = args.data_dir or _ensure_sample_data(args.profile)
-    out = args.out or REPO_ROOT / "runs" / "default"
+    out = check_output_dir(args.out or REPO_ROOT / "runs" / "default", "--out")
+    data = {"data_dir": args.data_dir, "val_dir": args.val_dir, "test_dir": args.test_dir}
+    if args.data_dir is None and (args.val_dir or args.test_dir):
+        raise ValueError("--val-dir/--test-dir need --data-dir (the training folder)")
+    if args.data_dir is None and args.only is not None and recorded_data(out):
+        data = recorded_data(out)  # --only continues the run on the data it was run on
+        print(f"[automap-nb] data: {data['data_dir']} (recorded in {Path(out) / 'run.json'})")
+    elif args.data_dir is None:
+        data["data_dir"] = _ensure_sample_data(args.profile)
     overrides = {key: _parse(value) for key, value in args.parameters}
     start = time.perf_counter()
-    executed = run_notebooks(out, profile=args.profile, data_dir=data_dir, overrides=overrides,
-                             only=args.only, progress=not args.quiet)
+    executed = run_notebooks(out, profile=args.profile, overrides=overrides,
+                             only=args.only, progress=not args.quiet, **data)
     print(f"[automap-nb] {len(executed)} notebooks executed into {Path(out).resolve()} "
           f"in {time.perf_counter() - start:.0f} s")
 
@@ -81,14 +103,23 @@ def _cmd_book(args) -> None:
 
 
 def _cmd_bench(args) -> None:
+    from .results import check_output_file, write_json
+
+    if args.out:
+        check_output_file(args.out, "--out")  # before the benchmark (and before importing Keras)
     from .bench import format_table, run_benchmark
 
     result = run_benchmark(variant=args.variant, n=args.size, batch=args.batch, steps=args.steps)
     print(format_table(result))
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2))
+        write_json(args.out, result)
         print(f"written: {args.out}")
+
+
+def _folder_options(p) -> None:
+    p.add_argument("--val-dir", type=Path, help="a folder whose volumes are all the val split (monitoring, tuning)")
+    p.add_argument("--test-dir", type=Path, help="a folder whose volumes are all the test split (reported numbers); "
+                   "fastMRI's convention: --data-dir singlecoil_train --test-dir singlecoil_val")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,16 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_sample_data)
 
     p = sub.add_parser("prepare", help="preprocess a fastMRI folder into a prepared HDF5 file")
-    p.add_argument("--data-dir", type=Path, required=True, help="folder of fastMRI single-coil .h5 files")
+    p.add_argument("--data-dir", type=Path, required=True,
+                   help="folder of fastMRI single-coil .h5 files (the training folder, e.g. singlecoil_train)")
+    _folder_options(p)
     p.add_argument("--out", type=Path, required=True, help="prepared file to write (.h5)")
     p.add_argument("--size", type=int, default=128, help="matrix size n of inputs and targets (default 128)")
-    p.add_argument("--split", type=float, nargs=3, default=[0.9, 0.05, 0.05], metavar=("TRAIN", "VAL", "TEST"))
+    p.add_argument("--split", type=float, nargs=3, default=[0.9, 0.05, 0.05], metavar=("TRAIN", "VAL", "TEST"),
+                   help="fractions, per patient hash, for the splits that have no folder of their own")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_prepare)
 
     p = sub.add_parser("run", help="execute the numbered notebooks with papermill into a run folder")
     p.add_argument("--profile", choices=sorted(profiles.PROFILES), default=profiles.DEFAULT_PROFILE)
-    p.add_argument("--data-dir", type=Path, help="fastMRI folder (default: the embedded sample data, built if absent)")
+    p.add_argument("--data-dir", type=Path, help="fastMRI folder (default: the embedded sample data, built if absent; "
+                   "with --only: the folder the run was made from)")
+    _folder_options(p)
     p.add_argument("--out", type=Path, help="run folder (default: runs/default)")
     p.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", default=[],
                    metavar=("KEY", "VALUE"), help="override a notebook parameter (Python literal or string)")
@@ -148,8 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except (DataError, RunError, BookError, ValueError, FileNotFoundError, FileExistsError) as err:
-        parser.exit(2, f"automap-nb: error: {err}\n")
+        parser.exit(2, f"automap-nb: error: {_one_line(err)}\n")
+    except OSError as err:  # a full disk, a read-only folder: name the path, no traceback
+        where = f"{err.filename}: " if err.filename else ""
+        parser.exit(2, f"automap-nb: error: {where}{err.strerror or _one_line(err)}\n")
     return 0
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
 
 
 if __name__ == "__main__":

@@ -6,16 +6,30 @@ The schema (fastMRI, single-coil):
 - ``reconstruction_esc``: ``(slices, 320, 320)`` float32, ``|centre-crop(ifft2c(kspace))|``
   (train/val files only); ``reconstruction_rss`` in files derived from multi-coil data.
 - ``ismrmrd_header``: ISMRMRD XML with the encoding and recon matrix sizes.
-- attributes ``acquisition``, ``max``, ``norm``, ``patient_id``; test files also ``mask``,
-  ``acceleration``, ``num_low_frequency``.
+- attributes ``acquisition``, ``max``, ``norm``, ``patient_id``; test/challenge files (undersampled)
+  also a ``mask`` dataset (length W, the sampled columns; fastMRI's loader reads ``hf["mask"]``)
+  and attributes ``acceleration``, ``num_low_frequency``.
 
 Nothing is loaded eagerly: :func:`index_folder` reads shapes and headers, and
 :func:`read_kspace_slice` reads one slice through h5py when it is needed. Every problem with a
 file raises :class:`DataError` with a one-line message that names the file (and the slice).
+
+What counts as implausible k-space (each a :class:`DataError` naming file and slice):
+
+- NaN or Inf; a slice whose k-space is all zero;
+- phase-encode columns that are entirely zero inside the central half of the k-space width: a fully
+  sampled acquisition has noise everywhere, zeroed columns mean undersampled (test) data;
+- one k-space sample holding more than :data:`MAX_SAMPLE_ENERGY_FRACTION` of its slice's energy
+  (the DC sample of an MR slice holds 10-25 %; a corrupt huge value holds ~100 %);
+- (per volume, :func:`check_slice_energies`) a slice with more than :data:`MAX_SLICE_ENERGY_RATIO`
+  times the median energy of the volume's other slices: after the per-volume normalisation the other
+  slices would be black.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +39,12 @@ import numpy as np
 
 ISMRMRD_NS = "http://www.ismrm.org/ISMRMRD"
 TARGET_KEYS = ("reconstruction_esc", "reconstruction_rss")
+UNDERSAMPLING_ATTRS = ("acceleration", "num_low_frequency", "mask")
+STRING_ATTRS = ("acquisition", "patient_id")
+MAX_SAMPLE_ENERGY_FRACTION = 0.9
+MAX_SLICE_ENERGY_RATIO = 1e4
+# what h5py raises on unreadable or corrupt metadata (object headers, attributes, datatypes)
+_H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError)
 
 
 class DataError(ValueError):
@@ -46,6 +66,7 @@ class VolumeInfo:
     padding_left: int
     padding_right: int
     attrs: dict = field(default_factory=dict, compare=False)
+    undersampled: str | None = None  # why the file looks undersampled (a test/challenge file), else None
 
     @property
     def name(self) -> str:
@@ -78,7 +99,7 @@ def parse_ismrmrd_header(xml: bytes | str, where: str = "header") -> dict:
     """
     try:
         root = ET.fromstring(xml)
-    except ET.ParseError as err:
+    except (ET.ParseError, ValueError) as err:
         raise DataError(f"{where}: ismrmrd_header is not valid XML ({err})") from None
     enc = "encoding/encodedSpace/matrixSize"
     rec = "encoding/reconSpace/matrixSize"
@@ -96,20 +117,77 @@ def parse_ismrmrd_header(xml: bytes | str, where: str = "header") -> dict:
     }
 
 
+def h5_reason(err: BaseException) -> str:
+    """HDF5's own reason from an h5py error: the text in its outermost parentheses
+    (``Unable to synchronously open file (file signature not found)`` → ``file signature not found``),
+    else the whole message, on one line."""
+    text = " ".join(str(err).split())
+    found = re.search(r"\((.*)\)", text)
+    reason = found.group(1) if found else text
+    return reason or type(err).__name__
+
+
 def _open(path: Path) -> h5py.File:
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not an HDF5 file")
     try:
         return h5py.File(path, "r")
     except OSError as err:
-        reason = str(err).split("(")[0].strip() or type(err).__name__
-        raise DataError(f"{path}: not a readable HDF5 file ({reason})") from None
+        if isinstance(err, PermissionError):
+            raise DataError(f"{path}: cannot be read (permission denied)") from None
+        raise DataError(f"{path}: not a readable HDF5 file ({h5_reason(err)})") from None
 
 
-def _attr(value):
+def _attr(value, where: str = "file", key: str = "attribute"):
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"{where}: attribute {key!r} is not UTF-8 text: {value[:40]!r}") from None
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _read_attrs(f: h5py.File, where: str) -> dict:
+    """The file's attributes as plain Python values; the ones the code uses must have their type."""
+    attrs = {}
+    for key in f.attrs.keys():
+        try:
+            value = f.attrs[key]
+        except (*_H5_ERRORS, UnicodeDecodeError) as err:
+            raise DataError(f"{where}: attribute {key!r} cannot be read ({h5_reason(err)})") from None
+        attrs[key] = _attr(value, where, key)
+    for key in STRING_ATTRS:
+        value = attrs.get(key)
+        if isinstance(value, np.ndarray) and value.size == 1:
+            value = attrs[key] = _attr(value.reshape(-1)[0], where, key)
+        if value is not None and not isinstance(value, str):
+            raise DataError(f"{where}: attribute {key!r} must be text, got {type(value).__name__} {value!r:.40}")
+    return attrs
+
+
+def _header_bytes(f: h5py.File, where: str) -> bytes | str:
+    """The ``ismrmrd_header`` dataset as XML text (bytes scalar, str, or a one-element array)."""
+    value = f["ismrmrd_header"][()]
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(-1)[0]
+    if isinstance(value, np.bytes_):
+        value = bytes(value)
+    if not isinstance(value, (bytes, str)):
+        raise DataError(f"{where}: 'ismrmrd_header' must be XML text, got {type(value).__name__} "
+                        f"of dtype {getattr(value, 'dtype', '?')}")
+    return value
+
+
+def _undersampling(f: h5py.File, attrs: dict) -> str | None:
+    """Why a file is a test/challenge (undersampled) file, or None."""
+    if "mask" in f:
+        return "it has a 'mask' dataset"
+    found = [key for key in UNDERSAMPLING_ATTRS if key in attrs]
+    if found:
+        return f"it has the attribute(s) {found}"
+    return None
 
 
 def read_volume_info(path: str | Path) -> VolumeInfo:
@@ -120,60 +198,149 @@ def read_volume_info(path: str | Path) -> VolumeInfo:
     complex array of rank 3, a target whose shape does not match, or a header that does not parse.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: file does not exist")
     with _open(path) as f:
-        if "kspace" not in f:
-            raise DataError(f"{path}: no dataset 'kspace'")
-        kspace = f["kspace"]
-        if not isinstance(kspace, h5py.Dataset):
-            raise DataError(f"{path}: 'kspace' is not a dataset")
-        if kspace.ndim != 3:
-            raise DataError(
-                f"{path}: 'kspace' must have rank 3 (slices, rows, columns) for single-coil data, "
-                f"got shape {kspace.shape}"
-            )
-        if kspace.dtype.kind != "c":
-            raise DataError(f"{path}: 'kspace' must be complex, got dtype {kspace.dtype}")
-        if kspace.shape[0] == 0:
-            raise DataError(f"{path}: 'kspace' has no slices")
-        target_key = next((key for key in TARGET_KEYS if key in f), None)
-        if target_key is not None:
-            target = f[target_key]
-            if target.ndim != 3 or target.shape[0] != kspace.shape[0]:
-                raise DataError(
-                    f"{path}: '{target_key}' shape {target.shape} does not match "
-                    f"{kspace.shape[0]} k-space slices"
-                )
-        if "ismrmrd_header" not in f:
-            raise DataError(f"{path}: no dataset 'ismrmrd_header'")
-        header = parse_ismrmrd_header(f["ismrmrd_header"][()], where=str(path))
-        attrs = {key: _attr(value) for key, value in f.attrs.items()}
-        return VolumeInfo(
-            path=path,
-            num_slices=int(kspace.shape[0]),
-            kspace_shape=(int(kspace.shape[1]), int(kspace.shape[2])),
-            target_key=target_key,
-            acquisition=attrs.get("acquisition"),
-            patient_id=attrs.get("patient_id"),
-            attrs=attrs,
-            **header,
+        try:
+            return _volume_info(f, path)
+        except DataError:
+            raise
+        except _H5_ERRORS as err:  # corrupt object headers surface when a dataset is opened
+            raise DataError(f"{path}: corrupt HDF5 metadata ({h5_reason(err)})") from None
+
+
+def _volume_info(f: h5py.File, path: Path) -> VolumeInfo:
+    if "kspace" not in f:
+        raise DataError(f"{path}: no dataset 'kspace'")
+    kspace = f["kspace"]
+    if not isinstance(kspace, h5py.Dataset):
+        raise DataError(f"{path}: 'kspace' is not a dataset")
+    if kspace.ndim == 4:
+        raise DataError(
+            f"{path}: 'kspace' must have rank 3 (slices, rows, columns) for single-coil data, got shape "
+            f"{kspace.shape}: a multi-coil file (fastMRI multicoil knee or brain, coils on axis 1); "
+            "use fastMRI's single-coil files (singlecoil_train, singlecoil_val)"
         )
+    if kspace.ndim != 3:
+        raise DataError(
+            f"{path}: 'kspace' must have rank 3 (slices, rows, columns) for single-coil data, "
+            f"got shape {kspace.shape}"
+        )
+    if kspace.dtype.kind != "c":
+        raise DataError(f"{path}: 'kspace' must be complex, got dtype {kspace.dtype}")
+    if kspace.shape[0] == 0:
+        raise DataError(f"{path}: 'kspace' has no slices")
+    target_key = next((key for key in TARGET_KEYS if key in f), None)
+    if target_key is not None:
+        target = f[target_key]
+        if target.ndim != 3 or target.shape[0] != kspace.shape[0]:
+            raise DataError(
+                f"{path}: '{target_key}' shape {target.shape} does not match "
+                f"{kspace.shape[0]} k-space slices"
+            )
+    if "ismrmrd_header" not in f:
+        raise DataError(f"{path}: no dataset 'ismrmrd_header'")
+    header = parse_ismrmrd_header(_header_bytes(f, str(path)), where=str(path))
+    attrs = _read_attrs(f, str(path))
+    return VolumeInfo(
+        path=path,
+        num_slices=int(kspace.shape[0]),
+        kspace_shape=(int(kspace.shape[1]), int(kspace.shape[2])),
+        target_key=target_key,
+        acquisition=attrs.get("acquisition"),
+        patient_id=attrs.get("patient_id"),
+        attrs=attrs,
+        undersampled=_undersampling(f, attrs),
+        **header,
+    )
 
 
-def index_folder(data_dir: str | Path) -> list[VolumeInfo]:
+def index_folder(data_dir: str | Path, allow_undersampled: bool = False,
+                 what: str = "data folder") -> list[VolumeInfo]:
     """:func:`read_volume_info` for every ``*.h5`` file in ``data_dir`` (sorted by name).
 
-    Raises :class:`DataError` if the folder is missing or holds no ``.h5`` file, or on the first
-    bad file (all files are checked before any work starts).
+    All files are checked before any work starts. Raises :class:`DataError` if the folder is
+    missing or holds no ``.h5`` file, or names the first bad file (and how many others are bad).
+    Undersampled (test/challenge) files are bad unless ``allow_undersampled``: AUTOMAP is trained
+    and evaluated here on fully sampled k-space. ``what`` names the folder in errors (an option).
     """
     data_dir = Path(data_dir)
+    if not data_dir.exists():
+        raise DataError(f"{data_dir}: {what} does not exist")
     if not data_dir.is_dir():
-        raise DataError(f"{data_dir}: data folder does not exist")
-    files = sorted(p for p in data_dir.glob("*.h5") if p.is_file())
+        raise DataError(f"{data_dir}: {what} is a file, not a folder")
+    files = sorted(p for p in data_dir.glob("*.h5") if not p.is_dir())
     if not files:
-        raise DataError(f"{data_dir}: no .h5 files in the data folder")
-    return [read_volume_info(path) for path in files]
+        raise DataError(f"{data_dir}: no .h5 files in the {what}")
+    volumes, errors = [], []
+    for path in files:
+        try:
+            info = read_volume_info(path)
+        except DataError as err:
+            errors.append(str(err))
+            continue
+        if info.undersampled and not allow_undersampled:
+            errors.append(f"{path}: k-space is undersampled ({info.undersampled}): a fastMRI test/challenge "
+                          "file without ground truth; use fully sampled files (singlecoil_train or singlecoil_val)")
+            continue
+        volumes.append(info)
+    if errors:
+        more = f" (and {len(errors) - 1} more bad file(s) in {data_dir})" if len(errors) > 1 else ""
+        raise DataError(errors[0] + more)
+    return volumes
+
+
+def check_kspace_values(data: np.ndarray, where: str) -> None:
+    """Raise :class:`DataError` (``where`` names file and slice) for implausible k-space: NaN/Inf,
+    all zero, zeroed phase-encode columns in the central half (undersampled), or one sample holding
+    more than :data:`MAX_SAMPLE_ENERGY_FRACTION` of the energy (corrupt values)."""
+    if not np.all(np.isfinite(data)):
+        raise DataError(f"{where}: 'kspace' contains NaN or Inf")
+    energy = np.abs(data.astype(np.complex128)) ** 2
+    total = float(energy.sum())
+    if total == 0:
+        raise DataError(f"{where}: 'kspace' is all zero")
+    width = data.shape[-1]
+    central = energy[:, width // 4:width - width // 4]
+    zero_columns = int(np.sum(central.max(axis=0) == 0))
+    if zero_columns:
+        raise DataError(f"{where}: {zero_columns} of {central.shape[1]} phase-encode columns in the central "
+                        "half of k-space are all zero: undersampled (test/challenge) data or zeroed lines")
+    peak = np.unravel_index(int(np.argmax(energy)), energy.shape)
+    fraction = float(energy[peak]) / total
+    if fraction > MAX_SAMPLE_ENERGY_FRACTION:
+        raise DataError(f"{where}: one k-space sample at (row {peak[0]}, column {peak[1]}) holds {100 * fraction:.1f} % "
+                        f"of the slice's energy (an MR slice's largest holds ~10-25 %): corrupt values")
+
+
+def check_slice_energies(path: str | Path, energies) -> None:
+    """Raise :class:`DataError` naming the file and slice when one slice's k-space energy exceeds
+    :data:`MAX_SLICE_ENERGY_RATIO` times the median of the volume's other slices (a few corrupt but
+    finite values would make every other slice black after the per-volume normalisation)."""
+    energies = np.asarray(energies, np.float64)
+    if len(energies) < 2:
+        return
+    for index in np.argsort(energies)[::-1][:1]:
+        others = float(np.median(np.delete(energies, index)))
+        ratio = energies[index] / others if others > 0 else np.inf
+        if ratio > MAX_SLICE_ENERGY_RATIO:
+            raise DataError(f"{path}, slice {int(index)}: k-space energy is {ratio:.3g} × the median of the "
+                            f"volume's other slices (plausible: < {MAX_SLICE_ENERGY_RATIO:g} ×): corrupt values")
+
+
+def folder_fingerprint(folders) -> str:
+    """A short hash of the ``*.h5`` files (name, size, modification time) in ``folders``:
+    changes when a file is added, removed, replaced or rewritten (without reading the data)."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        if folder is None:
+            digest.update(b"-")
+            continue
+        digest.update(str(Path(folder).resolve()).encode())
+        for path in sorted(Path(folder).glob("*.h5")):
+            stat = path.stat()
+            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()[:16]
 
 
 def _check_slice(info_or_path, index: int) -> tuple[Path, int]:
@@ -187,7 +354,7 @@ def read_kspace_slice(volume: VolumeInfo | str | Path, index: int) -> np.ndarray
     """One slice of ``kspace`` as complex64 ``(rows, columns)``, e.g. ``(640, 368)``.
 
     Raises :class:`DataError` naming the file and slice if the index is out of range, the data
-    cannot be read (truncated file) or contain NaN or Inf.
+    cannot be read (truncated file) or are implausible (:func:`check_kspace_values`).
     """
     path, index = _check_slice(volume, index)
     with _open(path) as f:
@@ -199,9 +366,8 @@ def read_kspace_slice(volume: VolumeInfo | str | Path, index: int) -> np.ndarray
         try:
             data = dataset[index]
         except (OSError, ValueError) as err:
-            raise DataError(f"{path}, slice {index}: cannot read 'kspace' ({err})") from None
-    if not np.all(np.isfinite(data)):
-        raise DataError(f"{path}, slice {index}: 'kspace' contains NaN or Inf")
+            raise DataError(f"{path}, slice {index}: cannot read 'kspace' ({h5_reason(err)})") from None
+    check_kspace_values(data, f"{path}, slice {index}")
     return data.astype(np.complex64, copy=False)
 
 
@@ -218,7 +384,7 @@ def read_target_slice(volume: VolumeInfo | str | Path, index: int) -> np.ndarray
         try:
             return np.asarray(dataset[index], dtype=np.float32)
         except (OSError, ValueError) as err:
-            raise DataError(f"{path}, slice {index}: cannot read '{key}' ({err})") from None
+            raise DataError(f"{path}, slice {index}: cannot read '{key}' ({h5_reason(err)})") from None
 
 
 def folder_summary(volumes: list[VolumeInfo]) -> list[dict]:
@@ -241,7 +407,10 @@ def file_schema(path: str | Path) -> tuple[list[dict], dict]:
     """The datasets (name, shape, dtype) and attributes of one file, for display."""
     path = Path(path)
     with _open(path) as f:
-        rows = [{"dataset": name, "shape": str(f[name].shape), "dtype": str(f[name].dtype)}
-                for name in f.keys() if isinstance(f[name], h5py.Dataset)]
-        attrs = {key: _attr(value) for key, value in f.attrs.items()}
+        try:
+            rows = [{"dataset": name, "shape": str(f[name].shape), "dtype": str(f[name].dtype)}
+                    for name in f.keys() if isinstance(f[name], h5py.Dataset)]
+        except _H5_ERRORS as err:
+            raise DataError(f"{path}: corrupt HDF5 metadata ({h5_reason(err)})") from None
+        attrs = _read_attrs(f, str(path))
     return rows, attrs

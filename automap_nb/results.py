@@ -60,3 +60,129 @@ def read_json(path: str | Path) -> dict:
             return float(value)
         return value
     return restore(json.loads(Path(path).read_text()))
+
+
+# ---- temporary work and output paths --------------------------------------------------------------
+
+SCRATCH_NAME = ".scratch"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _owner_pid(path: Path) -> int | None:
+    """The PID a temporary name ends with (``….tmp-1234``, ``06_training-1234``), else None."""
+    text = path.name.rsplit("-", 1)[-1]
+    return int(text) if text.isdigit() else None
+
+
+def remove_stale_temporaries(folder: str | Path, pattern: str = ".*.tmp-*") -> list[Path]:
+    """Delete temporary files or folders matching ``pattern`` in ``folder`` whose writer process
+    (the PID their name ends with) no longer runs, e.g. after ``kill -9``. Returns what was removed.
+    Those of running processes (a concurrent run) are left alone."""
+    import shutil
+
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for path in sorted(folder.glob(pattern)):
+        pid = _owner_pid(path)
+        if pid is None or _pid_alive(pid):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def scratch_dir(run_dir: str | Path, prefix: str) -> Path:
+    """A new folder ``run_dir/.scratch/PREFIX-PID`` for temporary work of this process.
+
+    Temporary work lives inside the run folder (on the disk the user chose for the run, never in
+    ``/tmp``); folders left by killed processes are removed here and by the next ``automap-nb run``.
+    The caller deletes the folder when done.
+    """
+    root = Path(run_dir) / SCRATCH_NAME
+    root.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(root, "*-*")
+    path = root / f"{prefix}-{os.getpid()}"
+    if path.exists():
+        import shutil
+
+        shutil.rmtree(path)
+    path.mkdir()
+    return path
+
+
+class OutputPathError(ValueError):
+    """An output path that cannot be written; the message names the option and the path."""
+
+
+def check_output_file(path: str | Path, option: str = "--out") -> Path:
+    """Check *before any work* that a file can be written at ``path``.
+
+    Raises :class:`OutputPathError` naming ``option`` when ``path`` is an existing folder, when a
+    component of its parent is a regular file, or when the nearest existing parent folder is not
+    writable. Creates nothing.
+    """
+    path = Path(path).expanduser()
+    if str(path).endswith(os.sep) or path.is_dir():
+        raise OutputPathError(f"{option} {path}: is a folder; give a file path, e.g. {path / 'out.h5'}")
+    _check_parent_writable(path.parent, option, path)
+    return path
+
+
+def check_output_dir(path: str | Path, option: str = "--out") -> Path:
+    """Check before any work that ``path`` is (or can be created as) a writable folder."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(f"{option} {path}: exists and is not a folder")
+    _check_parent_writable(path, option, path)
+    return path
+
+
+def _check_parent_writable(folder: Path, option: str, path: Path) -> None:
+    existing = folder
+    while not existing.exists():
+        if existing.is_symlink():
+            raise OutputPathError(f"{option} {path}: {existing} is a broken symbolic link")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(f"{option} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK) or _read_only_mount(existing):
+        raise OutputPathError(f"{option} {path}: folder {existing} is not writable")
+
+
+def _read_only_mount(folder: Path) -> bool:
+    """True when ``folder`` lies on a file system mounted read-only (root ignores permissions)."""
+    return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+
+
+def missing_parents(path: str | Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, outermost first (to remove them again
+    with :func:`remove_empty_folders` when the work fails)."""
+    missing = []
+    folder = Path(path).parent.absolute()
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    return list(reversed(missing))
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove the folders of :func:`missing_parents` again, innermost first, if they are empty."""
+    for folder in reversed(folders):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()

@@ -8,11 +8,19 @@ and all slices of a volume — and all volumes of a patient — land in one spli
 With very few groups a hashed split can leave val or test empty (5 % of 16 volumes is less than
 one). Then, and only then, the groups with the largest ``u`` in the largest split (train) are moved into the empty
 split(s); :func:`assign_splits` reports that it did so. Large folders never take this path.
+
+fastMRI ships its own folders (``singlecoil_train``, ``singlecoil_val``). A split given its own
+folder (``--val-dir``, ``--test-dir``) takes every volume of that folder; the splits without a
+folder are hashed out of the training folder with their fractions rescaled to sum to 1
+(:func:`fractions_for_training_folder`). To train on fastMRI's training set and report on its
+validation set, as fastMRI papers do: ``--data-dir singlecoil_train --test-dir singlecoil_val``
+(the val split, for monitoring and tuning, is then held out of the training folder).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 
 SPLITS = ("train", "val", "test")
@@ -31,6 +39,8 @@ def check_fractions(fractions) -> tuple[float, float, float]:
         train, val, test = (float(x) for x in fractions)
     except (TypeError, ValueError):
         raise ValueError(f"split fractions must be three numbers (train, val, test), got {fractions!r}") from None
+    if not all(math.isfinite(x) for x in (train, val, test)):
+        raise ValueError(f"split fractions must be finite numbers, got {fractions!r}")
     if min(train, val, test) < 0 or abs(train + val + test - 1) > 1e-6:
         raise ValueError(f"split fractions must be >= 0 and sum to 1, got {fractions!r}")
     return train, val, test
@@ -66,3 +76,18 @@ def assign_splits(groups, fractions=DEFAULT_FRACTIONS, salt: str = "automap-nb")
         moved_notes[moved] = f"moved {assignment[moved]} → {split} (split {split!r} was empty)"
         assignment[moved] = split
     return assignment, moved_notes
+
+
+def fractions_for_training_folder(fractions, own_folders) -> tuple[float, float, float]:
+    """The fractions used to hash the training folder when the splits in ``own_folders`` (a subset
+    of ``("val", "test")``) come from folders of their own: those are 0, the others rescaled to 1."""
+    kept = [0.0 if split in own_folders else frac for split, frac in zip(SPLITS, check_fractions(fractions))]
+    if kept[0] <= 0:
+        raise ValueError(f"split fractions {tuple(fractions)!r} give the training folder no training volumes")
+    total = sum(kept)
+    return tuple(frac / total for frac in kept)
+
+
+def describe_convention(sources: dict) -> str:
+    """One sentence saying where each split came from; ``sources`` maps split → description."""
+    return "; ".join(f"{split}: {sources[split]}" for split in SPLITS)

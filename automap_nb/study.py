@@ -11,7 +11,6 @@ targets ``(N, n, n, 1)``, reconstructions ``(N, n, n)`` float32 magnitudes.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from tqdm import tqdm
 
 from . import baselines, evaluate, models, subsample, training, transforms, unet
 from .prepare import read_split
+from .results import scratch_dir
 
 METHODS = ("zero_filled", "tv", "unet", "automap")
 METHOD_LABELS = {"zero_filled": "zero-filled", "tv": "TV (sigpy)", "unet": "U-Net", "automap": "AUTOMAP"}
@@ -103,12 +103,14 @@ def train_all(prepared_path, groups, run_dir, *, keep_checkpoints: bool, progres
 
     Returns ``(models {method: {acc: model}}, summaries {method: {group label: summary}})``.
     Checkpoints go to ``run_dir/06_training/METHOD_GROUP`` when ``keep_checkpoints``, else to a
-    temporary folder deleted afterwards (a rerun then retrains from scratch, deterministically).
+    temporary folder ``run_dir/.scratch/06_training-PID`` deleted afterwards (a rerun then retrains
+    from scratch, deterministically).
     """
     per_method = {m: kwargs.pop(m) for m in LEARNED}
     trained = {m: {} for m in LEARNED}
     summaries = {m: {} for m in LEARNED}
-    root = Path(run_dir) / "06_training" if keep_checkpoints else Path(tempfile.mkdtemp(prefix="06_training-"))
+    # temporary checkpoints live in the run folder (run_dir/.scratch), removed by the next run if killed
+    root = Path(run_dir) / "06_training" if keep_checkpoints else scratch_dir(run_dir, "06_training")
     try:
         for method in LEARNED:
             for group in groups:
@@ -364,7 +366,7 @@ def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size
     with h5py.File(prepared_path, "r") as f:
         n = int(f.attrs["size"])
     rows = []
-    root = Path(tempfile.mkdtemp(prefix="07_study-"))
+    root = scratch_dir(Path(prepared_path).parent, "07_study")  # in the run folder, not /tmp
     tf_logger = logging.getLogger("tensorflow")  # TF's "retracing" warning: expected, one model per run
     tf_level = tf_logger.level
     tf_logger.setLevel(logging.ERROR)

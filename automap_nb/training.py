@@ -274,6 +274,13 @@ def _restore(model: keras.Model, path: Path) -> None:
     del saved
 
 
+def _data_fingerprint(prepared_path) -> str | None:
+    """The prepared file's content fingerprint (written by ``prepare``): a resume on other data is refused."""
+    with h5py.File(prepared_path, "r") as f:
+        value = f.attrs.get("fingerprint")
+    return value.decode() if isinstance(value, bytes) else (None if value is None else str(value))
+
+
 def _check_config(out_dir: Path, old: dict, new: dict) -> None:
     for key, value in new.items():
         if key in old and old[key] != value:
@@ -321,7 +328,8 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
               "lr_schedule": lr_schedule if isinstance(lr_schedule, str) else getattr(lr_schedule, "__name__", "callable"),
               "augment": bool(augment), "mask_fn": getattr(mask_fn, "__name__", None) if mask_fn else None,
               "input_transform": getattr(input_transform, "__name__", None) if input_transform else None,
-              "train_slices": len(train_data.rows), "val_slices": len(val_data.rows)}
+              "train_slices": len(train_data.rows), "val_slices": len(val_data.rows),
+              "data_fingerprint": _data_fingerprint(prepared_path)}
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", metrics=[seed_psnr, "mse"])
     history = load_history(out_dir) or {"config": config, "epochs": []}
     _check_config(out_dir, history["config"], config)

@@ -121,5 +121,5 @@ def test_cli_reports_one_line_errors(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "missing: data folder does not exist" in lines[0]
+    assert len(lines) == 1 and "missing: data folder (--data-dir) does not exist" in lines[0]
     assert not (tmp_path / "p.h5").exists()
