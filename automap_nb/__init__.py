@@ -10,6 +10,8 @@ Modules, one concern each:
 - ``augment``     reflection-tiling random-crop augmentation
 - ``models``      AUTOMAP and its variants (Keras 3, backend-agnostic)
 - ``training``    data feeding, training loop, checkpoints and resume
+- ``pipeline``    the device input pipeline (crops, masks, FFT inside the compiled step)
+- ``distribute``  keras.distribution data / model parallel layouts (JAX)
 - ``evaluate``    PSNR, NMSE, SSIM with fastMRI's and the seed's conventions
 - ``subsample``   fastMRI-style column masks for undersampling
 - ``baselines``   zero-filled and total-variation reconstructions

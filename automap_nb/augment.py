@@ -24,6 +24,22 @@ def reflect_tile_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray
     returns the image unchanged.
     """
     h, w = image.shape[-2:]
-    top = int(rng.integers(0, h))
-    left = int(rng.integers(0, w))
-    return reflection_tiling(image)[..., top : top + h, left : left + w]
+    top, left = crop_offset(rng, h, w)
+    rows, cols = reflected_indices(top, h), reflected_indices(left, w)
+    return image[..., rows[:, None], cols[None, :]]  # = reflection_tiling(image)[..., top:top+h, left:left+w]
+
+
+def reflected_indices(offset: int, size: int) -> np.ndarray:
+    """Indices into an axis of length ``size`` of the window ``[offset, offset + size)`` of its
+    mirrored doubling ``[0 … size−1, size−1 … 0]`` (the tiling's axis), without building it."""
+    i = (offset + np.arange(size)) % (2 * size)
+    return np.where(i < size, i, 2 * size - 1 - i)
+
+
+def crop_offset(rng: np.random.Generator, h: int, w: int) -> tuple[int, int]:
+    """The ``(top, left)`` offset :func:`reflect_tile_crop` draws: uniform over ``[0, h) × [0, w)``.
+
+    Two draws from ``rng``, ``top`` first; :mod:`automap_nb.pipeline` draws the same numbers on
+    the host and crops on the device.
+    """
+    return int(rng.integers(0, h)), int(rng.integers(0, w))

@@ -103,17 +103,21 @@ def _cmd_book(args) -> None:
 
 
 def _cmd_bench(args) -> None:
-    from .results import check_output_file, write_json
+    from .results import check_output_file
 
     if args.out:
         check_output_file(args.out, "--out")  # before the benchmark (and before importing Keras)
-    from .bench import format_table, run_benchmark
+    from .bench import format_table, run_benchmark, write_report
 
-    result = run_benchmark(variant=args.variant, n=args.size, batch=args.batch, steps=args.steps)
+    result = run_benchmark(variant=args.variant, n=args.size, batch=args.batch, steps=args.steps,
+                           warmup=args.warmup, repeats=args.repeats, precision=args.precision,
+                           data=args.data, steps_per_execution=args.steps_per_execution)
     print(format_table(result))
     if args.out:
-        write_json(args.out, result)
-        print(f"written: {args.out}")
+        title = args.title or (f"Benchmark: {result['variant']} on {result['device_name']} "
+                               f"({result['backend']}, {result['precision']}, batch {result['batch']})")
+        for path in write_report(result, args.out, title=title):
+            print(f"written: {path}")
 
 
 def _folder_options(p) -> None:
@@ -164,12 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
     p.set_defaults(func=_cmd_book)
 
-    p = sub.add_parser("bench", help="training and inference throughput of an AUTOMAP variant")
+    p = sub.add_parser("bench", help="training, inference and input-pipeline throughput of an AUTOMAP variant")
     p.add_argument("--variant", default="seed")
     p.add_argument("--size", type=int, default=None, help="matrix size n (default: the variant's, else 64)")
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--out", type=Path, help="write the figures as JSON here")
+    p.add_argument("--steps", type=int, default=10, help="steps per timed run")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps first (compilation)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: mixed_bfloat16")
+    p.add_argument("--data", choices=["device", "arrays"], default="device",
+                   help="device: the device input pipeline (default); arrays: host arrays, the model alone")
+    p.add_argument("--steps-per-execution", type=int, default=1)
+    p.add_argument("--out", type=Path, help="write the figures to OUT.json and OUT.md (.json/.md suffix dropped)")
+    p.add_argument("--title", help="title of the .md report (default: variant, device, precision, batch)")
     p.set_defaults(func=_cmd_bench)
     return parser
 

@@ -46,6 +46,7 @@ from keras import ops
 from tqdm import tqdm
 
 from . import augment as augment_module
+from .pipeline import ImageBank, check_pipeline, prepared_batches, wrap
 from . import transforms
 from .results import write_text_atomic
 
@@ -291,7 +292,8 @@ def _check_config(out_dir: Path, old: dict, new: dict) -> None:
 def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: int = 32,
           learning_rate: float = 2e-4, seed: int = 0, lr_schedule="cosine", augment: bool = True,
           mask_fn: Callable | None = None, input_transform: Callable | None = None,
-          progress: bool = True, verbose: int = 0, workers: int = 1, deterministic: bool = True) -> dict:
+          progress: bool = True, verbose: int = 0, workers: int = 1, deterministic: bool = True,
+          pipeline: str = "numpy") -> dict:
     """Train ``model`` on the train split of ``prepared_path``, validating on val; resumable.
 
     ``model`` maps the (possibly transformed) inputs to ``(B, n, n, 1)``; build it after
@@ -300,6 +302,9 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
     ``history.json``; an existing folder is resumed (same arguments required). ``progress``: a
     tqdm bar over epochs; ``verbose``: Keras's own per-epoch bar (0, 1 or 2). ``deterministic``:
     seed everything and enable TensorFlow's deterministic ops.
+    ``pipeline``: ``"numpy"`` (:class:`PreparedDataset`, the default) or ``"device"``
+    (:mod:`automap_nb.pipeline`: images on the device, crops, masks and FFT inside the compiled
+    step; same examples to float32 precision, ``input_transform`` not supported).
 
     Returns the history: ``{"config": {...}, "device": {...}, "epochs": [per-epoch records]}``
     with ``epoch`` (1-based), ``lr``, ``loss``, ``mse``, ``psnr``, ``val_loss``, ``val_mse``,
@@ -317,8 +322,9 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
     if deterministic:
         configure_determinism(seed)
     data = dict(seed=seed, mask_fn=mask_fn, input_transform=input_transform, workers=workers)
-    train_data = PreparedDataset(prepared_path, "train", batch_size, training=True, augment=augment, **data)
-    val_data = PreparedDataset(prepared_path, "val", batch_size, training=False, **data)
+    Dataset = PreparedDataset if check_pipeline(pipeline) == "numpy" else prepared_batches
+    train_data = Dataset(prepared_path, "train", batch_size, training=True, augment=augment, **data)
+    val_data = Dataset(prepared_path, "val", batch_size, training=False, **data)
     n = train_data.n
     if tuple(model.output_shape[1:]) != (n, n, 1):
         raise ValueError(f"model output shape {model.output_shape[1:]} != targets' {(n, n, 1)} "
@@ -329,7 +335,7 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
               "augment": bool(augment), "mask_fn": getattr(mask_fn, "__name__", None) if mask_fn else None,
               "input_transform": getattr(input_transform, "__name__", None) if input_transform else None,
               "train_slices": len(train_data.rows), "val_slices": len(val_data.rows),
-              "data_fingerprint": _data_fingerprint(prepared_path)}
+              "data_fingerprint": _data_fingerprint(prepared_path), "pipeline": pipeline}
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", metrics=[seed_psnr, "mse"])
     history = load_history(out_dir) or {"config": config, "epochs": []}
     _check_config(out_dir, history["config"], config)
@@ -346,7 +352,9 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
         schedule = lambda epoch: learning_rate_at(epoch, epochs, learning_rate, lr_schedule)  # noqa: E731
         with tqdm(total=epochs, initial=done, desc="train", unit="epoch", disable=not progress) as bar:
             recorder = _EpochRecorder(train_data, out_dir, history, schedule, bar)
-            model.fit(train_data, validation_data=val_data, initial_epoch=done, epochs=epochs,
+            fit_model = model if pipeline == "numpy" else wrap(  # builds the examples on the device
+                model, ImageBank.from_prepared(prepared_path), loss="mse", metrics=[seed_psnr, "mse"])
+            fit_model.fit(train_data, validation_data=val_data, initial_epoch=done, epochs=epochs,
                       shuffle=False, callbacks=[recorder], verbose=verbose)  # PreparedDataset shuffles
     return history
 
@@ -382,7 +390,7 @@ class _EpochRecorder(keras.callbacks.Callback):
         if not math.isfinite(record["loss"]):
             raise FloatingPointError(f"epoch {epoch + 1}: training loss is {record['loss']} (lr {self.lr:g})")
         checkpoint = _checkpoint(self.out_dir, epoch + 1)
-        _save_model_atomic(self.model, checkpoint)  # 1. the checkpoint of epoch k
+        _save_model_atomic(getattr(self.model, "inner", self.model), checkpoint)  # 1. the checkpoint of epoch k
         self.history["epochs"].append(record)
         write_json_atomic(self.out_dir / HISTORY_NAME, self.history)  # 2. the history lists epoch k
         for old in self.out_dir.glob(CHECKPOINT_GLOB):  # 3. only then the checkpoint of epoch k - 1 goes
