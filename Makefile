@@ -9,15 +9,22 @@ TEST_DIR ?=
 PY      := $(VENV)/bin/python
 CLI     := $(VENV)/bin/automap-nb
 
-.PHONY: install book run test lab sample-data bench clean
+.PHONY: install install-test book run test lab sample-data bench clean
 
 install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
 
 # Pinned environment: constraints.txt holds the versions the project was tested with.
+# `make book` needs the project only; `make test` adds the test extra (pytest, and JAX for the
+# second backend), so the book's install stays small.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
 	$(PY) -m ipykernel install --sys-prefix --name automap-nb --display-name "Python (automap-nb)" >/dev/null
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
 	touch $@
 
 # Build the sample data if absent (or use DATA_DIR=...), execute every notebook into $(RUN),
@@ -39,7 +46,7 @@ run: install
 JAX_TESTS = tests/test_models.py tests/test_training.py tests/test_pipeline.py tests/test_bench.py
 JAX_SKIP  = not test_kill_9_then_resume_continues_one_history and not test_cli_writes and not arrays-bf16
 
-test: install
+test: install-test
 	$(VENV)/bin/pytest
 	KERAS_BACKEND=jax $(VENV)/bin/pytest $(JAX_TESTS) -k "$(JAX_SKIP)"
 

@@ -71,6 +71,11 @@ def _check_variant(name: str, n: int) -> None:
         raise ValueError(f"variant 'fullconv' needs an even n, got n = {n}")
 
 
+def _check_filters(conv_filters: int) -> None:
+    if isinstance(conv_filters, bool) or not isinstance(conv_filters, int) or conv_filters < 1:
+        raise ValueError(f"conv_filters must be a positive integer, got {conv_filters!r}")
+
+
 def variant_fc_widths(name: str, n: int) -> list[int]:
     """Widths of the dense layers of variant ``name`` at grid size ``n`` (``[]`` for ``fullconv``)."""
     _check_variant(name, n)
@@ -81,7 +86,7 @@ def variant_fc_widths(name: str, n: int) -> list[int]:
     return []
 
 
-def _specs(variant: str, n: int, base: int | None = None) -> list[tuple]:
+def _specs(variant: str, n: int, base: int | None = None, conv_filters: int = CONV_FILTERS) -> list[tuple]:
     """Layer specs ``(name, kind, kernel, c_in, c_out, grid_in, grid_out)`` of a variant.
 
     ``kind`` is ``dense`` (``c_in``/``c_out`` are widths, grids 1), ``conv`` or ``deconv``;
@@ -103,9 +108,9 @@ def _specs(variant: str, n: int, base: int | None = None) -> list[tuple]:
             specs.append((f"dense_{i}", "dense", 1, c_in, width, 1, 1))
             c_in = width
         c_in = 1
-    specs += [("conv_1", "conv", CONV_KERNEL, c_in, CONV_FILTERS, n, n),
-              ("conv_2", "conv", CONV_KERNEL, CONV_FILTERS, CONV_FILTERS, n, n),
-              ("deconv", "deconv", DECONV_KERNEL, CONV_FILTERS, 1, n, n)]
+    specs += [("conv_1", "conv", CONV_KERNEL, c_in, conv_filters, n, n),
+              ("conv_2", "conv", CONV_KERNEL, conv_filters, conv_filters, n, n),
+              ("deconv", "deconv", DECONV_KERNEL, conv_filters, 1, n, n)]
     return specs
 
 
@@ -140,16 +145,18 @@ def fullconv_base_width(n: int) -> int:
                key=lambda base: abs(sum(_params(s) for s in _specs("fullconv", n, base)) - target))
 
 
-def count_params(variant: str, n: int) -> int:
-    """Exact parameter count of ``build_variant(variant, n)``, computed without building it."""
+def count_params(variant: str, n: int, conv_filters: int = CONV_FILTERS) -> int:
+    """Exact parameter count of ``build_variant(variant, n, conv_filters=…)``, without building it."""
     _check_variant(variant, n)
-    return sum(_params(s) for s in _specs(variant, n))
+    _check_filters(conv_filters)
+    return sum(_params(s) for s in _specs(variant, n, conv_filters=conv_filters))
 
 
-def count_macs(variant: str, n: int) -> int:
-    """Forward multiply-accumulates per sample of ``build_variant(variant, n)`` (training ≈ 3×)."""
+def count_macs(variant: str, n: int, conv_filters: int = CONV_FILTERS) -> int:
+    """Forward multiply-accumulates per sample of ``build_variant(variant, n, …)`` (training ≈ 3×)."""
     _check_variant(variant, n)
-    return sum(_macs(s) for s in _specs(variant, n))
+    _check_filters(conv_filters)
+    return sum(_macs(s) for s in _specs(variant, n, conv_filters=conv_filters))
 
 
 def _conv_tail(x, l1: float, conv_filters: int):
@@ -178,7 +185,8 @@ def build_automap(n: int, fc_widths, l1: float = 1e-6, conv_filters: int = CONV_
     return keras.Model(inputs, _conv_tail(x, l1, conv_filters), name=name)
 
 
-def build_fullconv(n: int, base: int | None = None, l1: float = 1e-6, name: str = "fullconv") -> keras.Model:
+def build_fullconv(n: int, base: int | None = None, l1: float = 1e-6, name: str = "fullconv",
+                   conv_filters: int = CONV_FILTERS) -> keras.Model:
     """Fully convolutional variant: ``(B, n, n, 2)`` → ``(B, n, n, 1)``, no dense layers.
 
     Stride-2 3×3 ``enc_i`` convolutions (ReLU) down to 4×4, stride-2 3×3 ``dec_i`` transposed
@@ -192,18 +200,24 @@ def build_fullconv(n: int, base: int | None = None, l1: float = 1e-6, name: str 
         x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu", name=f"enc_{i}")(x)
     for i, filters in enumerate(decoder, start=1):
         x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu", name=f"dec_{i}")(x)
-    return keras.Model(inputs, _conv_tail(x, l1, CONV_FILTERS), name=name)
+    return keras.Model(inputs, _conv_tail(x, l1, conv_filters), name=name)
 
 
-def build_variant(variant: str, n: int, l1: float = 1e-6, seed: int | None = None) -> keras.Model:
-    """Build a named variant at grid size ``n`` (``seed`` given: ``keras.utils.set_random_seed`` first)."""
+def build_variant(variant: str, n: int, l1: float = 1e-6, seed: int | None = None,
+                  conv_filters: int = CONV_FILTERS) -> keras.Model:
+    """Build a named variant at grid size ``n`` (``seed`` given: ``keras.utils.set_random_seed`` first).
+
+    ``conv_filters``: width of the conv tail (the seed: 64). ``fullconv``'s encoder–decoder keeps
+    its own widths; only its tail follows ``conv_filters``.
+    """
     _check_variant(variant, n)
+    _check_filters(conv_filters)
     if seed is not None:
         keras.utils.set_random_seed(seed)
     name = variant.replace("-", "_")
     if VARIANTS[variant]["kind"] == "fullconv":
-        return build_fullconv(n, l1=l1, name=name)
-    return build_automap(n, variant_fc_widths(variant, n), l1=l1, name=name)
+        return build_fullconv(n, l1=l1, name=name, conv_filters=conv_filters)
+    return build_automap(n, variant_fc_widths(variant, n), l1=l1, conv_filters=conv_filters, name=name)
 
 
 def layer_table(model: keras.Model) -> list[dict]:

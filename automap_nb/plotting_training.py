@@ -146,12 +146,14 @@ def energy_map_figure(energy: np.ndarray) -> plt.Figure:
     return fig
 
 
-def prediction_grid(targets: np.ndarray, columns: dict[str, np.ndarray], titles=None) -> plt.Figure:
+def prediction_grid(targets: np.ndarray, columns: dict[str, np.ndarray], titles=None,
+                    panel_labels: dict[str, list[str]] | None = None) -> plt.Figure:
     """The seed's Figure 5: one row per slice; ground truth, then each entry of ``columns``.
 
     ``targets`` ``(S, n, n)``; ``columns``: ``{name: (S, n, n)}`` images, shown on the targets'
     grey scale [0, 1], except names starting with ``"|error"`` (shown with their own colour scale,
-    the same for every row). ``titles``: optional per-row labels.
+    the same for every row). ``titles``: optional per-row labels. ``panel_labels``: optional
+    ``{name: [one text per row]}`` written in the corner of each panel (e.g. its PSNR).
     """
     count = len(targets)
     names = ["ground truth"] + list(columns)
@@ -168,6 +170,9 @@ def prediction_grid(targets: np.ndarray, columns: dict[str, np.ndarray], titles=
                 bar.ax.tick_params(labelsize=7)
             ax.set_xticks([])
             ax.set_yticks([])
+            if panel_labels and name in panel_labels:
+                ax.text(0.03, 0.97, panel_labels[name][row], transform=ax.transAxes, va="top", ha="left",
+                        fontsize=8, color="white", bbox={"facecolor": "black", "alpha": 0.6, "pad": 1.5})
             if row == 0:
                 ax.set_title(name, fontsize=9)
             if titles is not None and name == "ground truth":

@@ -23,8 +23,9 @@ from . import baselines, evaluate, models, subsample, training, transforms, unet
 from .prepare import read_split
 from .results import scratch_dir
 
-METHODS = ("zero_filled", "tv", "unet", "automap")
-METHOD_LABELS = {"zero_filled": "zero-filled", "tv": "TV (sigpy)", "unet": "U-Net", "automap": "AUTOMAP"}
+METHODS = ("mean_image", "zero_filled", "tv", "unet", "automap")
+METHOD_LABELS = {"mean_image": "mean training image", "zero_filled": "zero-filled", "tv": "TV (sigpy)",
+                 "unet": "U-Net", "automap": "AUTOMAP"}
 LEARNED = ("unet", "automap")
 
 
@@ -53,10 +54,18 @@ def check_groups(groups, accelerations) -> list[list[int]]:
 
 # ---- chapter 06 ---------------------------------------------------------------------------------
 
-def build_method_model(method: str, n: int, variant: str, unet_chans: int, seed: int, unet_residual: bool = False):
-    """A fresh model for ``method`` (``"unet"`` or ``"automap"``) at grid ``n`` (seeded)."""
+def build_method_model(method: str, n: int, variant: str, unet_chans: int, seed: int, unet_residual: bool = False,
+                       conv_filters: int = models.CONV_FILTERS, init_from=None):
+    """A model for ``method`` (``"unet"`` or ``"automap"``) at grid ``n`` (seeded).
+
+    ``init_from``: for AUTOMAP, a training folder (chapter 03's ``run_dir/automap``) whose final
+    weights the model starts from instead of random ones; it must hold the same architecture.
+    """
     if method == "automap":
-        return models.build_variant(variant, n, seed=seed)
+        model = models.build_variant(variant, n, seed=seed, conv_filters=conv_filters)
+        if init_from is not None:
+            _load_matching_weights(model, init_from)
+        return model
     if method == "unet":
         import keras
 
@@ -66,21 +75,39 @@ def build_method_model(method: str, n: int, variant: str, unet_chans: int, seed:
     raise ValueError(f"method must be one of {list(LEARNED)}, got {method!r}")
 
 
+def _load_matching_weights(model, folder) -> None:
+    """Copy the final weights of training folder ``folder`` into ``model`` (same layers and shapes)."""
+    try:
+        source = training.load_checkpoint(folder, "final", compile=False)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"cannot start AUTOMAP from chapter 03's model: {err}") from None
+    mine = [tuple(w.shape) for w in model.weights]
+    theirs = [tuple(w.shape) for w in source.weights]
+    if mine != theirs:
+        raise ValueError(f"{folder}: its model ({source.name}, {source.count_params():,} parameters) does not "
+                         f"match the one asked for here ({model.name}, {model.count_params():,}); use the same "
+                         "train_variant and train_conv_filters as chapter 03, or automap_init='scratch'")
+    model.set_weights(source.get_weights())
+
+
 def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, variant: str,
                  unet_chans: int, epochs: int, batch_size: int, learning_rate: float, seed: int,
-                 unet_residual: bool = False, progress: bool = True):
+                 unet_residual: bool = False, progress: bool = True, conv_filters: int = models.CONV_FILTERS,
+                 init_from=None, lr_schedule: str = "cosine"):
     """Train ``method`` on the train split with per-sample masks from the accelerations in ``group``.
 
     Returns ``(model with the final weights, history dict from training.train)``. U-Net inputs go
-    through ``training.zero_filled_magnitude``; AUTOMAP eats the masked k-space itself.
+    through ``training.zero_filled_magnitude``; AUTOMAP eats the masked k-space itself and, with
+    ``init_from`` (a training folder), starts from that folder's final weights (fine-tuning).
     """
     with h5py.File(prepared_path, "r") as f:
         n, kspace_scale = int(f.attrs["size"]), float(f.attrs["kspace_scale"])
-    model = build_method_model(method, n, variant, unet_chans, seed, unet_residual)
+    model = build_method_model(method, n, variant, unet_chans, seed, unet_residual, conv_filters,
+                               init_from if method == "automap" else None)
     mask_fn = subsample.make_mask_fn(mask_kind, list(group), n, seed=seed)
     transform = training.zero_filled_magnitude(kspace_scale) if method == "unet" else None
     history = training.train(model, prepared_path, out_dir, epochs=epochs, batch_size=batch_size,
-                             learning_rate=learning_rate, seed=seed, mask_fn=mask_fn,
+                             learning_rate=learning_rate, seed=seed, mask_fn=mask_fn, lr_schedule=lr_schedule,
                              input_transform=transform, progress=progress)
     return model, history
 
@@ -134,11 +161,12 @@ def _time_per_slice(fn, items) -> float:
 
 
 def reconstruct_all(test: dict, accelerations, mask_kind: str, tv_lambdas: dict, tv_iterations: int,
-                    trained: dict, timing_repeats: int = 10, progress: bool = True) -> dict:
+                    trained: dict, mean_image: np.ndarray, timing_repeats: int = 10, progress: bool = True) -> dict:
     """Every method at every acceleration on the same test slices and per-volume masks.
 
     ``test``: :func:`automap_nb.prepare.read_split` output; ``tv_lambdas`` ``{acc: λ}``;
-    ``trained`` ``{method: {acc: model}}``. Returns ``{"recon": {acc: {method: (N, n, n)}},
+    ``trained`` ``{method: {acc: model}}``; ``mean_image`` ``(n, n)``: the mean training target,
+    the trivial "reconstruction" that ignores the input (``prepare.mean_target``). Returns ``{"recon": {acc: {method: (N, n, n)}},
     "metrics": {method: {acc_key: evaluate_volumes(...)}}, "seconds_per_slice": {method:
     {acc_key: s}}, "masks": {acc: (N, n)}, "achieved": {acc_key: {volume: acceleration}}}``.
 
@@ -157,11 +185,13 @@ def reconstruct_all(test: dict, accelerations, mask_kind: str, tv_lambdas: dict,
         out["masks"][acc] = masks
         out["achieved"][key] = {v: subsample.achieved_acceleration(masks[list(volumes).index(v)])
                                 for v in dict.fromkeys(volumes)}
-        recon = {"zero_filled": baselines.zero_filled(masked, scale)}
+        recon = {"mean_image": np.broadcast_to(mean_image, targets.shape[:3]).astype(np.float32),
+                 "zero_filled": baselines.zero_filled(masked, scale)}
         zf_seconds = _time_per_slice(lambda x: baselines.zero_filled(x[None], scale), masked)
         recon["tv"], tv_seconds = baselines.tv_reconstruct(masked, masks, scale, tv_lambdas[acc], tv_iterations,
                                                            progress=progress, desc=f"TV {key}")
-        seconds = {"zero_filled": zf_seconds, "tv": tv_seconds}
+        seconds = {"mean_image": _time_per_slice(lambda x: np.array(mean_image), masked),
+                   "zero_filled": zf_seconds, "tv": tv_seconds}
         for method in LEARNED:
             model = trained[method][acc]
             x = recon["zero_filled"][..., None] if method == "unet" else masked
@@ -281,30 +311,31 @@ def study_fc_widths(name: str, n: int) -> list[int]:
     return [] if rule is None else rule(n)
 
 
-def study_params(name: str, n: int) -> int:
+def study_params(name: str, n: int, conv_filters: int = models.CONV_FILTERS) -> int:
     """Parameter count of study variant ``name`` at ``n``, without building it."""
+    f = conv_filters
     if STUDY_VARIANTS.get(name, 0) is None:
-        return models.count_params("fullconv", n)
+        return models.count_params("fullconv", n, conv_filters=f)
     widths = study_fc_widths(name, n)
     total, c_in = 0, 2 * n * n
     for width in widths:
         total += c_in * width + width
         c_in = width
-    tail = models.CONV_KERNEL**2 * 1 * models.CONV_FILTERS + models.CONV_FILTERS
-    tail += models.CONV_KERNEL**2 * models.CONV_FILTERS**2 + models.CONV_FILTERS
-    tail += models.DECONV_KERNEL**2 * models.CONV_FILTERS + 1
+    tail = models.CONV_KERNEL**2 * 1 * f + f
+    tail += models.CONV_KERNEL**2 * f**2 + f
+    tail += models.DECONV_KERNEL**2 * f + 1
     return total + tail
 
 
-def build_study_model(name: str, n: int, l1: float = 1e-6, seed: int = 0):
+def build_study_model(name: str, n: int, l1: float = 1e-6, seed: int = 0, conv_filters: int = models.CONV_FILTERS):
     """Build study variant ``name`` at ``n`` after seeding (same initial-weight seed for all)."""
     import keras
 
     widths = study_fc_widths(name, n)
     keras.utils.set_random_seed(seed)
     if not widths:
-        return models.build_fullconv(n, l1=l1, name=name)
-    return models.build_automap(n, widths, l1=l1, name=name)
+        return models.build_fullconv(n, l1=l1, name=name, conv_filters=conv_filters)
+    return models.build_automap(n, widths, l1=l1, name=name, conv_filters=conv_filters)
 
 
 def downsample_prepared(src, dst, size: int) -> Path:
@@ -351,14 +382,15 @@ def val_metrics(model, val: dict, acceleration, mask_kind: str) -> dict:
 
 
 def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size: int, learning_rate: float,
-              seed: int, mask_kind: str, l1: float = 1e-6, progress: bool = True) -> list[dict]:
-    """Train every variant at every acceleration under one budget; evaluate on val.
+              seeds, mask_kind: str, l1: float = 1e-6, conv_filters: int = models.CONV_FILTERS,
+              lr_schedule: str = "cosine", progress: bool = True) -> list[dict]:
+    """Train every variant at every acceleration for every seed under one budget; evaluate on val.
 
-    Same data, epochs, batch size, optimizer (Adam, ``learning_rate``, trainer's cosine schedule),
-    initial-weight seed and mask sequence for all. Returns one row per (variant, acceleration):
-    ``variant, acceleration, params, dense_widths, train_seconds, samples_per_s, val_psnr,
-    val_psnr_std2, val_ssim, val_nmse, val_psnr_seed, final_train_psnr_seed``. Checkpoints live in
-    a temporary folder, deleted afterwards.
+    Same data, epochs, batch size, optimizer (Adam, ``learning_rate``, ``lr_schedule``) and, per
+    seed, the same initial-weight seed and mask sequence for all variants. Returns one row per
+    (variant, acceleration, seed): ``variant, acceleration, seed, params, dense_widths,
+    train_seconds, samples_per_s, val_psnr, val_psnr_std2, val_ssim, val_nmse, val_psnr_seed,
+    final_train_psnr_seed``. Checkpoints live in a scratch folder of the run, deleted afterwards.
     """
     import logging
 
@@ -371,15 +403,16 @@ def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size
     tf_level = tf_logger.level
     tf_logger.setLevel(logging.ERROR)
     try:
-        combos = [(v, a) for v in variants for a in accelerations]
-        for variant, acc in tqdm(combos, desc="study", disable=not progress):
-            model = build_study_model(variant, n, l1=l1, seed=seed)
-            history = training.train(model, prepared_path, root / f"{variant}_{acc_key(acc)}", epochs=epochs,
-                                     batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-                                     mask_fn=subsample.make_mask_fn(mask_kind, acc, n, seed=seed), progress=False)
+        combos = [(v, a, s) for v in variants for a in accelerations for s in seeds]
+        for variant, acc, seed in tqdm(combos, desc="study", disable=not progress):
+            model = build_study_model(variant, n, l1=l1, seed=seed, conv_filters=conv_filters)
+            history = training.train(model, prepared_path, root / f"{variant}_{acc_key(acc)}_seed{seed}",
+                                     epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                                     lr_schedule=lr_schedule, progress=False,
+                                     mask_fn=subsample.make_mask_fn(mask_kind, acc, n, seed=seed))
             summary = history_summary(history)
             ev = val_metrics(model, val, acc, mask_kind)
-            rows.append({"variant": variant, "acceleration": acc_key(acc), "params": summary["params"],
+            rows.append({"variant": variant, "acceleration": acc_key(acc), "seed": seed, "params": summary["params"],
                          "dense_widths": study_fc_widths(variant, n), "train_seconds": summary["train_seconds"],
                          "samples_per_s": summary["samples_per_s"], "val_psnr": ev["mean"]["psnr"],
                          "val_psnr_std2": ev["std2"]["psnr"], "val_ssim": ev["mean"]["ssim"],
@@ -392,27 +425,50 @@ def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size
     return rows
 
 
-def study_figure(rows: list[dict], reference_psnr: float | None = None) -> plt.Figure:
-    """Val PSNR against parameters (log axis) and against training time, one marker per variant
-    and a colour per acceleration; ``reference_psnr`` (e.g. the mean-image predictor's) as a
-    dashed line."""
+def summarize_seeds(rows: list[dict]) -> list[dict]:
+    """One row per (variant, acceleration) over its seeds: ``val_psnr`` (mean), ``val_psnr_min``,
+    ``val_psnr_max``, ``seed_spread`` (max − min, dB), ``val_ssim`` (mean), ``params``,
+    ``train_seconds`` (mean), ``seeds``."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["variant"], r["acceleration"]), []).append(r)
+    out = []
+    for (variant, acc), group in groups.items():
+        psnr = [r["val_psnr"] for r in group]
+        out.append({"variant": variant, "acceleration": acc, "params": group[0]["params"],
+                    "seeds": [r["seed"] for r in group], "val_psnr": float(np.mean(psnr)),
+                    "val_psnr_min": float(min(psnr)), "val_psnr_max": float(max(psnr)),
+                    "seed_spread": float(max(psnr) - min(psnr)),
+                    "val_ssim": float(np.mean([r["val_ssim"] for r in group])),
+                    "train_seconds": float(np.mean([r["train_seconds"] for r in group]))})
+    return out
+
+
+def study_figure(summary: list[dict], reference_psnr: float | None = None) -> plt.Figure:
+    """Val PSNR (mean over seeds, bars from the lowest to the highest seed) against parameters
+    (log axis) and against training time, one marker per variant and a colour per acceleration;
+    ``summary``: :func:`summarize_seeds` rows; ``reference_psnr`` (e.g. the mean-image
+    predictor's) as a dashed line."""
     from matplotlib.ticker import NullFormatter
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    accs = list(dict.fromkeys(r["acceleration"] for r in rows))
-    markers = dict(zip(dict.fromkeys(r["variant"] for r in rows), "osD^vP"))
-    for ax, xkey, xlabel in ((axes[0], "params", "parameters (log)"), (axes[1], "train_seconds", "training time (s)")):
+    accs = list(dict.fromkeys(r["acceleration"] for r in summary))
+    markers = dict(zip(dict.fromkeys(r["variant"] for r in summary), "osD^vP"))
+    for ax, xkey, xlabel in ((axes[0], "params", "parameters (log)"),
+                             (axes[1], "train_seconds", "training time per run (s)")):
         for acc, color in zip(accs, ("tab:blue", "tab:orange", "tab:green")):
-            for r in (r for r in rows if r["acceleration"] == acc):
-                ax.scatter(r[xkey], r["val_psnr"], marker=markers[r["variant"]], color=color, s=45,
-                           label=f"{r['variant']} {acc}")
+            for r in (r for r in summary if r["acceleration"] == acc):
+                err = [[r["val_psnr"] - r["val_psnr_min"]], [r["val_psnr_max"] - r["val_psnr"]]]
+                ax.errorbar(r[xkey], r["val_psnr"], yerr=err, marker=markers[r["variant"]], color=color,
+                            markersize=6, capsize=3, linestyle="none", label=f"{r['variant']} {acc}")
         if reference_psnr is not None:
             ax.axhline(reference_psnr, color="gray", linestyle="--", linewidth=1, label="mean training image")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("val PSNR (dB, fastMRI)")
     axes[0].set_xscale("log")
     axes[0].xaxis.set_minor_formatter(NullFormatter())
-    axes[1].legend(fontsize=7, ncol=2)
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, ncol=1, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 
@@ -473,6 +529,12 @@ def findings_06(metrics: dict, accelerations, params: dict, n_train: int, epochs
         lines.append("- Neither learned method wins everywhere: the U-Net is ahead at "
                      + ", ".join(acc_key(a) for a in unet_wins) + " and AUTOMAP at the others.")
     for method in LEARNED:
+        trivial = [a for a in accelerations
+                   if metrics[method][acc_key(a)]["mean"]["psnr"] <= metrics["mean_image"][acc_key(a)]["mean"]["psnr"]]
+        if trivial:
+            lines.append(f"- {METHOD_LABELS[method]} does *not* beat the mean training image at "
+                         + ", ".join(acc_key(a) for a in trivial) + ": there it has learned nothing from its input.")
+    for method in LEARNED:
         worse = [a for a in accelerations
                  if metrics[method][acc_key(a)]["mean"]["psnr"] < metrics["zero_filled"][acc_key(a)]["mean"]["psnr"]]
         if worse:
@@ -491,37 +553,56 @@ def findings_06(metrics: dict, accelerations, params: dict, n_train: int, epochs
 
 # ---- chapter 07 findings ------------------------------------------------------------------------
 
-def findings_07(rows: list[dict], val_slices: int, val_volumes: int, mean_image_psnr: float) -> str:
-    """A Markdown bullet list comparing the study's variants, every number taken from ``rows``;
-    ``mean_image_psnr``: val PSNR of :func:`mean_image_reference` (variants at or below it are
-    flagged as not having learned from their input)."""
-    by = {(r["variant"], r["acceleration"]): r for r in rows}
-    accs = list(dict.fromkeys(r["acceleration"] for r in rows))
+def findings_07(summary: list[dict], val_slices: int, val_volumes: int, mean_image_psnr: float) -> str:
+    """A Markdown bullet list comparing the study's variants, every number taken from ``summary``
+    (:func:`summarize_seeds` rows). Variants whose mean val PSNR is at or below ``mean_image_psnr``
+    (the mean training image's) have not learned from their input: they are named and left out of
+    every ranking. A difference between two variants is called real only when it is larger than
+    the larger of their two seed spreads (max − min over seeds); with one seed, none is."""
+    by = {(r["variant"], r["acceleration"]): r for r in summary}
+    accs = list(dict.fromkeys(r["acceleration"] for r in summary))
+    seeds = min(len(r["seeds"]) for r in summary)
+    learned = {k: r["val_psnr"] > mean_image_psnr for k, r in by.items()}
     lines = []
-    below = [f"`{r['variant']}` {r['acceleration']}" for r in rows if r["val_psnr"] <= mean_image_psnr]
+    below = [f"`{v}` {a}" for (v, a), ok in learned.items() if not ok]
     if below:
-        lines.append(f"- **Not yet learned**: {len(below)} of {len(rows)} runs ({', '.join(below)}) are at or below "
-                     f"the {mean_image_psnr:.2f} dB of predicting the mean training image whatever the input; "
-                     "their PSNR differences say nothing about the architectures, only about this budget.")
+        lines.append(f"- **Not learned**: {len(below)} of {len(summary)} variant/acceleration pairs "
+                     f"({', '.join(below)}) are on average at or below the {mean_image_psnr:.2f} dB of predicting "
+                     "the mean training image whatever the input. They are left out of the rankings below: "
+                     "their numbers say nothing about the architecture, only that this budget was too small.")
+    else:
+        lines.append(f"- Every variant beats the mean training image ({mean_image_psnr:.2f} dB) at every "
+                     "acceleration, averaged over seeds, so all of them learned something from their input.")
     for acc in accs:
-        ranked = sorted((r for r in rows if r["acceleration"] == acc), key=lambda r: -r["val_psnr"])
-        lines.append(f"- **{acc}**: " + " > ".join(f"`{r['variant']}` {r['val_psnr']:.2f} dB" for r in ranked) + ".")
+        ranked = sorted((r for r in summary if r["acceleration"] == acc and learned[(r["variant"], acc)]),
+                        key=lambda r: -r["val_psnr"])
+        if ranked:
+            lines.append(f"- **{acc}** (mean over {seeds} seeds, seed spread in brackets): " + " > ".join(
+                f"`{r['variant']}` {r['val_psnr']:.2f} dB ({r['seed_spread']:.2f})" for r in ranked) + ".")
 
     def compare(a: str, b: str, what: str) -> None:
         for acc in accs:
-            if (a, acc) in by and (b, acc) in by:
-                ra, rb = by[(a, acc)], by[(b, acc)]
-                delta = ra["val_psnr"] - rb["val_psnr"]
-                lines.append(f"- {what} at {acc}: `{a}` {'gains' if delta >= 0 else 'loses'} {abs(delta):.2f} dB "
-                             f"against `{b}` with {ra['params'] / rb['params']:.2f}× the parameters and "
-                             f"{ra['train_seconds'] / max(rb['train_seconds'], 1e-9):.2f}× the training time.")
+            if (a, acc) not in by or (b, acc) not in by:
+                continue
+            if not (learned[(a, acc)] and learned[(b, acc)]):
+                continue
+            ra, rb = by[(a, acc)], by[(b, acc)]
+            delta, spread = ra["val_psnr"] - rb["val_psnr"], max(ra["seed_spread"], rb["seed_spread"])
+            real = seeds >= 2 and abs(delta) > spread
+            verdict = (f"larger than the seed spread ({spread:.2f} dB): a real difference" if real else
+                       f"within the seed spread ({spread:.2f} dB): no difference can be claimed" if seeds >= 2 else
+                       "one seed only: no difference can be claimed")
+            lines.append(f"- {what} at {acc}: `{a}` {'gains' if delta >= 0 else 'loses'} {abs(delta):.2f} dB "
+                         f"against `{b}` with {ra['params'] / rb['params']:.2f}× the parameters and "
+                         f"{ra['train_seconds'] / max(rb['train_seconds'], 1e-9):.2f}× the training time; "
+                         f"{verdict}.")
 
     compare("original", "seed", "Widths (AUTOMAP's n² first layer against the seed's n²/4)")
     compare("smaller", "seed", "A further 4× narrower first dense layer")
     compare("one_dense", "seed", "One dense layer instead of two")
     compare("fullconv", "seed", "No dense layer (fully convolutional)")
-    lines.append(f"- Validation: {val_slices} slices from {val_volumes} volume(s), one training run per cell; "
-                 "small differences are within what another seed or mask draw could change.")
+    lines.append(f"- Validation: {val_slices} slices from {val_volumes} volume(s); {seeds} training run(s) per cell, "
+                 "each with its own initial weights, data order and masks.")
     return "\n".join(lines)
 
 

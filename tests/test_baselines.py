@@ -186,7 +186,7 @@ def _metrics(psnrs):
 
 
 def test_findings_06_follow_the_numbers():
-    base = {"zero_filled": {"1x": 140.0, "4x": 20.0}, "tv": {"1x": 60.0, "4x": 22.0}}
+    base = {"mean_image": {"1x": 17.0, "4x": 17.0}, "zero_filled": {"1x": 140.0, "4x": 20.0}, "tv": {"1x": 60.0, "4x": 22.0}}
     unet_wins = _metrics({**base, "unet": {"1x": 40.0, "4x": 24.0}, "automap": {"1x": 30.0, "4x": 18.0}})
     text = study.findings_06(unet_wins, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
     assert "U-Net beats AUTOMAP" in text and "10.0× fewer" in text
@@ -194,3 +194,7 @@ def test_findings_06_follow_the_numbers():
     automap_wins = _metrics({**base, "unet": {"1x": 40.0, "4x": 21.0}, "automap": {"1x": 30.0, "4x": 23.0}})
     text = study.findings_06(automap_wins, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
     assert "AUTOMAP beats the U-Net" in text and "U-Net beats AUTOMAP" not in text
+    assert "beat the mean training image" not in text  # both learned methods beat it everywhere
+    trivial = _metrics({**base, "unet": {"1x": 40.0, "4x": 21.0}, "automap": {"1x": 16.0, "4x": 17.0}})
+    text = study.findings_06(trivial, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
+    assert "AUTOMAP does *not* beat the mean training image at 1x, 4x" in text

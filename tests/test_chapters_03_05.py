@@ -31,7 +31,13 @@ def test_notebook_was_executed_with_outputs(quick_run, name):
 def test_03_training_results(quick_run):
     r = read_json(quick_run / "03_train_automap.json")
     assert r["variant"] == QUICK["train_variant"] and r["n"] == QUICK["size"]
-    assert r["params"] == models.count_params(r["variant"], r["n"])
+    assert r["conv_filters"] == QUICK["train_conv_filters"]
+    assert r["params"] == models.count_params(r["variant"], r["n"], conv_filters=r["conv_filters"])
+    # the departures table lists exactly the chapter's parameters that differ from the seed's settings
+    paper = profiles.PROFILES["paper"]
+    listed = {row["parameter"] for row in r["departures"]}
+    assert "train_conv_filters" in listed and "size" in listed
+    assert "train_batch_size" not in listed or QUICK["train_batch_size"] != paper["train_batch_size"]
     assert r["epochs"] == QUICK["train_epochs"] and r["batch_size"] == QUICK["train_batch_size"]
     assert finite(r["final_train_loss"], r["final_val_loss"], r["final_train_psnr"], r["final_val_psnr"],
                   r["seconds"], r["samples_per_s"])
@@ -51,6 +57,11 @@ def test_04_weight_analysis(quick_run):
     assert r["dense_rel_change_max"] == max(layers[k]["kernel_rel_change"] for k in ("dense_1", "dense_2"))
     assert r["dense_moved_least"] == (r["dense_rel_change_max"] < r["other_rel_change_min"])
     assert len(r["units_shown"]) == QUICK["weights_units_shown"]
+    # the verdict is qualified by whether the model learned (quick: two epochs, it has not)
+    learned = r["learned"]
+    assert learned["gain_db"] == pytest.approx(r["val_psnr_seed"] - r["mean_image_val_psnr_seed"])
+    assert learned["learned"] == (learned["gain_db"] >= learned["margin_db"])
+    assert learned["learned"] or r["verdict"].startswith("**This model has not learned")
 
 
 def test_05_results_trained_beats_untrained_and_ifft_is_exact(quick_run):
@@ -67,3 +78,6 @@ def test_05_results_trained_beats_untrained_and_ifft_is_exact(quick_run):
     assert r["ifft_max_error"] < 1e-5 and m["ifft"]["mean"]["nmse"] < 1e-10
     assert m["ifft"]["psnr_seed_slices"] > 100
     assert r["inference_ms_per_slice"] > 0
+    learned = r["learned"]
+    assert learned["gain_db"] == pytest.approx(m["automap"]["mean"]["psnr"] - m["mean_image"]["mean"]["psnr"])
+    assert learned["verdict"] == (learned["learned"] and learned["ssim_above_mean_image"])

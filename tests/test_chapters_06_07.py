@@ -65,16 +65,19 @@ def test_06_tv_lambda_from_the_grid_and_training_recorded(ch06):
             assert summary["params"] == ch06["params"][method] > 0
             assert math.isfinite(summary["final_val_psnr_seed"])
     assert ch06["bart_check"] is None or ch06["bart_check"]["psnr_bart"] > 0
+    assert ch06["automap_init"] == QUICK["automap_init"]
+    assert {"parameter", "the seed's setting", "this run", "why", "cost"} <= set(ch06["departures"][0])
 
 
 def test_07_rows_cover_every_variant_and_acceleration(ch07):
     n = QUICK["study_size"]
     assert ch07["study_size"] == n
-    keys = {(r["variant"], r["acceleration"]) for r in ch07["rows"]}
-    expected = {(v, study.acc_key(a)) for v in QUICK["study_variants"] for a in QUICK["study_accelerations"]}
+    keys = {(r["variant"], r["acceleration"], r["seed"]) for r in ch07["rows"]}
+    expected = {(v, study.acc_key(a), s) for v in QUICK["study_variants"] for a in QUICK["study_accelerations"]
+                for s in QUICK["study_seeds"]}
     assert keys == expected and len(ch07["rows"]) == len(expected)
     for row in ch07["rows"]:
-        assert row["params"] == study.study_params(row["variant"], n)
+        assert row["params"] == study.study_params(row["variant"], n, QUICK["study_conv_filters"])
         assert row["train_seconds"] > 0
         for metric in ("val_psnr", "val_ssim", "val_nmse", "val_psnr_seed"):
             assert math.isfinite(row[metric]), (row["variant"], metric)
@@ -84,3 +87,31 @@ def test_07_rows_cover_every_variant_and_acceleration(ch07):
     widths = {r["variant"]: r["dense_widths"] for r in ch07["rows"]}
     assert widths.get("original") in (None, [n * n, n * n]) and widths.get("fullconv") in (None, [])
     assert np.all(np.diff([study.study_params(v, n) for v in ("smaller", "seed", "original")]) > 0)
+
+
+def test_07_summary_is_the_seeds_mean_and_spread(ch07):
+    for cell in ch07["summary"]:
+        psnr = [r["val_psnr"] for r in ch07["rows"]
+                if (r["variant"], r["acceleration"]) == (cell["variant"], cell["acceleration"])]
+        assert len(psnr) == len(QUICK["study_seeds"]) == len(cell["seeds"])
+        assert cell["val_psnr"] == pytest.approx(np.mean(psnr))
+        assert cell["seed_spread"] == pytest.approx(max(psnr) - min(psnr))
+
+
+def _cell(variant, acc, psnr, spread, params=100):
+    return {"variant": variant, "acceleration": acc, "params": params, "seeds": [0, 1], "val_psnr": psnr,
+            "val_psnr_min": psnr - spread / 2, "val_psnr_max": psnr + spread / 2, "seed_spread": spread,
+            "val_ssim": 0.5, "train_seconds": 1.0}
+
+
+def test_07_findings_rank_only_learned_variants_and_call_differences_real_beyond_the_spread():
+    summary = [_cell("seed", "1x", 22.0, 0.4), _cell("original", "1x", 23.0, 0.3),
+               _cell("smaller", "1x", 22.2, 0.5), _cell("fullconv", "1x", 17.0, 0.1)]
+    text = study.findings_07(summary, 10, 1, mean_image_psnr=17.5)
+    assert "`fullconv` 1x" in text.split("Not learned")[1].split("\n")[0]
+    ranking = next(line for line in text.splitlines() if line.startswith("- **1x**"))
+    assert "fullconv" not in ranking and ranking.index("`original`") < ranking.index("`seed`")
+    assert "`original` gains 1.00 dB" in text and "a real difference" in text.split("`original` gains")[1].split("\n")[0]
+    smaller = text.split("`smaller` gains")[1].split("\n")[0]
+    assert "no difference can be claimed" in smaller  # 0.2 dB < 0.5 dB spread
+    assert "No dense layer" not in text  # fullconv did not learn: no comparison drawn

@@ -159,14 +159,14 @@ import sys
 from automap_nb import models, training
 model = models.build_variant("seed", {n}, seed=0)
 training.train(model, sys.argv[1], sys.argv[2], epochs={epochs}, batch_size=4, learning_rate=1e-3,
-               seed=0, progress=False)
+               seed=0, progress=False, checkpoint_seconds={checkpoint_seconds})
 """
 
 
 def test_kill_9_then_resume_continues_one_history(prepared, tmp_path):
     epochs = 12
     out = tmp_path / "run"
-    command = [sys.executable, "-c", SCRIPT.format(n=N, epochs=epochs), str(prepared), str(out)]
+    command = [sys.executable, "-c", SCRIPT.format(n=N, epochs=epochs, checkpoint_seconds=0), str(prepared), str(out)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -187,3 +187,21 @@ def test_kill_9_then_resume_continues_one_history(prepared, tmp_path):
     model = models.build_variant("seed", N, seed=0)
     uninterrupted = training.train(model, prepared, tmp_path / "straight", **{**ARGS, "epochs": epochs})
     np.testing.assert_allclose(losses(history), losses(uninterrupted), rtol=1e-5)
+
+
+def test_sparse_checkpoints_keep_history_and_checkpoint_in_step(prepared, reference, tmp_path):
+    """With a long checkpoint interval only the last epoch is saved, and the history is still whole."""
+    model = models.build_variant("seed", N, seed=0)
+    seen = []
+
+    class Spy(training.keras.callbacks.Callback):  # what a kill after each epoch would leave
+        def on_epoch_end(self, epoch, logs=None):
+            history = training.load_history(tmp_path)
+            seen.append(len(history["epochs"]) if history else 0)
+
+    original_fit = model.fit
+    model.fit = lambda *a, callbacks=(), **k: original_fit(*a, callbacks=[*callbacks, Spy()], **k)
+    history = training.train(model, prepared, tmp_path, **ARGS, checkpoint_seconds=3600)
+    assert seen == [0] * (EPOCHS - 1) + [EPOCHS]  # nothing written until the last epoch
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"epoch-{EPOCHS:04d}.keras", "history.json", "initial.keras"]
+    assert losses(history) == losses(reference[1])

@@ -112,3 +112,20 @@ def test_reflection_tiling_and_crop(rng):
     a = augment.reflect_tile_crop(x, np.random.default_rng(3))
     b = augment.reflect_tile_crop(x, np.random.default_rng(3))
     np.testing.assert_array_equal(a, b)
+
+
+def test_indexed_crop_equals_the_mosaic_window_at_every_offset(rng):
+    x = random_complex(rng, (3, 6, 5))  # a leading axis stays aligned
+    tiled = augment.reflection_tiling(x)
+
+    class Fixed:  # a Generator stand-in that returns the offsets we ask for, in crop_offset's order
+        def __init__(self, top, left):
+            self.draws = [top, left]
+
+        def integers(self, low, high):
+            return self.draws.pop(0)
+
+    for top in range(6):
+        for left in range(5):
+            np.testing.assert_array_equal(augment.reflect_tile_crop(x, Fixed(top, left)),
+                                          tiled[:, top:top + 6, left:left + 5])

@@ -1,0 +1,50 @@
+"""Profiles: every notebook parameter a profile sets exists, and every departure from the seed is explained."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from automap_nb import profiles
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def declared_defaults() -> dict[str, str]:
+    """``{parameter: default source text}`` over every notebook's parameters cell."""
+    found = {}
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cell = next(c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+        for line in cell.source.splitlines():
+            match = re.match(r"(\w+)\s*=\s*(.+?)\s*(#.*)?$", line)
+            if match:
+                found[match.group(1)] = match.group(2)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(profiles.PROFILES))
+def test_every_profile_key_is_a_notebook_parameter(name):
+    unknown = set(profiles.PROFILES[name]) - set(declared_defaults())
+    assert not unknown, f"profile {name!r} sets parameters no notebook declares: {sorted(unknown)}"
+
+
+def test_every_cpu_departure_from_the_paper_profile_is_explained():
+    cpu, paper = profiles.PROFILES["cpu"], profiles.PROFILES["paper"]
+    differing = {k for k in cpu if cpu[k] != paper.get(k)}
+    assert differing, "the cpu profile should differ from the seed's settings somewhere"
+    missing = differing - set(profiles.DEPARTURES)
+    assert not missing, f"departures without a reason in profiles.DEPARTURES: {sorted(missing)}"
+    rows = profiles.departures(cpu)
+    assert {r["parameter"] for r in rows} == differing
+    assert all(r["why"] != "(not documented)" and r["cost"] != "(not documented)" for r in rows)
+
+
+def test_departures_skip_equal_and_unknown_keys_and_flag_undocumented_ones():
+    paper = profiles.PROFILES["paper"]
+    rows = profiles.departures({"run_dir": "x", "size": paper["size"], "train_epochs": 3, "seed": 7})
+    assert [r["parameter"] for r in rows] == ["train_epochs", "seed"]
+    assert rows[0]["this run"] == "3" and rows[0]["the seed's setting"] == repr(paper["train_epochs"])
+    assert rows[1]["why"] == "(not documented)"
