@@ -11,6 +11,19 @@ overwritten, so ``--build-dir`` can never delete a user's files. The new ``html`
 one only after a successful build. A run is built only when it is complete and consistent: every
 chapter recorded ``ok`` in ``run.json``, every cell of every executed notebook completed, and all
 chapters computed from the same data and the same values of the parameters they share.
+
+What the reader sees is settled while staging (:func:`stage_sources`):
+
+- **maths offline**: MathJax is copied from a Python package (``jupyter-server-mathjax``, the
+  Jupyter project's packaging of MathJax 2.7) into the site's ``_static/mathjax/``; no page loads
+  anything from the network (:func:`mathjax_dir`);
+- **bookkeeping cells**: papermill's injected ``parameters`` cell (it shows the build machine's
+  paths) and the notebook's own defaults cell are removed; the validation cell after them is
+  collapsed; results that are only the repr of a path (``PosixPath('/tmp/…')``) are dropped
+  (:func:`tidy_notebook`);
+- **quoted numbers and the edition**: :mod:`automap_nb.reference` (numbers quoted from the seed
+  and fastMRI) and :mod:`automap_nb.edition` (how this edition was built, read from the run's
+  files) become MyST substitutions, ``{{ key }}`` in any page.
 """
 
 from __future__ import annotations
@@ -23,10 +36,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import edition, reference
 from .results import remove_stale_temporaries
 from .runner import NOTEBOOK_GLOB, REPO_ROOT, RunError, read_record
 
 BUILD_MARKER = ".automap-nb-book"
+ASSETS = "_assets"  # staged static files (MathJax, the book's CSS); Sphinx copies them into _static/
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full"
+HIDDEN_TAGS = {"parameters": "remove-cell", "injected-parameters": "remove-cell"}
+PATH_REPR = re.compile(r"^(Posix|Windows)?Path\('.*'\)$")
 
 
 class BookError(RuntimeError):
@@ -119,10 +137,76 @@ def stage_sources(run_dir: Path, build_dir: Path, repo_root: Path = REPO_ROOT) -
     (source / "notebooks").mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(repo_root / name, source / name)
-    shutil.copytree(repo_root / "book", source / "book")
+    shutil.copytree(repo_root / "book", source / "book", ignore=shutil.ignore_patterns("static"))
+    assets = source / ASSETS
+    shutil.copytree(repo_root / "book" / "static", assets)
+    shutil.copytree(mathjax_dir(), assets / "mathjax")
     for nb in executed:
-        shutil.copy2(nb, source / "notebooks" / nb.name)
+        notebook = json.loads(nb.read_text())
+        (source / "notebooks" / nb.name).write_text(json.dumps(tidy_notebook(notebook), indent=1, ensure_ascii=False))
+    try:
+        this_edition = edition.substitutions(run_dir)
+    except edition.EditionError as err:
+        raise BookError(str(err)) from None
+    write_config(source / "_config.yml", {**reference.substitutions(), **this_edition})
     return source
+
+
+def mathjax_dir() -> Path:
+    """The MathJax 2.7 tree shipped by the ``jupyter-server-mathjax`` package (a dependency)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("jupyter_server_mathjax")
+    if spec is None or spec.origin is None:
+        raise BookError("jupyter-server-mathjax is not installed (it provides the book's offline MathJax): "
+                        "make install, or pip install jupyter-server-mathjax")
+    folder = Path(spec.origin).parent / "static"
+    if not (folder / "MathJax.js").is_file() or not (folder / "config" / f"{MATHJAX_CONFIG}.js").is_file():
+        raise BookError(f"{folder}: no MathJax.js or config/{MATHJAX_CONFIG}.js in jupyter-server-mathjax")
+    return folder
+
+
+def tidy_notebook(notebook: dict) -> dict:
+    """The executed notebook as the book shows it: bookkeeping cells removed or collapsed.
+
+    Cells tagged ``parameters`` (the defaults) and ``injected-parameters`` (papermill's values,
+    with the machine's paths) get ``remove-cell``; the first code cell after them (imports and
+    parameter validation, by convention) gets ``hide-input``; an ``execute_result`` that is only
+    the repr of a path is dropped. Changes a copy; the run's notebook is not touched.
+    """
+    notebook = json.loads(json.dumps(notebook))
+    after_parameters = False
+    for cell in notebook["cells"]:
+        if cell.get("cell_type") != "code":
+            continue
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        hidden = [HIDDEN_TAGS[tag] for tag in tags if tag in HIDDEN_TAGS]
+        if hidden:
+            tags.extend(t for t in hidden if t not in tags)
+            after_parameters = True
+            continue
+        if after_parameters:
+            if not {"remove-input", "remove-cell", "hide-input", "hide-cell"} & set(tags):
+                tags.append("hide-input")
+            after_parameters = False
+        cell["outputs"] = [o for o in cell.get("outputs", []) if not (
+            o.get("output_type") == "execute_result"
+            and set(o.get("data", {})) == {"text/plain"}
+            and PATH_REPR.match("".join(o["data"]["text/plain"]).strip()))]
+    return notebook
+
+
+def write_config(path: Path, substitutions: dict[str, str]) -> None:
+    """Add the MyST substitutions to the staged ``_config.yml``."""
+    import yaml
+
+    config = yaml.safe_load(path.read_text())
+    parse = config.setdefault("parse", {})
+    extensions = parse.setdefault("myst_enable_extensions", [])
+    if "substitution" not in extensions:
+        extensions.append("substitution")
+    parse["myst_substitutions"] = {**parse.get("myst_substitutions", {}), **substitutions}
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
 def _jupyter_book() -> str:

@@ -8,9 +8,27 @@ import numpy as np
 from . import augment, transforms
 
 
+# The book's column is about 700 px wide and figures are drawn at 100 dpi, so a figure at most
+# TEXT_WIDTH inches wide is shown at (about) its own size, and 12 pt text (16.7 px) is no smaller
+# than the page's body text (16 px).
+TEXT_WIDTH = 6.8
+BOOK_STYLE = {
+    "figure.dpi": 100, "savefig.dpi": 100, "font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12,
+    "xtick.labelsize": 12, "ytick.labelsize": 12, "legend.fontsize": 12, "figure.titlesize": 12,
+}
+
+
+def use_book_style() -> None:
+    """Set matplotlib's defaults to the book's (font sizes legible at the page's width)."""
+    plt.rcParams.update(BOOK_STYLE)
+
+
+use_book_style()  # the chapters import this module (or one that imports it) before drawing
+
+
 def _image(ax, array, title, cmap="gray", **kwargs):
     handle = ax.imshow(array, cmap=cmap, **kwargs)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
     return handle
@@ -23,68 +41,88 @@ def log_magnitude(kspace: np.ndarray) -> np.ndarray:
 
 
 def image_and_kspace(image: np.ndarray, kspace: np.ndarray, title: str = "") -> plt.Figure:
-    """The seed's Figure 1: a knee (here: sample) image and its log-magnitude k-space."""
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4.2))
-    _image(axes[0], np.abs(image), "image |x| (320 × 320 crop)")
-    _image(axes[1], log_magnitude(kspace), f"log |k-space| ({kspace.shape[0]} × {kspace.shape[1]})",
-           aspect="auto")
-    fig.suptitle(title, fontsize=10)
+    """The seed's Figure 1: an image and its log-magnitude k-space, each at its true aspect ratio
+    (k-space is 640 readout samples × W phase-encode lines), with axes in samples and a colorbar."""
+    rows, cols = kspace.shape
+    # same height for both panels: the k-space panel is cols/rows as wide as it is tall
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 6.0), gridspec_kw={"width_ratios": [1, cols / rows]})
+    magnitude = np.abs(image)
+    handle = axes[0].imshow(magnitude / magnitude.max(), cmap="gray", vmin=0, vmax=1)
+    axes[0].set_title("image |x|, 320 × 320 crop")
+    axes[0].set_xlabel("column (pixel)")
+    axes[0].set_ylabel("row (pixel)")
+    fig.colorbar(handle, ax=axes[0], orientation="horizontal", pad=0.18, label="|x| / max |x|")
+    handle = axes[1].imshow(log_magnitude(kspace), cmap="magma", aspect="equal")
+    axes[1].set_title(f"k-space, {rows} × {cols}")
+    axes[1].set_xlabel("phase-encode line")
+    axes[1].set_ylabel("readout sample")
+    fig.colorbar(handle, ax=axes[1], orientation="horizontal", pad=0.18, label="log(1 + |k| / median |k|)")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
 def intensity_histograms(values_by_group: dict[str, np.ndarray], xlabel: str) -> plt.Figure:
     """Histograms (log counts) of pixel values, one per group (e.g. acquisition)."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 3.8))
     for name, values in values_by_group.items():
         ax.hist(np.ravel(values), bins=100, histtype="step", log=True, label=name)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("pixels (log)")
+    ax.set_ylabel("pixels (log scale)")
     ax.legend()
     fig.tight_layout()
     return fig
 
 
 def pipeline_steps(kspace: np.ndarray, size: int, crop: int = 320) -> plt.Figure:
-    """Every preprocessing step on one slice: k-space → full image → crop → downsampled → input."""
+    """Every preprocessing step on one slice, two rows of three panels at their true aspect ratios:
+    k-space → full image → crop → downsampled → its phase → input k-space."""
     full = transforms.ifft2c(kspace)
     cropped = transforms.center_crop(full, (crop, crop))
     small = transforms.downsample(cropped, size)
     small_norm, _ = transforms.normalize(small)
     panels = [
-        (log_magnitude(kspace), f"1. k-space {kspace.shape[0]}×{kspace.shape[1]} (log)", {"aspect": "auto"}),
-        (np.abs(full), f"2. ifft2c → {full.shape[0]}×{full.shape[1]}", {"aspect": "auto"}),
-        (np.abs(cropped), f"3. centre crop {crop}×{crop}", {}),
-        (np.abs(small_norm), f"4. downsample {size}×{size}, /max", {"vmin": 0, "vmax": 1}),
-        (np.where(np.abs(small_norm) > 0.05, np.angle(small_norm), np.nan), "phase kept (|x| > 5 %)",
+        (log_magnitude(kspace), f"1. k-space\n{kspace.shape[0]} × {kspace.shape[1]} (log)", {"cmap": "magma"}),
+        (np.abs(full), f"2. ifft2c\n{full.shape[0]} × {full.shape[1]}", {}),
+        (np.abs(cropped), f"3. centre crop\n{crop} × {crop}", {}),
+        (np.abs(small_norm), f"4. downsampled\n{size} × {size}, / max", {"vmin": 0, "vmax": 1}),
+        (np.where(np.abs(small_norm) > 0.05, np.angle(small_norm), np.nan), "phase kept\n(where |x| > 5 %)",
          {"cmap": "twilight", "vmin": -np.pi, "vmax": np.pi}),
-        (log_magnitude(transforms.fft2c(small_norm)), f"5. input k-space {size}×{size} (log)", {}),
+        (log_magnitude(transforms.fft2c(small_norm)), f"5. input k-space\n{size} × {size} (log)", {"cmap": "magma"}),
     ]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.4))
-    for ax, (array, title, kwargs) in zip(axes, panels):
-        _image(ax, array, title, **kwargs)
+    fig, axes = plt.subplots(2, 3, figsize=(TEXT_WIDTH, 6.4))
+    for ax, (array, title, kwargs) in zip(axes.ravel(), panels):
+        handle = _image(ax, array, title, **kwargs)
+        if "phase" in title:
+            bar = fig.colorbar(handle, ax=ax, fraction=0.046, ticks=[-np.pi, 0, np.pi])
+            bar.ax.set_yticklabels(["−π", "0", "π"])
+            bar.set_label("phase (rad)")
     fig.tight_layout()
     return fig
 
 
 def augmentation_examples(image: np.ndarray, rng: np.random.Generator, count: int = 4) -> plt.Figure:
-    """The reflection tiling of ``image`` and ``count`` random crops from it."""
-    fig, axes = plt.subplots(1, count + 1, figsize=(3 * (count + 1), 3.2))
+    """The reflection tiling of ``image`` (left, twice the size) and ``count`` random crops from it."""
+    fig = plt.figure(figsize=(TEXT_WIDTH, 3.6))
+    grid = fig.add_gridspec(2, 4)
     mosaic = np.abs(augment.reflection_tiling(image))
-    _image(axes[0], mosaic, "2 × 2 reflection tiling", vmin=0, vmax=1)
-    for k, ax in enumerate(axes[1:]):
-        _image(ax, np.abs(augment.reflect_tile_crop(image, rng)), f"random crop {k + 1}", vmin=0, vmax=1)
+    _image(fig.add_subplot(grid[:, :2]), mosaic, "2 × 2 reflection tiling", vmin=0, vmax=1)
+    for k in range(count):
+        ax = fig.add_subplot(grid[k // 2, 2 + k % 2])
+        _image(ax, np.abs(augment.reflect_tile_crop(image, rng)), f"crop {k + 1}", vmin=0, vmax=1)
     fig.tight_layout()
     return fig
 
 
 def input_channels(inputs: np.ndarray) -> plt.Figure:
     """The two network input channels (real, imaginary k-space) on a symmetric log scale."""
-    fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 3.6))
     for ax, channel, name in zip(axes, (0, 1), ("real", "imaginary")):
         values = inputs[..., channel]
-        handle = _image(ax, np.sign(values) * np.log1p(np.abs(values) * 100), f"input channel: {name}",
-                        cmap="RdBu_r")
+        shown = np.sign(values) * np.log1p(np.abs(values) * 100)
+        limit = float(np.max(np.abs(shown)))
+        handle = _image(ax, shown, f"input: {name} part", cmap="RdBu_r", vmin=-limit, vmax=limit)
         fig.colorbar(handle, ax=ax, fraction=0.046, label="sign · log(1 + 100|v|)")
     fig.tight_layout()
     return fig
@@ -92,7 +130,7 @@ def input_channels(inputs: np.ndarray) -> plt.Figure:
 
 def split_bars(counts: dict[str, int], ylabel: str = "slices") -> plt.Figure:
     """A bar per split."""
-    fig, ax = plt.subplots(figsize=(4.5, 3))
+    fig, ax = plt.subplots(figsize=(4.8, 3.4))
     ax.bar(list(counts), list(counts.values()), color=["tab:blue", "tab:orange", "tab:green"])
     for x, value in enumerate(counts.values()):
         ax.text(x, value, str(value), ha="center", va="bottom")

@@ -171,9 +171,23 @@ def _check_same_data(run_dir: Path, record: dict | None, fingerprint: str, folde
 LOG_DIR = "logs"
 
 
+# What a reader of the book should not see goes to the kernel's log, not into the executed notebook:
+# - ``capture_fd_output=False``: output written by C/C++ code straight to file descriptors 1 and 2
+#   (TensorFlow/absl ``I0000`` and oneDNN lines) is not forwarded into cell outputs;
+# - ``sys.stderr`` is the process's own stderr (the log file): progress bars (tqdm writes to
+#   ``sys.stderr``), Python warnings and library log records land in the log. Cell errors still
+#   reach the notebook and papermill (they travel as error messages, not as stderr text).
+# Interactive use (JupyterLab) is untouched: these arguments are given only to the runner's kernels.
+KERNEL_ARGUMENTS = (
+    "--IPKernelApp.capture_fd_output=False",
+    "--IPKernelApp.exec_lines=import sys; sys.stderr = sys.__stderr__",
+)
+
+
 def _kernel_manager_logging_to(log_path: Path):
     """A kernel manager class whose kernels write their stderr (ipykernel's start-up warnings,
-    TensorFlow's C++ ``I0000`` lines, crash messages) to ``log_path`` instead of the terminal."""
+    TensorFlow's C++ ``I0000`` lines, progress bars, Python warnings, crash messages) to
+    ``log_path`` instead of the terminal or the executed notebook (see :data:`KERNEL_ARGUMENTS`)."""
     from jupyter_client import AsyncKernelManager
 
     class _LoggingKernelManager(AsyncKernelManager):
@@ -181,6 +195,7 @@ def _kernel_manager_logging_to(log_path: Path):
             log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(log_path, "ab") as handle:  # the kernel keeps its own copy of the descriptor
                 kw.setdefault("stderr", handle)
+                kw["extra_arguments"] = [*kw.get("extra_arguments", []), *KERNEL_ARGUMENTS]
                 return await super().start_kernel(**kw)
 
     return _LoggingKernelManager

@@ -1,0 +1,103 @@
+"""How this edition of the book was built, read from the run's own files (``run.json`` and the
+chapters' JSON), for the landing page's "this edition" box and headline results.
+
+:func:`substitutions` returns ``{key: text}``; ``automap_nb.book`` makes them MyST substitutions
+(``{{ edition_profile }}``), so the landing page types no number: every value comes from the run
+that built the book. A file or key the box needs that is missing is an error naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+METHOD_NAMES = {
+    "automap": "AUTOMAP, trained (chapter 03)",
+    "untrained": "AUTOMAP, untrained (same initial weights)",
+    "ifft": "inverse FFT of the input (exact on fully sampled k-space)",
+    "mean_image": "mean training image (ignores the input)",
+}
+
+
+class EditionError(RuntimeError):
+    """A run file or key the landing page needs is missing; the message names it."""
+
+
+def _read(run_dir: Path, name: str) -> dict:
+    path = run_dir / name
+    if not path.is_file():
+        raise EditionError(f"{path}: missing (the landing page reads it)")
+    try:
+        return json.loads(path.read_text())
+    except ValueError as err:
+        raise EditionError(f"{path}: not valid JSON ({err})") from None
+
+
+def _get(record: dict, name: str, *keys):
+    value = record
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise EditionError(f"{name}: no {'.'.join(map(str, keys))} (the landing page reads it)")
+        value = value[key]
+    return value
+
+
+def duration(seconds: float) -> str:
+    """``83.2`` → ``"1 min 23 s"``; under a minute ``"42 s"``; over an hour ``"2 h 05 min"``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def data_description(data_dir: str | None, volumes: int, slices: int) -> str:
+    """The data folder by its name (no machine path) and what it is."""
+    if not data_dir:
+        raise EditionError("run.json: no data_dir")
+    folder = Path(data_dir)
+    kind = "embedded sample data" if (folder / "SAMPLE_DATA.json").is_file() else "fastMRI-format folder"
+    return f"`{folder.name}/` ({kind}): {volumes} volumes, {slices} slices"
+
+
+def headline_table(results: dict) -> str:
+    """A markdown table of chapter 05's test metrics (means over the test volumes)."""
+    metrics = _get(results, "05_results.json", "metrics")
+    rows = ["| reconstruction | PSNR (dB) | SSIM | NMSE |", "| --- | ---: | ---: | ---: |"]
+    for method, entry in metrics.items():
+        mean = _get(entry, f"05_results.json metrics.{method}", "mean")
+        rows.append(f"| {METHOD_NAMES.get(method, method)} | {mean['psnr']:.1f} | {mean['ssim']:.3f} | {mean['nmse']:.3f} |")
+    return "\n".join(rows)
+
+
+def substitutions(run_dir: str | Path) -> dict[str, str]:
+    """``{edition_*: text}`` for the landing page, from ``run_dir``'s files."""
+    run_dir = Path(run_dir)
+    record = _read(run_dir, "run.json")
+    data = _read(run_dir, "01_data_exploration.json")
+    prepared = _read(run_dir, "02_preprocessing.json")
+    training = _read(run_dir, "03_train_automap.json")
+    results = _read(run_dir, "05_results.json")
+    notebooks = _get(record, "run.json", "notebooks")
+    total = sum(float(_get(entry, f"run.json notebooks.{name}", "seconds")) for name, entry in notebooks.items())
+    volumes = _get(results, "05_results.json", "test_volumes")
+    return {
+        "edition_profile": str(_get(record, "run.json", "profile")),
+        "edition_data": data_description(record.get("data_dir"), _get(data, "01_data_exploration.json", "volumes"),
+                                         _get(data, "01_data_exploration.json", "slices")),
+        "edition_n": f"{_get(prepared, '02_preprocessing.json', 'size')} × {_get(prepared, '02_preprocessing.json', 'size')}",
+        "edition_epochs": str(_get(training, "03_train_automap.json", "epochs")),
+        "edition_model": f"`{_get(training, '03_train_automap.json', 'variant')}`, "
+                         f"{_get(training, '03_train_automap.json', 'params'):,} parameters",
+        "edition_device": f"{_get(training, '03_train_automap.json', 'device_name')} "
+                          f"(Keras {_get(training, '03_train_automap.json', 'keras')}, "
+                          f"{_get(training, '03_train_automap.json', 'backend')} backend)",
+        "edition_date": str(_get(record, "run.json", "started"))[:10],
+        "edition_total_time": duration(total),
+        "edition_chapters": str(len(notebooks)),
+        "edition_val_psnr": f"{_get(training, '03_train_automap.json', 'final_val_psnr'):.1f}",
+        "edition_test_volumes": str(volumes),
+        "edition_test_slices": str(_get(results, "05_results.json", "test_slices")),
+        "edition_headline": headline_table(results),
+    }

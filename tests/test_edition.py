@@ -1,0 +1,85 @@
+"""The landing page's edition box and the quoted numbers: read from files, never typed in pages."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from automap_nb import book, edition, reference
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_duration_formats():
+    assert edition.duration(42.4) == "42 s"
+    assert edition.duration(83.2) == "1 min 23 s"
+    assert edition.duration(7500) == "2 h 05 min"
+
+
+def _fake_run(folder: Path, drop: str | None = None) -> Path:
+    files = {
+        "run.json": {"profile": "quick", "started": "2026-11-26T10:00:00", "data_dir": str(folder / "data"),
+                     "notebooks": {"01_a.ipynb": {"seconds": 30.0}, "02_b.ipynb": {"seconds": 45.5}}},
+        "01_data_exploration.json": {"volumes": 6, "slices": 18},
+        "02_preprocessing.json": {"size": 32},
+        "03_train_automap.json": {"epochs": 2, "variant": "seed", "params": 789921, "device_name": "CPU",
+                                  "keras": "3.15.1", "backend": "tensorflow", "final_val_psnr": 9.7},
+        "05_results.json": {"test_volumes": 1, "test_slices": 3,
+                            "metrics": {"automap": {"mean": {"psnr": 12.76, "ssim": 0.0318, "nmse": 0.733}}}},
+    }
+    (folder / "data").mkdir()
+    (folder / "data" / "SAMPLE_DATA.json").write_text("{}")
+    for name, content in files.items():
+        if name != drop:
+            (folder / name).write_text(json.dumps(content))
+    return folder
+
+
+def test_edition_reads_the_run(tmp_path):
+    values = edition.substitutions(_fake_run(tmp_path))
+    assert values["edition_profile"] == "quick"
+    assert values["edition_total_time"] == "1 min 16 s"
+    assert values["edition_n"] == "32 × 32"
+    assert "`data/` (embedded sample data): 6 volumes, 18 slices" == values["edition_data"]
+    assert str(tmp_path) not in json.dumps(values)  # no machine path on the landing page
+    assert "| AUTOMAP, trained (chapter 03) | 12.8 | 0.032 | 0.733 |" in values["edition_headline"]
+
+
+def test_edition_names_what_is_missing(tmp_path):
+    with pytest.raises(edition.EditionError, match="03_train_automap.json: missing"):
+        edition.substitutions(_fake_run(tmp_path, drop="03_train_automap.json"))
+
+
+def test_quoted_numbers_have_sources_and_are_not_typed_in_the_pages():
+    assert reference.value("seed_val_psnr") == 28.2
+    with pytest.raises(KeyError, match="known"):
+        reference.value("nope")
+    for key, quoted in reference.QUOTED.items():
+        assert quoted.source and quoted.text, key
+    pages = [p for p in (REPO / "book").glob("*.md")]
+    for nb in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"):
+        pages.append(nb)
+    for page in pages:
+        text = page.read_text() if page.suffix == ".md" else "\n".join(
+            "".join(c["source"]) for c in json.loads(page.read_text())["cells"] if c["cell_type"] == "markdown")
+        for quoted in reference.QUOTED.values():
+            if len(quoted.text) >= 4:  # "28.2", "51,288", "0.032"; short ones (300, 12) are too common
+                assert not re.search(r"(?<![\d.,])" + re.escape(quoted.text) + r"(?![\d])", text), \
+                    f"{page.name} types {quoted.text}: use its substitution from automap_nb/reference.py"
+
+
+def test_tidy_notebook_hides_bookkeeping():
+    notebook = {"cells": [
+        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "a = 1", "outputs": []},
+        {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "source": "a = '/tmp/x'", "outputs": []},
+        {"cell_type": "code", "metadata": {}, "source": "check(a)", "outputs": []},
+        {"cell_type": "code", "metadata": {}, "source": "write_json(p)", "outputs": [
+            {"output_type": "execute_result", "data": {"text/plain": ["PosixPath('/tmp/x/a.json')"]}},
+            {"output_type": "execute_result", "data": {"text/plain": ["42"]}}]},
+    ]}
+    cells = book.tidy_notebook(notebook)["cells"]
+    assert "remove-cell" in cells[0]["metadata"]["tags"] and "remove-cell" in cells[1]["metadata"]["tags"]
+    assert cells[2]["metadata"]["tags"] == ["hide-input"]
+    assert [o["data"]["text/plain"] for o in cells[3]["outputs"]] == [["42"]]
+    assert notebook["cells"][0]["metadata"]["tags"] == ["parameters"]  # the run's copy is untouched
