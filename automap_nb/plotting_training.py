@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .plotting import TEXT_WIDTH  # importing plotting also sets the book's figure style
+
 TRAIN_COLOUR, VAL_COLOUR = "tab:blue", "tab:red"  # as the seed's Figure 3
 
 
@@ -12,7 +14,7 @@ def training_curves(history: dict) -> plt.Figure:
     """The seed's Figure 3: loss and PSNR per epoch on train (blue) and val (red), and the lr."""
     epochs = [e["epoch"] for e in history["epochs"]]
     get = lambda key: [e[key] for e in history["epochs"]]  # noqa: E731
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    fig, axes = plt.subplots(3, 1, figsize=(TEXT_WIDTH, 7.6), sharex=True)
     axes[0].plot(epochs, get("loss"), color=TRAIN_COLOUR, label="train")
     axes[0].plot(epochs, get("val_loss"), color=VAL_COLOUR, label="val")
     axes[0].set(yscale="log", ylabel="loss (MSE + L1 activity)", title="loss")
@@ -22,8 +24,8 @@ def training_curves(history: dict) -> plt.Figure:
     axes[2].plot(epochs, get("lr"), color="black")
     axes[2].set(yscale="log", ylabel="learning rate", title="learning rate")
     for ax in axes:
-        ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("epoch")
     axes[0].legend()
     fig.tight_layout()
     return fig
@@ -62,11 +64,12 @@ def weight_changes(initial: dict, final: dict) -> list[dict]:
 
 
 def weight_histograms(initial: dict, final: dict, bins: int = 80) -> plt.Figure:
-    """The seed's Figure 4: per layer, histograms of kernel and bias values before/after training."""
+    """The seed's Figure 4: per layer (one row each), histograms of kernel and bias values
+    before (grey) and after (blue) training, counts on a log scale."""
     names = list(initial)
-    fig, axes = plt.subplots(2, len(names), figsize=(2.6 * len(names), 4.6), squeeze=False)
-    for col, name in enumerate(names):
-        for row, part in enumerate(("kernel", "bias")):
+    fig, axes = plt.subplots(len(names), 2, figsize=(TEXT_WIDTH, 1.9 * len(names) + 0.8), squeeze=False)
+    for row, name in enumerate(names):
+        for col, part in enumerate(("kernel", "bias")):
             ax = axes[row, col]
             before, after = initial[name][part], final[name][part]
             if before is None:
@@ -77,21 +80,28 @@ def weight_histograms(initial: dict, final: dict, bins: int = 80) -> plt.Figure:
             edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, bins + 1)
             ax.hist(before.ravel(), bins=edges, histtype="step", color="gray", label="initial", log=True)
             ax.hist(after.ravel(), bins=edges, histtype="step", color=TRAIN_COLOUR, label="trained", log=True)
-            ax.set_title(f"{name} {part}", fontsize=9)
-            ax.tick_params(labelsize=7)
-    axes[0, 0].legend(fontsize=7)
+            ax.set_title(f"{name} {part}")
+            ax.set_ylabel("count")
+            ax.locator_params(axis="x", nbins=4)
+            if row == len(names) - 1 or (row == len(names) - 2 and initial[names[-1]][part] is None):
+                ax.set_xlabel("value")
+    axes[0, 0].legend(loc="upper left", frameon=False)
     fig.tight_layout()
     return fig
 
 
 def relative_change_bars(rows: list[dict]) -> plt.Figure:
-    """Bar plot of ``‖W − W₀‖/‖W₀‖`` per layer (log scale)."""
-    fig, ax = plt.subplots(figsize=(6.5, 3))
+    """``‖W − W₀‖/‖W₀‖`` per layer on a linear axis from zero, each bar labelled with its value
+    (a log axis with two ticks made 0.09 look 20× smaller than 0.17)."""
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 3.6))
     names = [r["layer"] for r in rows]
     values = [r["kernel_rel_change"] for r in rows]
     colours = ["tab:orange" if n.startswith("dense") else TRAIN_COLOUR for n in names]
     ax.bar(names, values, color=colours)
-    ax.set(yscale="log", ylabel="‖W − W₀‖ / ‖W₀‖", title="relative change of each layer's kernel")
+    for x, value in enumerate(values):
+        ax.text(x, value, f"{value:.3g}", ha="center", va="bottom")
+    ax.set_ylim(0, max(values) * 1.18 if max(values) > 0 else 1)
+    ax.set(ylabel="‖W − W₀‖ / ‖W₀‖", title="relative change of each layer's kernel (orange: dense)")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
@@ -105,15 +115,16 @@ def dense_input_maps(kernel0: np.ndarray, kernel: np.ndarray, n: int, units) -> 
     the change, ``|W − W₀|`` as a complex magnitude, for each unit in ``units``.
     """
     units = list(units)
-    fig, axes = plt.subplots(3, len(units), figsize=(2.2 * len(units), 6.6), squeeze=False)
+    width = TEXT_WIDTH if len(units) > 2 else TEXT_WIDTH * 0.75
+    fig, axes = plt.subplots(3, len(units), figsize=(width, 3 * width / len(units) * 0.95), squeeze=False)
     as_map = lambda column: np.hypot(*np.moveaxis(column.reshape(n, n, 2), -1, 0))  # noqa: E731
     for col, unit in enumerate(units):
         maps = [as_map(kernel0[:, unit]), as_map(kernel[:, unit]), as_map(kernel[:, unit] - kernel0[:, unit])]
         for row, (image, label) in enumerate(zip(maps, ("initial", "trained", "change"))):
             ax = axes[row, col]
             handle = ax.imshow(image, cmap="magma")
-            fig.colorbar(handle, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)
-            ax.set_title(f"unit {unit}: {label}", fontsize=8)
+            fig.colorbar(handle, ax=ax, fraction=0.046, pad=0.02).ax.locator_params(nbins=3)
+            ax.set_title(f"unit {unit}: {label}")
             ax.set_xticks([])
             ax.set_yticks([])
     fig.tight_layout()
@@ -136,10 +147,10 @@ def central_fraction(energy: np.ndarray, fraction: float = 0.25) -> float:
 
 def energy_map_figure(energy: np.ndarray) -> plt.Figure:
     """The change energy of :func:`change_energy_map` on a log colour scale."""
-    fig, ax = plt.subplots(figsize=(4.6, 3.6))
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH * 0.8, 4.6))
     handle = ax.imshow(np.log10(energy + energy.max() * 1e-6), cmap="magma")
     fig.colorbar(handle, ax=ax, label="log10 Σ (W − W₀)²")
-    ax.set_title("dense_1 change per k-space coefficient\n(summed over units, DC in the centre)", fontsize=9)
+    ax.set_title("dense_1 change per k-space coefficient\n(summed over units, DC in the centre)")
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
