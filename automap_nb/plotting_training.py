@@ -82,11 +82,14 @@ def weight_histograms(initial: dict, final: dict, bins: int = 80) -> plt.Figure:
             ax.hist(after.ravel(), bins=edges, histtype="step", color=TRAIN_COLOUR, label="trained", log=True)
             ax.set_title(f"{name} {part}")
             ax.set_ylabel("count")
-            ax.locator_params(axis="x", nbins=4)
+            ax.yaxis.set_minor_formatter(plt.NullFormatter())  # decades only: no 2×10⁰, 3×10⁰ … labels
+            ax.locator_params(axis="x", nbins=3)
+            ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
             if row == len(names) - 1 or (row == len(names) - 2 and initial[names[-1]][part] is None):
                 ax.set_xlabel("value")
-    axes[0, 0].legend(loc="upper left", frameon=False)
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False)  # above the panels, hiding no data
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     return fig
 
 
