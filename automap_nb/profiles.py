@@ -69,27 +69,28 @@ PROFILES: dict[str, dict[str, object]] = {
         "train_conv_filters": 16,       # 03, 06: ≈ 3× the samples/s of 64 filters (benchmarks/learning.md)
         "train_learning_rate": 1e-3,    # 03: 2e-4 stays near the mean image within the budget
         "train_lr_schedule": "warmup-cosine",
-        "train_epochs": 360,            # 03: 46,080 samples, ≈ 4 min on 2 idle cores (130 training slices)
+        "train_epochs": 330,            # 03: 42,240 samples, ≈ 4 min on 2 idle cores (130 training slices)
         "train_batch_size": 32,         # 03, 05 (inference batch)
         "weights_units_shown": 4,       # 04
         "results_examples": 4,          # 05
         # ---- chapters 06-07 (undersampling, architecture study) ----
         "train_groups": [[1, 4, 8]],    # 06: one U-Net and one AUTOMAP for all accelerations (budget)
         "automap_init": "chapter03",    # 06: fine-tune chapter 03's model on masked k-space
-        "automap_epochs": 40,           # 06: 5,120 samples of fine-tuning
+        "automap_epochs": 30,           # 06: 3,840 samples of fine-tuning on 4×/8× masks
         "automap_learning_rate": 5e-4,
         "automap_lr_schedule": "warmup-cosine",
         "unet_chans": 16,
         "unet_residual": True,          # 06: a plain U-Net stays below zero-filled at this budget
-        "unet_epochs": 16,
+        "unet_epochs": 12,
         "baseline_batch_size": 8,
         "automap_batch_size": 32,
         "tv_lambdas": [1e-3, 3e-3, 1e-2, 3e-2],
         "tv_iterations": 100,
         "tv_val_volumes": 0,
         "study_size": 32,               # 07: prepared 64² data Fourier-cropped to 32²
+        "study_variants": ["seed", "original", "fullconv"],  # 07: the seed's question, FC layers or none (budget)
         "study_accelerations": [1],     # 07: the seed's task only (budget)
-        "study_epochs": 40,             # 07: 5,120 samples per run
+        "study_epochs": 24,             # 07: 3,072 samples per run
         "study_learning_rate": 1e-3,
         "study_lr_schedule": "warmup-cosine",
         "study_batch_size": 16,
@@ -178,6 +179,8 @@ DEPARTURES: dict[str, tuple[str, str]] = {
     "study_lr_schedule": ("as chapter 03", "none measured"),
     "study_batch_size": ("smaller batches give more optimizer steps in a short budget", "none measured"),
     "study_conv_filters": ("as chapter 03's conv filters", "as chapter 03's conv filters"),
+    "study_variants": ("the wall-clock budget: the three variants that answer the seed's question (two FC designs "
+                       "and none)", "the narrower and single-layer FC variants are not studied"),
     "study_accelerations": ("the wall-clock budget: each acceleration is one more training run per variant and seed",
                             "the study answers the seed's fully sampled question only"),
     "study_seeds": ("the wall-clock budget: each seed is one more training run per cell",

@@ -132,15 +132,25 @@ def train_all(prepared_path, groups, run_dir, *, keep_checkpoints: bool, progres
     Checkpoints go to ``run_dir/06_training/METHOD_GROUP`` when ``keep_checkpoints``, else to a
     temporary folder ``run_dir/.scratch/06_training-PID`` deleted afterwards (a rerun then retrains
     from scratch, deterministically).
+
+    When AUTOMAP starts from chapter 03's model (``automap={"init_from": folder, …}``), that model
+    *is* the 1× AUTOMAP (it was trained on fully sampled k-space): 1× is taken out of AUTOMAP's
+    groups and served by it unchanged, and only the undersampled accelerations are fine-tuned.
     """
     per_method = {m: kwargs.pop(m) for m in LEARNED}
     trained = {m: {} for m in LEARNED}
     summaries = {m: {} for m in LEARNED}
     # temporary checkpoints live in the run folder (run_dir/.scratch), removed by the next run if killed
     root = Path(run_dir) / "06_training" if keep_checkpoints else scratch_dir(run_dir, "06_training")
+    init_from = per_method["automap"].get("init_from")
     try:
         for method in LEARNED:
-            for group in groups:
+            method_groups = groups
+            if method == "automap" and init_from is not None:
+                trained[method][1] = training.load_checkpoint(init_from, "final", compile=False)
+                method_groups = [[a for a in g if a != 1] for g in groups]
+                method_groups = [g for g in method_groups if g]
+            for group in method_groups:
                 out = root / f"{method}_{group_label(group)}"
                 model, history = train_method(method, group, prepared_path, out, progress=progress,
                                               **kwargs, **per_method[method])

@@ -49,7 +49,12 @@ OPTIONS = {
     "f16-lr1e-3-warmup-cosine-input4": (16, 1e-3, "warmup-cosine", 32, 4.0),
     "f16-lr2e-3-warmup-cosine-input0.25": (16, 2e-3, "warmup-cosine", 32, 0.25),
     "f16-lr1e-3-warmup-cosine-input0.0625": (16, 1e-3, "warmup-cosine", 32, 0.0625),
+    "f16-lr2e-3-warmup-cosine-batch64": (16, 2e-3, "warmup-cosine", 64, 1.0),
+    "f16-lr1.4e-3-warmup-cosine-batch64": (16, 1.4e-3, "warmup-cosine", 64, 1.0),
+    "f16-lr1e-3-warmup-cosine-orthogonal": (16, 1e-3, "warmup-cosine", 32, 1.0),
 }
+# options whose dense kernels start orthogonal (gain 1) instead of Glorot-uniform
+ORTHOGONAL = {"f16-lr1e-3-warmup-cosine-orthogonal"}
 
 
 def scaled_input(scale: float):
@@ -71,7 +76,12 @@ def run_option(name: str, prepared: Path, samples: int, seed: int) -> dict:
     per_epoch = (train_slices // batch) * batch
     epochs = max(1, round(samples / per_epoch))
     model = models.build_variant("seed", n, seed=seed, conv_filters=filters)
+    if name in ORTHOGONAL:
+        for layer in model.layers:
+            if layer.name.startswith("dense_"):
+                layer.kernel.assign(keras.initializers.Orthogonal(seed=seed)(layer.kernel.shape))
     out = Path(tempfile.mkdtemp(prefix="learning-"))
+    load_before = os.getloadavg()[0]
     try:
         start = time.perf_counter()
         history = training.train(model, prepared, out, epochs=epochs, batch_size=batch, learning_rate=lr,
@@ -93,6 +103,7 @@ def run_option(name: str, prepared: Path, samples: int, seed: int) -> dict:
             "gmac_per_sample": models.count_macs("seed", n, conv_filters=filters) / 1e9,
             "epochs": epochs, "samples": seen, "train_seconds": round(seconds, 1), "wall_seconds": round(wall, 1),
             "samples_per_s": round(float(np.median(steady)), 1),
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "final_val_psnr": curve[-1]["val_psnr"], "best_val_psnr": max(c["val_psnr"] for c in curve),
             "curve": curve}
 
@@ -111,18 +122,22 @@ def write_markdown(report: dict, path: Path) -> None:
         f"{report['val_slices']} validation slices); {report['machine']}; Keras {report['keras']} / "
         f"{report['backend']}. Validation seed PSNR (MAX = 1, mean over slices); the mean training image "
         f"scores **{ref:.2f} dB** on the same slices. Seconds are training seconds (validation excluded).", "",
-        "| option | conv filters | lr | schedule | samples/s | samples | s | val PSNR at 12,800 samples "
+        "| option | conv filters | lr | schedule | samples/s | load | samples | s | val PSNR at 12,800 samples "
         "| val PSNR at 60 s | final val PSNR | over mean image |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in report["options"].values():
         at_samples, at_60 = psnr_at(r["curve"], "samples", 12800), psnr_at(r["curve"], "seconds", 60)
         fmt = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
+        load = r.get("load_average")
+        load = "not recorded" if load is None else f"{load[0]:.1f} → {load[1]:.1f}"
         lines.append(f"| {r['option']} | {r['conv_filters']} | {r['learning_rate']:g} | {r['schedule']} | "
-                     f"{r['samples_per_s']:.0f} | {r['samples']:,} | {r['train_seconds']:.0f} | {fmt(at_samples)} | "
+                     f"{r['samples_per_s']:.0f} | {load} | {r['samples']:,} | {r['train_seconds']:.0f} | {fmt(at_samples)} | "
                      f"{fmt(at_60)} | {r['final_val_psnr']:.2f} | {r['final_val_psnr'] - ref:+.2f} dB |")
-    lines += ["", "Curves (every option's validation PSNR per epoch, with samples and seconds) are in "
-              f"`{Path(report['json']).name}`."]
+    lines += ["", "Load: the 1-minute load average before and after the option ran. Above 2 (the core count), "
+              "other work shared the machine and that option's samples/s and seconds are too low; its PSNR at a "
+              "given number of samples does not depend on load. Curves (every option's validation PSNR per "
+              f"epoch, with samples and seconds) are in `{Path(report['json']).name}`."]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -155,6 +170,8 @@ def main(argv=None) -> int:
               f"{result['train_seconds']:.0f} s", flush=True)
         write_json(args.out, report)
         write_markdown(report, args.out.with_suffix(".md"))
+    if not args.only and not report["options"]:
+        parser.error("no option ran")
     return 0
 
 
