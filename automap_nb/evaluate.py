@@ -29,6 +29,8 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 METRICS = ("nmse", "psnr", "ssim", "psnr_seed")
+#: Fewest volumes for which a table reports a spread (± 2 std) between volumes; below it, means only.
+MIN_VOLUMES_FOR_SPREAD = 3
 
 
 def _as_pair(gt, pred, ndim: int | None = None) -> tuple[np.ndarray, np.ndarray]:

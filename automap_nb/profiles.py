@@ -69,7 +69,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "train_conv_filters": 16,       # 03, 06: ≈ 3× the samples/s of 64 filters (benchmarks/learning.md)
         "train_learning_rate": 1e-3,    # 03: 2e-4 stays near the mean image within the budget
         "train_lr_schedule": "warmup-cosine",
-        "train_epochs": 330,            # 03: 42,240 samples, ≈ 4 min on 2 idle cores (130 training slices)
+        "train_epochs": 370,            # 03: 47,360 samples, ≈ 225 s of training on 2 idle cores (130 training slices)
         "train_batch_size": 32,         # 03, 05 (inference batch)
         "weights_units_shown": 4,       # 04
         "results_examples": 4,          # 05

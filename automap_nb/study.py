@@ -215,19 +215,45 @@ def reconstruct_all(test: dict, accelerations, mask_kind: str, tv_lambdas: dict,
     return out
 
 
-def results_table(metrics: dict, seconds: dict) -> list[dict]:
-    """Rows ``{method, acceleration, NMSE, NMSE ±2sd, PSNR, PSNR ±2sd, SSIM, SSIM ±2sd, seed PSNR,
-    s/slice}`` (fastMRI metrics: mean and 2·std over test volumes) for a pandas DataFrame."""
+MIN_VOLUMES_FOR_SPREAD = evaluate.MIN_VOLUMES_FOR_SPREAD
+
+
+def results_table(metrics: dict, seconds: dict, achieved: dict | None = None) -> list[dict]:
+    """Rows ``{method, acceleration, achieved ×, NMSE, PSNR, SSIM, seed PSNR, s/slice}`` (fastMRI
+    metrics: mean over test volumes) for a pandas DataFrame; with at least
+    :data:`MIN_VOLUMES_FOR_SPREAD` volumes also ``NMSE/PSNR/SSIM ±2sd`` (2·std over volumes).
+    ``achieved`` ``{acc_key: {volume: acceleration}}``: the masks' achieved acceleration, averaged
+    over the test volumes (a random mask at small n samples more or fewer columns than nominal)."""
     rows = []
     for method, by_acc in metrics.items():
         for key, ev in by_acc.items():
             mean, std2 = ev["mean"], ev["std2"]
-            rows.append({"method": METHOD_LABELS.get(method, method), "acceleration": key,
-                         "NMSE": mean["nmse"], "NMSE ±2sd": std2["nmse"],
-                         "PSNR (dB)": mean["psnr"], "PSNR ±2sd": std2["psnr"],
-                         "SSIM": mean["ssim"], "SSIM ±2sd": std2["ssim"],
-                         "seed PSNR (dB)": mean["psnr_seed"], "s / slice": seconds[method][key]})
+            row = {"method": METHOD_LABELS.get(method, method), "acceleration": key}
+            if achieved is not None:
+                row["achieved ×"] = float(np.mean(list(achieved[key].values())))
+            spread = ev["volumes"] >= MIN_VOLUMES_FOR_SPREAD
+            for name, label in (("nmse", "NMSE"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM")):
+                row[label] = mean[name]
+                if spread:
+                    row[label.split(" ")[0] + " ±2sd"] = std2[name]
+            rows.append({**row, "seed PSNR (dB)": mean["psnr_seed"], "s / slice": seconds[method][key]})
     return rows
+
+
+def grid_edge_note(tuning: dict) -> str:
+    """Markdown: the accelerations whose tuned λ is the smallest or largest value of its grid
+    (``tuning`` ``{acc: baselines.tune_tv_lambda(...)}``), or "" when every choice is interior.
+    A choice at an edge may mean the best λ lies outside the grid."""
+    edges = []
+    for acc, result in tuning.items():
+        grid = sorted(row["lambda"] for row in result["grid"])
+        if len(grid) > 1 and result["lambda"] in (grid[0], grid[-1]):
+            side = "smallest" if result["lambda"] == grid[0] else "largest"
+            edges.append(f"{acc_key(acc)} (λ = {result['lambda']:g}, the {side} value tried)")
+    if not edges:
+        return ""
+    return ("**λ at the edge of its grid** at " + ", ".join(edges) + ": the best λ may lie outside the grid. "
+            "At 1× the k-space is complete, so the data term alone is exact and the smallest λ is expected to win.")
 
 
 def metrics_json(metrics: dict, seconds: dict) -> dict:

@@ -198,3 +198,25 @@ def test_findings_06_follow_the_numbers():
     trivial = _metrics({**base, "unet": {"1x": 40.0, "4x": 21.0}, "automap": {"1x": 16.0, "4x": 17.0}})
     text = study.findings_06(trivial, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
     assert "AUTOMAP does *not* beat the mean training image at 1x, 4x" in text
+
+
+def _ev(volumes, psnr=20.0):
+    mean = {"nmse": 0.1, "psnr": psnr, "ssim": 0.5, "psnr_seed": psnr}
+    return {"mean": mean, "std2": {k: 0.5 for k in mean}, "volumes": volumes}
+
+
+def test_results_table_reports_spread_only_with_enough_volumes_and_the_achieved_acceleration():
+    seconds = {"tv": {"4x": 0.1}}
+    achieved = {"4x": {"a.h5": 4.0, "b.h5": 4.5}}
+    few = study.results_table({"tv": {"4x": _ev(2)}}, seconds, achieved)[0]
+    assert "PSNR ±2sd" not in few and few["achieved ×"] == pytest.approx(4.25)
+    enough = study.results_table({"tv": {"4x": _ev(study.MIN_VOLUMES_FOR_SPREAD)}}, seconds)[0]
+    assert enough["PSNR ±2sd"] == 0.5 and "achieved ×" not in enough
+
+
+def test_grid_edge_note_flags_only_choices_at_an_edge():
+    grid = [{"lambda": v, "psnr": 0.0} for v in (1e-3, 1e-2, 1e-1)]
+    inside = {4: {"lambda": 1e-2, "grid": grid}}
+    assert study.grid_edge_note(inside) == ""
+    note = study.grid_edge_note({**inside, 8: {"lambda": 1e-1, "grid": grid}, 1: {"lambda": 1e-3, "grid": grid}})
+    assert "8x (λ = 0.1, the largest value tried)" in note and "1x (λ = 0.001, the smallest" in note and "4x" not in note
