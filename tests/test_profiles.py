@@ -48,3 +48,11 @@ def test_departures_skip_equal_and_unknown_keys_and_flag_undocumented_ones():
     assert [r["parameter"] for r in rows] == ["train_epochs", "seed"]
     assert rows[0]["this run"] == "3" and rows[0]["the seed's setting"] == repr(paper["train_epochs"])
     assert rows[1]["why"] == "(not documented)"
+
+
+def test_departures_markdown_keeps_every_word():
+    rows = profiles.departures(profiles.PROFILES["cpu"])
+    text = profiles.departures_markdown(rows)
+    assert text.count("\n") == len(rows) + 1
+    assert all(row["why"] in text and row["cost"] in text for row in rows)
+    assert profiles.departures_markdown([]).startswith("None")
