@@ -62,7 +62,38 @@ def column_mask(mask, n: int) -> np.ndarray:
     return arr.reshape(n).astype(np.float32)
 
 
-class IndexBatches(keras.utils.PyDataset):
+class EpochBatches(keras.utils.PyDataset):
+    """The batching both pipelines share: ``self.rows`` split into batches of ``self.batch_size``,
+    reshuffled per epoch from ``(seed, epoch)`` when ``self.training`` (the last incomplete batch
+    dropped), in file order otherwise. Subclasses set ``rows``, ``batch_size``, ``training`` and
+    ``seed``, then call :meth:`set_epoch`; :meth:`batch_rows` gives the rows of batch ``index``."""
+
+    def set_epoch(self, epoch: int) -> None:
+        """Fix the epoch whose order, augmentation and masks the next batches use."""
+        self.epoch = int(epoch)
+        if self.training:
+            self.order = np.random.default_rng([self.seed, self.epoch]).permutation(self.rows)
+        else:
+            self.order = self.rows
+
+    def __len__(self) -> int:
+        if self.training:
+            return len(self.order) // self.batch_size
+        return math.ceil(len(self.order) / self.batch_size)
+
+    @property
+    def num_samples(self) -> int:
+        """Samples seen per epoch (training drops the last incomplete batch)."""
+        return min(len(self.order), len(self) * self.batch_size)
+
+    def batch_rows(self, index: int) -> np.ndarray:
+        """File rows of batch ``index`` of the current epoch (IndexError out of range)."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} out of range for {len(self)} batches")
+        return self.order[index * self.batch_size:(index + 1) * self.batch_size]
+
+
+class IndexBatches(EpochBatches):
     """Host side of the device pipeline: per-sample draws as small arrays, one dict per batch.
 
     ``rows``: the rows of the image bank this split uses (file rows of ``prepared.h5``); ``n``:
@@ -87,28 +118,8 @@ class IndexBatches(keras.utils.PyDataset):
         self.mask_fn = mask_fn
         self.set_epoch(epoch)
 
-    def set_epoch(self, epoch: int) -> None:
-        """Fix the epoch whose order, crops and masks the next batches use."""
-        self.epoch = int(epoch)
-        if self.training:
-            self.order = np.random.default_rng([self.seed, self.epoch]).permutation(self.rows)
-        else:
-            self.order = self.rows
-
-    def __len__(self) -> int:
-        if self.training:
-            return len(self.order) // self.batch_size
-        return math.ceil(len(self.order) / self.batch_size)
-
-    @property
-    def num_samples(self) -> int:
-        """Samples seen per epoch (training drops the last incomplete batch)."""
-        return min(len(self.order), len(self) * self.batch_size)
-
     def __getitem__(self, index: int) -> dict:
-        if not 0 <= index < len(self):
-            raise IndexError(f"batch {index} out of range for {len(self)} batches")
-        return self.draw(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        return self.draw(self.batch_rows(index))
 
     def draw(self, rows) -> dict:
         """The draws for bank rows ``rows``: ``{"index", "offset", "mask"}`` (see the module docstring)."""

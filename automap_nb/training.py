@@ -49,7 +49,7 @@ from keras import ops
 from tqdm import tqdm
 
 from . import augment as augment_module
-from .pipeline import ImageBank, check_pipeline, prepared_batches, wrap
+from .pipeline import EpochBatches, ImageBank, check_pipeline, prepared_batches, wrap
 from . import transforms
 from .results import write_text_atomic
 
@@ -77,7 +77,7 @@ def zero_filled_magnitude(kspace_scale: float) -> Callable[[np.ndarray], np.ndar
     return transform
 
 
-class PreparedDataset(keras.utils.PyDataset):
+class PreparedDataset(EpochBatches):
     """Batches ``(inputs (B, n, n, 2), targets (B, n, n, 1))`` of one split of ``prepared.h5``.
 
     ``training=True``: the order is reshuffled for every epoch (see :meth:`set_epoch`), the
@@ -118,28 +118,8 @@ class PreparedDataset(keras.utils.PyDataset):
         self.mask_fn, self.input_transform = mask_fn, input_transform
         self.set_epoch(epoch)
 
-    def set_epoch(self, epoch: int) -> None:
-        """Fix the epoch whose order, augmentation and masks the next batches use."""
-        self.epoch = int(epoch)
-        if self.training:
-            self.order = np.random.default_rng([self.seed, self.epoch]).permutation(self.rows)
-        else:
-            self.order = self.rows
-
-    def __len__(self) -> int:
-        if self.training:
-            return len(self.order) // self.batch_size
-        return math.ceil(len(self.order) / self.batch_size)
-
-    @property
-    def num_samples(self) -> int:
-        """Samples seen per epoch (training drops the last incomplete batch)."""
-        return min(len(self.order), len(self) * self.batch_size)
-
     def __getitem__(self, index: int):
-        if not 0 <= index < len(self):
-            raise IndexError(f"batch {index} out of range for {len(self)} batches")
-        return self.load_rows(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        return self.load_rows(self.batch_rows(index))
 
     def _rng(self, row: int) -> np.random.Generator:
         key = [self.seed, self.epoch, int(row)] if self.training else [self.seed, int(row)]
