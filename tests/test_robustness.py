@@ -20,12 +20,12 @@ import h5py
 import nbformat
 import numpy as np
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from automap_nb import book, mri_data, prepare, results, runner
 from automap_nb.mri_data import DataError
 from automap_nb.params import ParameterError
 from fastmri_files import write_fastmri_file
+from notebook_files import write_notebook
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,12 +56,6 @@ def folder(tmp_path, name, count, seed0=0, slices=2, prefix="file1"):
     return path
 
 
-def write_notebook(path, params_source, body):
-    params = new_code_cell(params_source)
-    params.metadata["tags"] = ["parameters"]
-    nb = new_notebook(cells=[new_markdown_cell("# t"), params, new_code_cell(body)],
-                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    nbformat.write(nb, path)
 
 
 @pytest.fixture

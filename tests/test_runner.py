@@ -2,29 +2,20 @@
 
 import json
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from automap_nb import runner
 from automap_nb.params import ParameterError
-
-
-def _notebook(path, params_source, body):
-    params = new_code_cell(params_source)
-    params.metadata["tags"] = ["parameters"]
-    nb = new_notebook(cells=[new_markdown_cell("# t"), params, new_code_cell(body)],
-                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    nbformat.write(nb, path)
+from notebook_files import write_notebook
 
 
 @pytest.fixture
 def notebooks(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    _notebook(folder / "01_first.ipynb", 'run_dir = "."\nsize = 4',
+    write_notebook(folder / "01_first.ipynb", 'run_dir = "."\nsize = 4',
               "from pathlib import Path\nPath(run_dir, 'first.txt').write_text(str(size))")
-    _notebook(folder / "02_second.ipynb", 'run_dir = "."\nepochs = 1',
+    write_notebook(folder / "02_second.ipynb", 'run_dir = "."\nepochs = 1',
               "assert epochs < 5, 'too many epochs'\nfrom pathlib import Path\n"
               "Path(run_dir, 'second.txt').write_text(str(epochs))")
     (folder / "notes.ipynb").write_text("not a chapter: no number")
