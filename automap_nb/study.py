@@ -482,29 +482,37 @@ def summarize_seeds(rows: list[dict]) -> list[dict]:
 
 def study_figure(summary: list[dict], reference_psnr: float | None = None) -> plt.Figure:
     """Val PSNR (mean over seeds, bars from the lowest to the highest seed) against parameters
-    (log axis) and against training time, one marker per variant and a colour per acceleration;
-    ``summary``: :func:`summarize_seeds` rows; ``reference_psnr`` (e.g. the mean-image
-    predictor's) as a dashed line."""
-    from matplotlib.ticker import NullFormatter
+    (log axis) and against training time, one colour and marker per variant, filled at 1× and
+    open at other accelerations; ``summary``: :func:`summarize_seeds` rows; ``reference_psnr``
+    (e.g. the mean-image predictor's) as a dashed line, kept inside the axes."""
+    from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    accs = list(dict.fromkeys(r["acceleration"] for r in summary))
-    markers = dict(zip(dict.fromkeys(r["variant"] for r in summary), "osD^vP"))
-    for ax, xkey, xlabel in ((axes[0], "params", "parameters (log)"),
-                             (axes[1], "train_seconds", "training time per run (s)")):
-        for acc, color in zip(accs, ("tab:blue", "tab:orange", "tab:green")):
-            for r in (r for r in summary if r["acceleration"] == acc):
-                err = [[r["val_psnr"] - r["val_psnr_min"]], [r["val_psnr_max"] - r["val_psnr"]]]
-                ax.errorbar(r[xkey], r["val_psnr"], yerr=err, marker=markers[r["variant"]], color=color,
-                            markersize=6, capsize=3, linestyle="none", label=f"{r['variant']} {acc}")
+    fig, axes = plt.subplots(1, 2, figsize=(6.8, 3.4), sharey=True)
+    variants = list(dict.fromkeys(r["variant"] for r in summary))
+    style = {v: (f"C{i}", m) for i, (v, m) in enumerate(zip(variants, "osD^vP"))}
+    for ax, xkey, xlabel in ((axes[0], "params", "parameters"), (axes[1], "train_seconds", "training time per run (s)")):
+        for r in summary:
+            color, marker = style[r["variant"]]
+            err = [[r["val_psnr"] - r["val_psnr_min"]], [r["val_psnr_max"] - r["val_psnr"]]]
+            ax.errorbar(r[xkey], r["val_psnr"], yerr=err, marker=marker, color=color, markersize=7, capsize=3,
+                        linestyle="none", markerfacecolor=color if r["acceleration"] == "1x" else "white",
+                        label=f"{r['variant']} {r['acceleration']}")
         if reference_psnr is not None:
             ax.axhline(reference_psnr, color="gray", linestyle="--", linewidth=1, label="mean training image")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("val PSNR (dB, fastMRI)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("val PSNR (dB, fastMRI)")
     axes[0].set_xscale("log")
+    axes[0].xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes[0].xaxis.set_major_formatter(EngFormatter())
     axes[0].xaxis.set_minor_formatter(NullFormatter())
+    if reference_psnr is not None:  # the reference line stays visible above or below the points
+        low = min([reference_psnr] + [r["val_psnr_min"] for r in summary])
+        high = max([reference_psnr] + [r["val_psnr_max"] for r in summary])
+        axes[0].set_ylim(low - 0.5, high + 0.5)
     handles, labels = axes[1].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, ncol=1, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.legend(handles, labels, ncol=min(4, len(labels)), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               frameon=False)
     fig.tight_layout()
     return fig
 
