@@ -8,24 +8,19 @@ implementations round differently; here both are often bit-identical), targets t
 
 from __future__ import annotations
 
-import inspect
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from automap_nb import augment, models, pipeline, subsample, training
+from processes import kill_after_first_checkpoint_then_resume
 from test_training import write_tiny_prepared
 
 N = 16
 # a checkpoint after every epoch (train() gains checkpoint_seconds, default 60 s, in the lead's
 # concurrent change; until then every epoch is checkpointed anyway)
-EVERY_EPOCH = {"checkpoint_seconds": 0} if "checkpoint_seconds" in inspect.signature(training.train).parameters else {}
-ARGS = dict(batch_size=4, learning_rate=1e-3, seed=0, progress=False, **EVERY_EPOCH)
+ARGS = dict(batch_size=4, learning_rate=1e-3, seed=0, progress=False, checkpoint_seconds=0)
 
 
 @pytest.fixture(scope="module")
@@ -142,28 +137,16 @@ if os.environ.get("KERAS_BACKEND") == "jax":
 from automap_nb import models, training
 model = models.build_variant("seed", {n}, seed=0)
 training.train(model, sys.argv[1], sys.argv[2], epochs={epochs}, batch_size=4, learning_rate=1e-3,
-               seed=0, progress=False, pipeline="device"{every_epoch})
+               seed=0, progress=False, pipeline="device", checkpoint_seconds=0)
 """
 
 
 def test_kill_9_then_resume_replays_the_device_pipeline(prepared, tmp_path):
     epochs = 6
     out = tmp_path / "run"
-    script = SCRIPT.format(n=N, epochs=epochs, every_epoch=", checkpoint_seconds=0" if EVERY_EPOCH else "")
-    command = [sys.executable, "-c", script, str(prepared), str(out)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 90
-    while not (out / "history.json").exists():
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "no checkpoint within 90 s"
-        time.sleep(0.01)
-    time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    killed_at = len(training.load_history(out)["epochs"])
+    command = [sys.executable, "-c", SCRIPT.format(n=N, epochs=epochs), str(prepared), str(out)]
+    killed_at = kill_after_first_checkpoint_then_resume(command, out, timeout_s=90, pause_s=0.2)
     assert 1 <= killed_at < epochs, "training finished before the kill: the test proves nothing"
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     resumed = training.load_history(out)
     assert [e["epoch"] for e in resumed["epochs"]] == list(range(1, epochs + 1))
     model = models.build_variant("seed", N, seed=0)

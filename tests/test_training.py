@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -15,6 +11,7 @@ import numpy as np
 import pytest
 
 from automap_nb import models, training, transforms
+from processes import kill_after_first_checkpoint_then_resume
 
 N = 8
 EPOCHS = 4
@@ -167,19 +164,8 @@ def test_kill_9_then_resume_continues_one_history(prepared, tmp_path):
     epochs = 12
     out = tmp_path / "run"
     command = [sys.executable, "-c", SCRIPT.format(n=N, epochs=epochs, checkpoint_seconds=0), str(prepared), str(out)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not (out / "history.json").exists():
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "no checkpoint within 60 s"
-        time.sleep(0.01)
-    time.sleep(0.3)  # somewhere in a later epoch, a checkpoint save or a history write
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    killed_at = len(training.load_history(out)["epochs"])
+    killed_at = kill_after_first_checkpoint_then_resume(command, out, timeout_s=60, pause_s=0.3)
     assert 1 <= killed_at < epochs, "training finished before the kill: the test proves nothing"
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     history = training.load_history(out)
     assert [e["epoch"] for e in history["epochs"]] == list(range(1, epochs + 1))
     assert sorted(p.name for p in out.iterdir()) == [f"epoch-{epochs:04d}.keras", "history.json", "initial.keras"]
