@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,7 +21,8 @@ DEFAULT_SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 
 def sample_dir_for(profile: str) -> Path:
     """The embedded default data folder a profile uses when no ``--data-dir`` is given."""
-    return DEFAULT_SAMPLE_DIR if profile != "quick" else REPO_ROOT / "data" / "sample-quick"
+    return {"quick": REPO_ROOT / "data" / "sample-quick", "gpu": REPO_ROOT / "data" / "sample-gpu"}.get(
+        profile, DEFAULT_SAMPLE_DIR)
 
 
 def _cmd_sample_data(args) -> None:
@@ -30,7 +32,8 @@ def _cmd_sample_data(args) -> None:
     check_output_dir(args.out, "--out")
     start = time.perf_counter()
     paths = build_sample_dataset(args.out, volumes=args.volumes, slices=args.slices, seed=args.seed,
-                                 force=args.force, progress=not args.quiet)
+                                 force=args.force, progress=not args.quiet, compact=args.compact,
+                                 workers=args.workers)
     size = sum(p.stat().st_size for p in paths) / 2**20
     print(f"{len(paths)} volumes in {args.out} ({size:.0f} MiB, {time.perf_counter() - start:.1f} s)")
 
@@ -63,7 +66,9 @@ def _ensure_sample_data(profile: str) -> Path:
     folder = sample_dir_for(profile)
     size = profiles.SAMPLE_DATA[profile]
     print(f"[automap-nb] sample data: {folder} ({size['volumes']} volumes × {size['slices']} slices)")
-    build_sample_dataset(folder, volumes=size["volumes"], slices=size["slices"], seed=0)
+    workers = min(os.cpu_count() or 1, 32) if size.get("parallel") else 1
+    build_sample_dataset(folder, volumes=size["volumes"], slices=size["slices"], seed=0,
+                         compact=size.get("compact", False), workers=workers)
     return folder
 
 
@@ -137,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="rewrite volumes that already exist")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--compact", action="store_true", help="k-space kept in the band that prepared sizes "
+                   "n <= 128 use, gzip-compressed: same schema, about 3x less disk (the gpu profile's data)")
+    p.add_argument("--workers", type=int, default=1, help="processes building volumes in parallel")
     p.set_defaults(func=_cmd_sample_data)
 
     p = sub.add_parser("prepare", help="preprocess a fastMRI folder into a prepared HDF5 file")

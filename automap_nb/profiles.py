@@ -8,6 +8,8 @@ overrides. A key that no notebook declares is an error, so a typo never runs sil
 - ``cpu``:   the default for ``make book``: 64² seed-scaled AUTOMAP on the sample data, the whole
              ``make book`` within about 10 minutes on 2 cores.
 - ``paper``: the seed's settings (128², ``seed-201m``, batch 32, 300 epochs) for a GPU.
+- ``gpu``:   the GPU edition: 128² ``seed-201m`` on 4,800 compact sample slices, the whole book on
+             one H100 (``KERAS_BACKEND=jax``) within one 15-minute lease (``benchmarks/gpu_edition.sh``).
 """
 
 from __future__ import annotations
@@ -96,6 +98,53 @@ PROFILES: dict[str, dict[str, object]] = {
         "study_batch_size": 16,
         "study_conv_filters": 8,
     },
+    # GPU edition: one H100 lease is 15 min (≈ 900 s, machine start ≈ 90 s included), each command ≤ 600 s,
+    # so the book gets ≈ 660 s in two commands. Planned from facts.md's H100 figures (Keras 3 / JAX,
+    # seed-201m 128², fp32 batch 32: 3,758 samples/s with no input pipeline) and this machine's numpy feed
+    # at 128² (8-15 ms per batch of 32 on one core, i.e. the host feed and the 8.5-ms step run one after
+    # the other: ≈ 1,500-2,400 samples/s; chapter 03 calls training.train with the default numpy pipeline):
+    #   data 4,800 slices × 0.125 CPU-s / 16 processes ≈ 45 s;  chapter 02 prepare 4,800 × 11 ms ≈ 55 s;
+    #   9 kernels × ≈ 7 s start-up ≈ 60 s;  chapter 03: 60 epochs × 4,256 = 255,360 samples / 1,500 s⁻¹
+    #   ≈ 170 s (+ ≈ 30 s compile, + ≈ 40 s for 2.4-GB checkpoints every 60 s);  04-05 ≈ 35 s;
+    #   06 ≈ 100 s (fine-tune 6 epochs ≈ 20 s, U-Net 5 epochs ≈ 15 s, TV on 16 CPU cores ≈ 60 s);
+    #   07 ≈ 60 s (6 runs at 64², 4 epochs each);  08-09 ≈ 60 s reserved  →  ≈ 655 s in all.
+    # At 3,758 samples/s (a device-side pipeline in chapter 03) training would take ≈ 70 s instead.
+    # Unmeasured on a GPU until the first run: its run.json timings recalibrate these numbers.
+    "gpu": {
+        **_SHARED,
+        "size": 128,
+        # ---- chapters 03-05 (AUTOMAP) ----
+        "train_variant": "seed-201m",  # 03: the seed's model, 201,454,337 parameters at 128²
+        "train_conv_filters": 64,       # the seed's conv tail
+        "train_learning_rate": 5e-4,    # 03: a 60-epoch budget; the seed's 2e-4 learns slowly in short runs
+        "train_lr_schedule": "warmup-cosine",
+        "train_epochs": 60,             # 03: 255,360 samples (4,256 training slices), ≈ 170 s at 1,500 samples/s
+        "train_batch_size": 32,         # 03, 05 (inference batch)
+        "weights_units_shown": 4,       # 04
+        "results_examples": 4,          # 05
+        # ---- chapters 06-07 (undersampling, architecture study) ----
+        "train_groups": [[1, 4, 8]],    # 06: one U-Net and one AUTOMAP for all accelerations (budget)
+        "automap_init": "chapter03",    # 06: fine-tune chapter 03's model on masked k-space
+        "automap_epochs": 6,            # 06: 25,536 samples of fine-tuning on 4×/8× masks
+        "automap_learning_rate": 2e-4,
+        "automap_lr_schedule": "cosine",
+        "unet_chans": 32,               # fastMRI's U-Net
+        "unet_residual": True,          # 06: as cpu: a plain U-Net stays below zero-filled in a short budget
+        "unet_epochs": 5,
+        "baseline_batch_size": 32,
+        "automap_batch_size": 32,
+        "tv_lambdas": [1e-3, 3e-3, 1e-2, 3e-2],
+        "tv_iterations": 100,
+        "tv_val_volumes": 2,            # 06: λ tuned on 2 val volumes (64 slices; TV runs on the CPU)
+        "study_size": 64,               # 07
+        "study_variants": ["seed", "original", "fullconv"],  # 07: the seed's question, FC layers or none (budget)
+        "study_accelerations": [1],     # 07: the seed's task only (budget)
+        "study_epochs": 4,              # 07: 17,024 samples per run, 6 runs
+        "study_learning_rate": 1e-3,
+        "study_lr_schedule": "warmup-cosine",
+        "study_batch_size": 32,
+        "study_conv_filters": 64,
+    },
     "paper": {
         **_SHARED,
         "size": 128,
@@ -136,6 +185,10 @@ SAMPLE_DATA = {
     "quick": {"volumes": 6, "slices": 3},
     "cpu": {"volumes": 16, "slices": 10},
     "paper": {"volumes": 16, "slices": 10},
+    # 150 × 32 = 4,800 slices; the patient-hash split gives train 4,256 / val 352 / test 192 (6 volumes).
+    # Compact files (sample_data: same schema, k-space kept where n ≤ 128 needs it): ≈ 3.7 GB instead of
+    # ≈ 11 GB; built by one process per CPU.
+    "gpu": {"volumes": 150, "slices": 32, "compact": True, "parallel": True},
 }
 
 
@@ -188,19 +241,46 @@ DEPARTURES: dict[str, tuple[str, str]] = {
 }
 
 
-def departures(values: dict, reference: str = "paper") -> list[dict]:
+#: Reasons that differ by profile: they replace :data:`DEPARTURES`' entry for a run of that profile.
+PROFILE_DEPARTURES: dict[str, dict[str, tuple[str, str]]] = {
+    "gpu": {
+        "train_epochs": ("the whole book on one H100 within one 15-minute lease (the arithmetic is in profiles.py)",
+                         "≈ 255,000 samples seen instead of the seed's ≈ 15.4 million (1.7 %): not converged"),
+        "train_learning_rate": ("a 60-epoch budget: on CPU the seed's rate stayed near the mean image in short runs "
+                                "(benchmarks/learning.md)", "not measured on a GPU"),
+        "automap_epochs": ("the 15-minute budget", "AUTOMAP at 4×/8× is fine-tuned briefly, not trained to convergence"),
+        "unet_residual": ("a plain U-Net stayed below zero-filled in the CPU edition's short budget",
+                          "not fastMRI's exact baseline"),
+        "unet_epochs": ("the 15-minute budget", "the U-Net is not trained to convergence"),
+        "tv_val_volumes": ("TV runs on the CPU: 2 val volumes (64 slices) tune λ within the budget",
+                           "λ is tuned on fewer slices"),
+        "study_epochs": ("the 15-minute budget: 6 runs of 4 epochs", "short budgets favour variants that learn fast"),
+    },
+}
+
+#: The environment variable through which ``automap-nb run`` tells the kernels which profile runs.
+PROFILE_ENV = "AUTOMAP_NB_PROFILE"
+
+
+def departures(values: dict, reference: str = "paper", profile: str | None = None) -> list[dict]:
     """Rows ``{parameter, the seed's setting, this run, why, cost}`` for every key of ``values``
     (a chapter's parameters as it ran) whose value differs from profile ``reference``.
 
     Keys that ``reference`` does not set (paths, the profile name) are skipped. A differing key
     with no :data:`DEPARTURES` entry gets "(not documented)" so that a gap is visible, not hidden.
+    ``profile`` (default: the ``AUTOMAP_NB_PROFILE`` environment variable that ``automap-nb run``
+    sets) picks that profile's own reasons from :data:`PROFILE_DEPARTURES` where it has them.
     """
+    import os
+
     seed = PROFILES[reference]
+    profile = profile if profile is not None else os.environ.get(PROFILE_ENV, "")
+    reasons = {**DEPARTURES, **PROFILE_DEPARTURES.get(profile, {})}
     rows = []
     for key, value in values.items():
         if key not in seed or seed[key] == value:
             continue
-        why, cost = DEPARTURES.get(key, ("(not documented)", "(not documented)"))
+        why, cost = reasons.get(key, ("(not documented)", "(not documented)"))
         rows.append({"parameter": key, "the seed's setting": repr(seed[key]), "this run": repr(value),
                      "why": why or "(not documented)", "cost": cost or "(not documented)"})
     return rows

@@ -242,6 +242,7 @@ def run_notebooks(run_dir: str | Path, profile: str = profiles.DEFAULT_PROFILE,
     remove_stale_temporaries(run_dir / SCRATCH_NAME, "*-*")  # temporary training folders of killed runs
     # Kernels inherit this environment: keep TensorFlow's C++ start-up logging out of the book.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ[profiles.PROFILE_ENV] = profile  # profiles.departures gives this profile's reasons
     record = previous or {"notebooks": {}}
     record.update({"profile": profile, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                    "python": platform.python_version(), "platform": platform.platform(),

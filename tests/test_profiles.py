@@ -56,3 +56,27 @@ def test_departures_markdown_keeps_every_word():
     assert text.count("\n") == len(rows) + 1
     assert all(row["why"] in text and row["cost"] in text for row in rows)
     assert profiles.departures_markdown([]).startswith("None")
+
+
+def test_every_gpu_departure_from_the_paper_profile_is_explained_with_gpu_reasons(monkeypatch):
+    gpu, paper = profiles.PROFILES["gpu"], profiles.PROFILES["paper"]
+    assert (gpu["size"], gpu["train_variant"]) == (128, "seed-201m")
+    differing = {k for k in gpu if gpu[k] != paper.get(k)}
+    reasons = {**profiles.DEPARTURES, **profiles.PROFILE_DEPARTURES["gpu"]}
+    assert not differing - set(reasons), f"undocumented gpu departures: {sorted(differing - set(reasons))}"
+    monkeypatch.setenv(profiles.PROFILE_ENV, "gpu")  # as `automap-nb run --profile gpu` sets it for kernels
+    rows = {r["parameter"]: r for r in profiles.departures(gpu)}
+    assert set(rows) == differing
+    assert "CPU cores" not in rows["train_epochs"]["why"] and "H100" in rows["train_epochs"]["why"]
+    monkeypatch.setenv(profiles.PROFILE_ENV, "cpu")
+    assert profiles.departures(gpu, profile="gpu") == list(rows.values())
+
+
+def test_gpu_sample_data_gives_at_least_4000_training_slices():
+    from automap_nb import sample_data, splits
+
+    size = profiles.SAMPLE_DATA["gpu"]
+    ids = [sample_data._patient_id(0, i) for i in range(1, size["volumes"] + 1)]
+    assignment, _ = splits.assign_splits(ids, splits.DEFAULT_FRACTIONS)
+    train = sum(size["slices"] for i in ids if assignment[i] == "train")
+    assert train >= 4000 and size["compact"] and profiles.PROFILES["gpu"]["size"] <= sample_data.COMPACT_MAX_SIZE

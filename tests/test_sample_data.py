@@ -289,3 +289,74 @@ def test_command_line(tmp_path, capsys):
         sample_data.main([str(tmp_path), "--volumes", "0"])
     assert info.value.code == 2
     assert "volumes" in capsys.readouterr().err
+
+
+# ---- compact storage (the gpu profile's data) ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compact(tmp_path_factory, built) -> list[Path]:
+    out = tmp_path_factory.mktemp("compact")
+    return build_sample_dataset(out, volumes=VOLUMES, slices=SLICES, seed=0, progress=False,
+                                compact=True, workers=2)
+
+
+def test_compact_is_the_full_volume_band_limited_in_the_same_schema(built, compact):
+    from automap_nb import mri_data
+
+    _, full_paths = built
+    for full_path, path in zip(full_paths, compact):
+        full, data = read(full_path), read(path)
+        assert data["keys"] == full["keys"] and data["header_shape"] == full["header_shape"]
+        assert data["kspace"].dtype == np.complex64 and data["kspace"].shape == full["kspace"].shape
+        assert data["reconstruction_esc"].dtype == np.float32 and data["reconstruction_esc"].shape == (SLICES, 320, 320)
+        width = full["kspace"].shape[-1]
+        rows = slice(320 - sample_data.COMPACT_ROWS // 2, 320 + sample_data.COMPACT_ROWS // 2)
+        cols = slice(width // 2 - sample_data.COMPACT_COLUMNS // 2, width // 2 + sample_data.COMPACT_COLUMNS // 2)
+        band = np.zeros_like(full["kspace"])
+        band[:, rows, cols] = full["kspace"][:, rows, cols]
+        assert np.array_equal(data["kspace"], band)
+        expected = np.abs(center_crop(ifft2c(band.astype(np.complex128)), (320, 320)))
+        np.testing.assert_allclose(data["reconstruction_esc"], expected, rtol=1e-5, atol=1e-5 * float(expected.max()))
+        assert set(data["attrs"]) == set(full["attrs"]) and data["attrs"]["patient_id"] == full["attrs"]["patient_id"]
+        assert data["attrs"]["max"] == pytest.approx(float(data["reconstruction_esc"].max()), rel=1e-6)
+        with h5py.File(path, "r") as hf:
+            assert hf["kspace"].compression == "gzip" and hf["kspace"].chunks == (1, 640, width)
+        info = mri_data.read_volume_info(path)  # the project's own reader: fully sampled, header padding
+        assert not info.undersampled
+        assert (info.padding_left, info.padding_right) == (cols.start, cols.stop)
+        for index in range(SLICES):
+            mri_data.check_kspace_values(mri_data.read_kspace_slice(info, index), f"{path.name}[{index}]")
+        assert path.stat().st_size < 0.5 * full_path.stat().st_size
+    manifest = json.loads((compact[0].parent / MANIFEST_NAME).read_text())
+    assert manifest["compact"] is True
+
+
+def test_parallel_build_is_byte_identical_and_kinds_do_not_mix(compact, tmp_path):
+    serial = build_sample_dataset(tmp_path / "serial", volumes=VOLUMES, slices=SLICES, progress=False, compact=True)
+    assert [digest(p) for p in serial] == [digest(p) for p in compact]
+    assert not leftovers(compact[0].parent)
+    with pytest.raises(ValueError, match="compact=False"):
+        build_sample_dataset(compact[0].parent, volumes=1, slices=SLICES, progress=False)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"workers": 0}, "workers"), ({"workers": 1.5}, "workers"),
+                                          ({"compact": "yes"}, "compact")])
+def test_bad_compact_and_workers(tmp_path, kwargs, name):
+    with pytest.raises(ValueError, match=name) as info:
+        build_sample_dataset(tmp_path / "out", volumes=1, slices=1, progress=False, **kwargs)
+    assert "\n" not in str(info.value) and not (tmp_path / "out").exists()
+
+
+def test_worker_failure_leaves_no_partial_file(tmp_path, monkeypatch):
+    def broken(index, slices, seed, compact):
+        if index == 2:
+            raise RuntimeError("simulated failure")
+        return real(index, slices, seed, compact)
+
+    real = sample_data.simulate_volume
+    monkeypatch.setattr(sample_data, "simulate_volume", broken)  # forked workers inherit the patch
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        build_sample_dataset(tmp_path, volumes=3, slices=1, progress=False, compact=True, workers=2)
+    assert not leftovers(tmp_path) and not (tmp_path / MANIFEST_NAME).exists()
+    assert not (tmp_path / "file1000002.h5").exists()
