@@ -159,12 +159,34 @@ def count_macs(variant: str, n: int, conv_filters: int = CONV_FILTERS) -> int:
     return sum(_macs(s) for s in _specs(variant, n, conv_filters=conv_filters))
 
 
+@keras.saving.register_keras_serializable(package="automap_nb")
+class ActivityL1(keras.regularizers.Regularizer):
+    """``l1 · Σ|x|`` summed in float32, whatever ``x``'s dtype.
+
+    Keras's own ``L1`` sums in the layer's compute dtype, so under ``mixed_bfloat16`` the penalty
+    is a bfloat16 scalar that cannot be added to the float32 loss (and loses digits in the sum).
+    """
+
+    def __init__(self, l1: float):
+        self.l1 = float(l1)
+
+    def __call__(self, x):
+        return self.l1 * keras.ops.sum(keras.ops.abs(keras.ops.cast(x, "float32")))
+
+    def get_config(self) -> dict:
+        return {"l1": self.l1}
+
+
 def _conv_tail(x, l1: float, conv_filters: int):
-    """AUTOMAP's conv tail: (B, n, n, c) → (B, n, n, 1)."""
+    """AUTOMAP's conv tail: (B, n, n, c) → (B, n, n, 1).
+
+    The output layer always computes in float32, so under a mixed-precision policy the model still
+    returns float32 images to the loss and the metrics.
+    """
     x = layers.Conv2D(conv_filters, CONV_KERNEL, padding="same", activation="relu", name="conv_1")(x)
     x = layers.Conv2D(conv_filters, CONV_KERNEL, padding="same", activation="relu",
-                      activity_regularizer=keras.regularizers.L1(l1) if l1 else None, name="conv_2")(x)
-    return layers.Conv2DTranspose(1, DECONV_KERNEL, padding="same", name="deconv")(x)
+                      activity_regularizer=ActivityL1(l1) if l1 else None, name="conv_2")(x)
+    return layers.Conv2DTranspose(1, DECONV_KERNEL, padding="same", dtype="float32", name="deconv")(x)
 
 
 def build_automap(n: int, fc_widths, l1: float = 1e-6, conv_filters: int = CONV_FILTERS,
@@ -203,21 +225,35 @@ def build_fullconv(n: int, base: int | None = None, l1: float = 1e-6, name: str 
     return keras.Model(inputs, _conv_tail(x, l1, conv_filters), name=name)
 
 
+#: ``precision`` names → Keras dtype policies. ``mixed_bfloat16``: weights and optimizer state in
+#: float32, layers compute in bfloat16 (the output layer and the L1 penalty in float32).
+PRECISIONS = {"float32": "float32", "mixed_bfloat16": "mixed_bfloat16"}
+
+
 def build_variant(variant: str, n: int, l1: float = 1e-6, seed: int | None = None,
-                  conv_filters: int = CONV_FILTERS) -> keras.Model:
+                  conv_filters: int = CONV_FILTERS, precision: str = "float32") -> keras.Model:
     """Build a named variant at grid size ``n`` (``seed`` given: ``keras.utils.set_random_seed`` first).
 
     ``conv_filters``: width of the conv tail (the seed: 64). ``fullconv``'s encoder–decoder keeps
-    its own widths; only its tail follows ``conv_filters``.
+    its own widths; only its tail follows ``conv_filters``. ``precision``: a key of
+    :data:`PRECISIONS`; the layers keep it (also when saved and loaded), and Keras's global policy
+    is left as it was.
     """
     _check_variant(variant, n)
     _check_filters(conv_filters)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
     if seed is not None:
         keras.utils.set_random_seed(seed)
     name = variant.replace("-", "_")
-    if VARIANTS[variant]["kind"] == "fullconv":
-        return build_fullconv(n, l1=l1, name=name, conv_filters=conv_filters)
-    return build_automap(n, variant_fc_widths(variant, n), l1=l1, conv_filters=conv_filters, name=name)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(PRECISIONS[precision])
+    try:
+        if VARIANTS[variant]["kind"] == "fullconv":
+            return build_fullconv(n, l1=l1, name=name, conv_filters=conv_filters)
+        return build_automap(n, variant_fc_widths(variant, n), l1=l1, conv_filters=conv_filters, name=name)
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def layer_table(model: keras.Model) -> list[dict]:

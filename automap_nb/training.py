@@ -49,6 +49,7 @@ from keras import ops
 from tqdm import tqdm
 
 from . import augment as augment_module
+from . import models
 from .pipeline import EpochBatches, ImageBank, check_pipeline, prepared_batches, wrap
 from . import transforms
 from .results import write_text_atomic
@@ -203,6 +204,32 @@ def describe_device() -> dict:
         if torch.cuda.is_available():
             device, name = "GPU", torch.cuda.get_device_name(0)
     return {"backend": backend, "device": device, "name": name}
+
+
+def native_bfloat16_cpu() -> bool:
+    """True when this machine's CPU has bfloat16 dot-product instructions (AVX-512 BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no way to tell, so no
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str) -> str:
+    """A ``models.PRECISIONS`` key for ``precision``; ``"auto"`` picks where it was measured faster.
+
+    ``"auto"``: ``"mixed_bfloat16"`` for TensorFlow on a CPU with native bfloat16 instructions
+    (≈ 1.5× the samples/s of float32 for the 64² AUTOMAP, benchmarks/learning.md), else
+    ``"float32"`` (JAX's CPU backend was slower in bfloat16; GPUs keep the seed's float32 unless
+    asked).
+    """
+    if precision == "auto":
+        on_cpu = describe_device()["device"] == "CPU"
+        fast = on_cpu and keras.backend.backend() == "tensorflow" and native_bfloat16_cpu()
+        return "mixed_bfloat16" if fast else "float32"
+    if precision not in models.PRECISIONS:
+        raise ValueError(f"precision must be 'auto' or one of {list(models.PRECISIONS)}, got {precision!r}")
+    return precision
 
 
 def configure_determinism(seed: int) -> None:

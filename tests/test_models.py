@@ -71,3 +71,29 @@ def test_seeded_builds_are_identical():
     c = models.build_variant("seed", 8, seed=4).get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not np.array_equal(a[0], c[0])
+
+
+def test_mixed_bfloat16_model_computes_in_bfloat16_and_returns_float32(tmp_path):
+    import keras
+
+    before = keras.config.dtype_policy().name
+    model = models.build_variant("seed", 8, seed=0, conv_filters=4, precision="mixed_bfloat16")
+    assert keras.config.dtype_policy().name == before  # the global policy is left alone
+    assert model.get_layer("dense_1").compute_dtype == "bfloat16"
+    assert model.get_layer("dense_1").kernel.dtype == "float32"  # weights stay float32
+    assert model.get_layer("deconv").compute_dtype == "float32"
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 2)).astype("float32")
+    model.compile(optimizer="adam", loss="mse")
+    # the L1 activity penalty is summed in float32, so it adds to the float32 loss
+    loss = model.train_on_batch(x, np.zeros((2, 8, 8, 1), "float32"))
+    assert np.isfinite(loss)
+    assert keras.backend.standardize_dtype(model(x).dtype) == "float32"
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.get_layer("dense_1").compute_dtype == "bfloat16"
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_bad_precision_names_the_parameter():
+    with pytest.raises(ValueError, match="precision"):
+        models.build_variant("seed", 8, precision="float16")

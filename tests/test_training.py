@@ -191,3 +191,24 @@ def test_sparse_checkpoints_keep_history_and_checkpoint_in_step(prepared, refere
     assert seen == [0] * (EPOCHS - 1) + [EPOCHS]  # nothing written until the last epoch
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"epoch-{EPOCHS:04d}.keras", "history.json", "initial.keras"]
     assert losses(history) == losses(reference[1])
+
+
+def test_resolve_precision(monkeypatch):
+    assert training.resolve_precision("float32") == "float32"
+    assert training.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+    with pytest.raises(ValueError, match="precision"):
+        training.resolve_precision("bf16")
+    monkeypatch.setattr(training, "native_bfloat16_cpu", lambda: False)
+    assert training.resolve_precision("auto") == "float32"
+    monkeypatch.setattr(training, "native_bfloat16_cpu", lambda: True)
+    on_tf_cpu = training.describe_device() == {"backend": "tensorflow", "device": "CPU", "name": "CPU"}
+    assert training.resolve_precision("auto") == ("mixed_bfloat16" if on_tf_cpu else "float32")
+
+
+def test_mixed_bfloat16_training_learns(prepared, tmp_path):
+    model = models.build_variant("seed", N, seed=0, conv_filters=4, precision="mixed_bfloat16")
+    history = training.train(model, prepared, tmp_path / "bf16", epochs=3, batch_size=4, learning_rate=1e-3,
+                             progress=False)
+    losses = [e["loss"] for e in history["epochs"]]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    assert training.load_checkpoint(tmp_path / "bf16").get_layer("dense_1").compute_dtype == "bfloat16"
