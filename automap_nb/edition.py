@@ -52,12 +52,20 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def data_description(data_dir: str | None, volumes: int, slices: int) -> str:
-    """The data folder by its name (no machine path) and what it is."""
+def data_description(data_dir: str | None, volumes: int, slices: int, run_dir: str | Path | None = None) -> str:
+    """The data folder by its name (no machine path) and what it is.
+
+    Sample data is recognised by its manifest ``SAMPLE_DATA.json`` in the data folder or, for a run
+    kept without its data (e.g. ``editions/gpu/``, built on another machine), a copy of it in ``run_dir``.
+    """
     if not data_dir:
         raise EditionError("run.json: no data_dir")
     folder = Path(data_dir)
-    kind = "embedded sample data" if (folder / "SAMPLE_DATA.json").is_file() else "fastMRI-format folder"
+    manifests = [folder / "SAMPLE_DATA.json"] + ([Path(run_dir) / "SAMPLE_DATA.json"] if run_dir else [])
+    manifest = next((m for m in manifests if m.is_file()), None)
+    kind = "embedded sample data" if manifest else "fastMRI-format folder"
+    if manifest and json.loads(manifest.read_text()).get("compact"):
+        kind += ", compact k-space"
     return f"`{folder.name}/` ({kind}): {volumes} volumes, {slices} slices"
 
 
@@ -85,7 +93,7 @@ def substitutions(run_dir: str | Path) -> dict[str, str]:
     return {
         "edition_profile": str(_get(record, "run.json", "profile")),
         "edition_data": data_description(record.get("data_dir"), _get(data, "01_data_exploration.json", "volumes"),
-                                         _get(data, "01_data_exploration.json", "slices")),
+                                         _get(data, "01_data_exploration.json", "slices"), run_dir),
         "edition_n": f"{_get(prepared, '02_preprocessing.json', 'size')} × {_get(prepared, '02_preprocessing.json', 'size')}",
         "edition_epochs": str(_get(training, "03_train_automap.json", "epochs")),
         "edition_model": f"`{_get(training, '03_train_automap.json', 'variant')}`, "

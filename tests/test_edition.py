@@ -83,3 +83,11 @@ def test_tidy_notebook_hides_bookkeeping():
     assert cells[2]["metadata"]["tags"] == ["hide-input"]
     assert [o["data"]["text/plain"] for o in cells[3]["outputs"]] == [["42"]]
     assert notebook["cells"][0]["metadata"]["tags"] == ["parameters"]  # the run's copy is untouched
+
+
+def test_edition_kept_without_its_data_still_says_sample_data(tmp_path):
+    run = _fake_run(tmp_path)
+    (run / "data" / "SAMPLE_DATA.json").unlink()  # a kept run (editions/gpu) read on another machine
+    assert "fastMRI-format" in edition.substitutions(run)["edition_data"]
+    (run / "SAMPLE_DATA.json").write_text(json.dumps({"compact": True}))  # the copy gpu_edition.sh keeps
+    assert "embedded sample data, compact k-space" in edition.substitutions(run)["edition_data"]
