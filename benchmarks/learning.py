@@ -52,9 +52,15 @@ OPTIONS = {
     "f16-lr2e-3-warmup-cosine-batch64": (16, 2e-3, "warmup-cosine", 64, 1.0),
     "f16-lr1.4e-3-warmup-cosine-batch64": (16, 1.4e-3, "warmup-cosine", 64, 1.0),
     "f16-lr1e-3-warmup-cosine-orthogonal": (16, 1e-3, "warmup-cosine", 32, 1.0),
+    "f16-lr1e-3-warmup-cosine-bf16": (16, 1e-3, "warmup-cosine", 32, 1.0),
+    "f16-lr1e-3-warmup-cosine-bf16-no-augment": (16, 1e-3, "warmup-cosine", 32, 1.0),
 }
 # options whose dense kernels start orthogonal (gain 1) instead of Glorot-uniform
 ORTHOGONAL = {"f16-lr1e-3-warmup-cosine-orthogonal"}
+# options whose layers compute in bfloat16 (``models.build_variant(precision="mixed_bfloat16")``)
+BFLOAT16 = {"f16-lr1e-3-warmup-cosine-bf16", "f16-lr1e-3-warmup-cosine-bf16-no-augment"}
+# options trained on the training slices as they are, without the seed's augmentation
+NO_AUGMENT = {"f16-lr1e-3-warmup-cosine-bf16-no-augment"}
 
 
 def scaled_input(scale: float):
@@ -75,7 +81,8 @@ def run_option(name: str, prepared: Path, samples: int, seed: int) -> dict:
     train_slices = int(len(read_split(prepared, "train")["volume"]))
     per_epoch = (train_slices // batch) * batch
     epochs = max(1, round(samples / per_epoch))
-    model = models.build_variant("seed", n, seed=seed, conv_filters=filters)
+    model = models.build_variant("seed", n, seed=seed, conv_filters=filters,
+                                 precision="mixed_bfloat16" if name in BFLOAT16 else "float32")
     if name in ORTHOGONAL:
         for layer in model.layers:
             if layer.name.startswith("dense_"):
@@ -86,6 +93,7 @@ def run_option(name: str, prepared: Path, samples: int, seed: int) -> dict:
         start = time.perf_counter()
         history = training.train(model, prepared, out, epochs=epochs, batch_size=batch, learning_rate=lr,
                                  seed=seed, lr_schedule=schedule, progress=True, checkpoint_seconds=3600,
+                                 augment=name not in NO_AUGMENT,
                                  input_transform=scaled_input(input_scale))
         wall = time.perf_counter() - start
     finally:
