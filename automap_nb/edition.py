@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from . import tables
+
 METHOD_NAMES = {
     "automap": "AUTOMAP, trained (chapter 03)",
     "untrained": "AUTOMAP, untrained (same initial weights)",
@@ -70,13 +72,48 @@ def data_description(data_dir: str | None, volumes: int, slices: int, run_dir: s
 
 
 def headline_table(results: dict) -> str:
-    """A markdown table of chapter 05's test metrics (means over the test volumes)."""
+    """A markdown table of chapter 05's test metrics (means over the test volumes), rounded as the
+    chapters' tables are (:mod:`automap_nb.tables`)."""
     metrics = _get(results, "05_results.json", "metrics")
     rows = ["| reconstruction | PSNR (dB) | SSIM | NMSE |", "| --- | ---: | ---: | ---: |"]
     for method, entry in metrics.items():
         mean = _get(entry, f"05_results.json metrics.{method}", "mean")
-        rows.append(f"| {METHOD_NAMES.get(method, method)} | {mean['psnr']:.1f} | {mean['ssim']:.3f} | {mean['nmse']:.3f} |")
+        rows.append(f"| {METHOD_NAMES.get(method, method)} | {tables.PSNR.format(mean['psnr'])} | "
+                    f"{tables.SSIM.format(mean['ssim'])} | {tables.NMSE.format(mean['nmse'])} |")
     return "\n".join(rows)
+
+
+def departures_table(run_dir: Path) -> str:
+    """A markdown table of every parameter in which the run departs from the seed's settings (the
+    ``paper`` profile), gathered from the ``departures`` rows (:func:`automap_nb.profiles.departures`)
+    that the chapters write into their ``NN_name.json``, with the chapters each one applies to. A
+    parameter that ran with the same value in several chapters is one row; a chapter JSON without
+    ``departures`` contributes none. A sentence instead of a table when there is no departure."""
+    merged: dict[tuple[str, str], dict] = {}
+    for path in sorted(run_dir.glob("[0-9][0-9]_*.json")):
+        record = _read(run_dir, path.name)
+        rows = record.get("departures") if isinstance(record, dict) else None
+        if rows is None:
+            continue
+        if not isinstance(rows, list):
+            raise EditionError(f"{path.name}: departures is not a list (the landing page reads it)")
+        for row in rows:
+            try:
+                key = (row["parameter"], row["this run"])
+                entry = merged.setdefault(key, {**row, "chapters": []})
+            except (KeyError, TypeError):
+                raise EditionError(f"{path.name}: a departures row without 'parameter' or 'this run'") from None
+            entry["chapters"].append(path.name[:2])
+    if not merged:
+        return "None: this run used the seed's settings (the `paper` profile) throughout."
+    # three columns, so that the long "why" and "cost" texts get most of the page's width
+    lines = ["| parameter (chapters) | the seed → this run | why, and what it costs |", "| --- | --- | --- |"]
+    for row in merged.values():
+        seed = row.get("the seed's setting", "")
+        cells = [f"`{row['parameter']}` ({', '.join(row['chapters'])})", f"`{seed}` → `{row['this run']}`",
+                 f"{str(row.get('why', '')).rstrip('.')}. *Cost:* {row.get('cost', '')}"]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
 
 
 def substitutions(run_dir: str | Path) -> dict[str, str]:
@@ -108,4 +145,5 @@ def substitutions(run_dir: str | Path) -> dict[str, str]:
         "edition_test_volumes": str(volumes),
         "edition_test_slices": str(_get(results, "05_results.json", "test_slices")),
         "edition_headline": headline_table(results),
+        "edition_departures": departures_table(run_dir),
     }

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import baselines, evaluate, models, subsample, training, transforms, unet
+from .plotting import TEXT_WIDTH  # importing plotting also sets the book's figure style
 from .prepare import read_split
 from .results import scratch_dir
 
@@ -219,7 +220,7 @@ MIN_VOLUMES_FOR_SPREAD = evaluate.MIN_VOLUMES_FOR_SPREAD
 
 
 def results_table(metrics: dict, seconds: dict, achieved: dict | None = None) -> list[dict]:
-    """Rows ``{method, acceleration, achieved ×, NMSE, PSNR, SSIM, seed PSNR, s/slice}`` (fastMRI
+    """Rows ``{method, acceleration, achieved ×, NMSE, PSNR, SSIM, seed PSNR, ms / slice}`` (fastMRI
     metrics: mean over test volumes) for a pandas DataFrame; with at least
     :data:`MIN_VOLUMES_FOR_SPREAD` volumes also ``NMSE/PSNR/SSIM ±2sd`` (2·std over volumes).
     ``achieved`` ``{acc_key: {volume: acceleration}}``: the masks' achieved acceleration, averaged
@@ -236,7 +237,7 @@ def results_table(metrics: dict, seconds: dict, achieved: dict | None = None) ->
                 row[label] = mean[name]
                 if spread:
                     row[label.split(" ")[0] + " ±2sd"] = std2[name]
-            rows.append({**row, "seed PSNR (dB)": mean["psnr_seed"], "s / slice": seconds[method][key]})
+            rows.append({**row, "seed PSNR (dB)": mean["psnr_seed"], "ms / slice": 1000.0 * seconds[method][key]})
     return rows
 
 
@@ -263,66 +264,122 @@ def metrics_json(metrics: dict, seconds: dict) -> dict:
 
 
 # ---- figures (chapter 06) ----------------------------------------------------------------------
+# Drawn in the book's style (automap_nb.plotting: TEXT_WIDTH inches wide, 12 pt text), so they are
+# shown at about their own size in the page's column with text no smaller than the body's.
 
-def _show(ax, image, title, **kwargs):
-    ax.imshow(image, cmap=kwargs.pop("cmap", "gray"), **kwargs)
-    ax.set_title(title, fontsize=8)
+#: The methods that :func:`examples_figure` shows. The mean training image is left out: it is the
+#: same picture at every acceleration (it ignores the input); its numbers are in the tables.
+EXAMPLE_METHODS = ("zero_filled", "tv", "unet", "automap")
+SHORT_LABELS = {"mean_image": "mean image", "zero_filled": "zero-filled", "tv": "TV", "unet": "U-Net",
+                "automap": "AUTOMAP"}
+
+
+def _show(ax, image, title=None, **kwargs):
+    handle = ax.imshow(image, cmap=kwargs.pop("cmap", "gray"), **kwargs)
+    if title:
+        ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
+    return handle
 
 
 def masks_figure(image: np.ndarray, masks: dict) -> plt.Figure:
-    """Per acceleration: the column mask (as sampled k-space lines), the masked log k-space and
-    the zero-filled image of one slice. ``image`` complex ``(n, n)``; ``masks`` ``{acc: (n,) bool}``."""
+    """Per acceleration (one column each): the column mask (white: sampled phase-encode lines),
+    the masked log k-space and the zero-filled image of one slice, with colorbars for the last
+    two rows. ``image`` complex ``(n, n)``; ``masks`` ``{acc: (n,) bool}``."""
     kspace = transforms.fft2c(image)
-    fig, axes = plt.subplots(3, len(masks), figsize=(2.6 * len(masks), 7.6), squeeze=False)
+    scale = float(np.median(np.abs(kspace)))
+    cols = len(masks)
+    grid = {"width_ratios": [1] * cols + [0.07]}
+    fig, axes = plt.subplots(3, cols + 1, figsize=(TEXT_WIDTH, 6.9), squeeze=False, gridspec_kw=grid)
+    log_k = {acc: np.log1p(np.abs(kspace * mask) / scale) for acc, mask in masks.items()}
+    kmax = max(float(k.max()) for k in log_k.values())
+    vmax = float(np.abs(image).max())
     for col, (acc, mask) in enumerate(masks.items()):
         n = mask.shape[0]
-        lines = np.broadcast_to(mask[None, :], (n, n))
-        title = f"{acc_key(acc)}: {int(mask.sum())}/{n} columns"
-        _show(axes[0, col], lines, title, vmin=0, vmax=1)
-        _show(axes[1, col], np.log1p(np.abs(kspace * mask) / np.median(np.abs(kspace))), "masked |k-space| (log)")
-        _show(axes[2, col], np.abs(transforms.ifft2c(kspace * mask)), "zero-filled", vmin=0, vmax=np.abs(image).max())
-    fig.tight_layout()
+        _show(axes[0, col], np.broadcast_to(mask[None, :], (n, n)), f"{acc_key(acc)}: {int(mask.sum())}/{n} lines",
+              vmin=0, vmax=1)
+        k_handle = _show(axes[1, col], log_k[acc], cmap="magma", vmin=0, vmax=kmax)
+        x_handle = _show(axes[2, col], np.abs(transforms.ifft2c(kspace * mask)), vmin=0, vmax=vmax)
+    for row, label in enumerate(("mask", "log |k|", "zero-filled")):
+        axes[row, 0].set_ylabel(label)
+    axes[0, -1].axis("off")
+    fig.colorbar(k_handle, cax=axes[1, -1], label="log(1 + |k|/med)")
+    fig.colorbar(x_handle, cax=axes[2, -1], label="|x|")
+    fig.tight_layout(w_pad=0.4, h_pad=0.6)
     return fig
 
 
-def examples_figure(target: np.ndarray, recon: dict, acc_list, index: int) -> plt.Figure:
-    """One test slice under every method at each acceleration in ``acc_list``: image row and
-    absolute-error row (error scale shared across methods). ``recon`` ``{acc: {method: (N,n,n)}}``."""
-    cols = 1 + len(METHODS)
-    fig, axes = plt.subplots(2 * len(acc_list), cols, figsize=(2.2 * cols, 4.6 * len(acc_list)), squeeze=False)
+def examples_figure(target: np.ndarray, recon: dict, acc_list, index: int,
+                    methods=EXAMPLE_METHODS) -> plt.Figure:
+    """One test slice under each of ``methods`` at each acceleration in ``acc_list``: first the
+    reconstructions (one row per acceleration, the target on the left, the PSNR against the target
+    under each panel), then their absolute errors (one row per acceleration, one colour scale for
+    all). ``target`` ``(n, n)``; ``recon`` ``{acc: {method: (N, n, n)}}``; ``index`` the slice."""
+    rows, cols = len(acc_list), 1 + len(methods)
+    fig = plt.figure(figsize=(TEXT_WIDTH, 0.55 + 1.48 * 2 * rows))
+    grid = fig.add_gridspec(2 * rows, cols + 1, width_ratios=[1] * cols + [0.08])
+    axes = np.array([[fig.add_subplot(grid[row, col]) for col in range(cols)] for row in range(2 * rows)])
     vmax = float(target.max())
+    errors = {acc: {m: np.abs(recon[acc][m][index] - target) for m in methods} for acc in acc_list}
+    emax = max(float(e.max()) for by_method in errors.values() for e in by_method.values()) or 1.0
     for r, acc in enumerate(acc_list):
-        errors = {m: np.abs(recon[acc][m][index] - target) for m in METHODS}
-        emax = max(float(e.max()) for e in errors.values()) or 1.0
-        _show(axes[2 * r, 0], target, f"target ({acc_key(acc)} row)", vmin=0, vmax=vmax)
-        axes[2 * r + 1, 0].axis("off")
-        for c, method in enumerate(METHODS, start=1):
-            psnr = evaluate.psnr(target, recon[acc][method][index], data_range=vmax)
-            _show(axes[2 * r, c], recon[acc][method][index], f"{METHOD_LABELS[method]} {acc_key(acc)}\n"
-                  f"{psnr:.1f} dB", vmin=0, vmax=vmax)
-            _show(axes[2 * r + 1, c], errors[method], f"|error| (max {emax:.2f})", cmap="magma", vmin=0, vmax=emax)
-    fig.tight_layout()
+        image_ax, error_ax = axes[r], axes[rows + r]
+        _show(image_ax[0], target, "target" if r == 0 else None, vmin=0, vmax=vmax)
+        image_ax[0].set_ylabel(acc_key(acc))
+        error_ax[0].axis("off")
+        error_ax[0].text(0.5, 0.5, f"|error|\nat {acc_key(acc)}", ha="center", va="center",
+                         transform=error_ax[0].transAxes)
+        for c, method in enumerate(methods, start=1):
+            image = recon[acc][method][index]
+            x_handle = _show(image_ax[c], image, SHORT_LABELS[method] if r == 0 else None, vmin=0, vmax=vmax)
+            image_ax[c].set_xlabel(f"{evaluate.psnr(target, image, data_range=vmax):.1f} dB", labelpad=2)
+            e_handle = _show(error_ax[c], errors[acc][method], cmap="magma", vmin=0, vmax=emax)
+    fig.colorbar(x_handle, cax=fig.add_subplot(grid[:rows, -1]), label="|x| (volume max = 1)")
+    fig.colorbar(e_handle, cax=fig.add_subplot(grid[rows:, -1]), label="|error| (volume max = 1)")
+    fig.tight_layout(w_pad=0.3, h_pad=0.5)
     return fig
 
 
-def per_volume_figure(metrics: dict, metric: str = "psnr") -> plt.Figure:
-    """Per test volume ``metric`` for every method (bars), one panel per acceleration."""
-    keys = list(next(iter(metrics.values())))
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
+def per_volume_figure(metrics: dict, metric: str = "psnr", methods=METHODS, clip: float = 80.0) -> plt.Figure:
+    """``metric`` of every test volume (one dot each) and its mean over volumes (a bar) for every
+    method, one panel per acceleration. ``metrics``: :func:`reconstruct_all`'s ``"metrics"``.
+    Values above ``clip`` (exact reconstructions) are drawn at ``clip`` as a triangle with their value."""
+    from matplotlib.lines import Line2D
+
+    keys = list(metrics[methods[0]])
+    fig, axes = plt.subplots(1, len(keys), figsize=(TEXT_WIDTH, 0.95 + 0.42 * len(methods)), sharey=True,
+                             squeeze=False)
+    unit = " (dB)" if "psnr" in metric else ""
+    y = np.arange(len(methods))[::-1]
     for ax, key in zip(axes[0], keys):
-        volumes = list(metrics[METHODS[0]][key]["per_volume"])
-        width = 0.8 / len(METHODS)
-        for i, method in enumerate(METHODS):
-            values = [metrics[method][key]["per_volume"][v][metric] for v in volumes]
-            values = [min(v, 80.0) for v in values]  # exact (inf/very high) values clipped for display
-            ax.bar(np.arange(len(volumes)) + (i - (len(METHODS) - 1) / 2) * width, values, width,
-                   label=METHOD_LABELS[method])
-        ax.set_xticks(np.arange(len(volumes)), [v.replace(".h5", "") for v in volumes], rotation=30, fontsize=7)
-        ax.set_title(f"{key}", fontsize=9)
-        ax.set_ylabel(f"{metric.upper()} per volume (dB, ≤ 80 shown)" if "psnr" in metric else metric)
-    axes[0, 0].legend(fontsize=7)
+        volumes = list(metrics[methods[0]][key]["per_volume"])
+        shown = []
+        for row, method in zip(y, methods):
+            values = np.array([metrics[method][key]["per_volume"][v][metric] for v in volumes], dtype=float)
+            inside = values <= clip
+            ax.plot(np.minimum(values, clip)[inside], np.full(inside.sum(), row), "o", color=f"C{list(METHODS).index(method)}",
+                    markersize=7, alpha=0.75, linestyle="none")
+            if (~inside).any():
+                ax.plot([clip], [row], ">", color=f"C{list(METHODS).index(method)}", markersize=9)
+                ax.annotate(f"{np.min(values[~inside]):.0f}", (clip, row), xytext=(-8, 7),
+                            textcoords="offset points", ha="right", va="bottom")
+            mean = float(np.mean(np.minimum(values, clip)))
+            ax.plot([mean, mean], [row - 0.3, row + 0.3], color="black", linewidth=2)
+            shown.extend(np.minimum(values, clip))
+        low, high = min(shown), max(shown)
+        pad = max(1.0, 0.08 * (high - low))
+        ax.set_xlim(low - pad, high + pad)
+        ax.set_title(key)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_xlabel(f"{metric.upper()}{unit}" if "psnr" in metric else metric)
+    axes[0, 0].set_yticks(y, [SHORT_LABELS.get(m, m) for m in methods])
+    axes[0, 0].set_ylim(-0.6, len(methods) - 0.4)
+    volumes = len(metrics[methods[0]][keys[0]]["per_volume"])
+    handles = [Line2D([], [], marker="o", color="gray", alpha=0.75, linestyle="none", markersize=7),
+               Line2D([], [], color="black", linewidth=2)]
+    fig.legend(handles, [f"one test volume ({volumes} in all)", "mean over volumes"], ncol=2, loc="upper center",
+               bbox_to_anchor=(0.5, 0.0), frameon=False)
     fig.tight_layout()
     return fig
 

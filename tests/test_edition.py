@@ -43,7 +43,23 @@ def test_edition_reads_the_run(tmp_path):
     assert values["edition_n"] == "32 × 32"
     assert "`data/` (embedded sample data): 6 volumes, 18 slices" == values["edition_data"]
     assert str(tmp_path) not in json.dumps(values)  # no machine path on the landing page
-    assert "| AUTOMAP, trained (chapter 03) | 12.8 | 0.032 | 0.733 |" in values["edition_headline"]
+    assert "| AUTOMAP, trained (chapter 03) | 12.76 | 0.032 | 0.733 |" in values["edition_headline"]
+    assert values["edition_departures"].startswith("None: this run used the seed's settings")
+
+
+def test_edition_gathers_the_chapters_departures(tmp_path):
+    run = _fake_run(tmp_path)
+    row = {"parameter": "size", "the seed's setting": "128", "this run": "64", "why": "too slow | at 128²",
+           "cost": "less detail"}
+    (run / "03_train_automap.json").write_text(json.dumps(
+        {**json.loads((run / "03_train_automap.json").read_text()), "departures": [row]}))
+    (run / "06_undersampling_baselines.json").write_text(json.dumps({"departures": [
+        row, {**row, "parameter": "unet_epochs", "this run": "16", "the seed's setting": "50"}]}))
+    (run / "07_architecture_study.json").write_text(json.dumps({"departures": []}))
+    table = edition.substitutions(run)["edition_departures"].splitlines()
+    assert table[0] == "| parameter (chapters) | the seed → this run | why, and what it costs |"
+    assert table[2] == "| `size` (03, 06) | `128` → `64` | too slow \\| at 128². *Cost:* less detail |"
+    assert table[3].startswith("| `unet_epochs` (06) | `50` → `16` |") and len(table) == 4
 
 
 def test_edition_names_what_is_missing(tmp_path):
