@@ -56,14 +56,15 @@ def check_groups(groups, accelerations) -> list[list[int]]:
 # ---- chapter 06 ---------------------------------------------------------------------------------
 
 def build_method_model(method: str, n: int, variant: str, unet_chans: int, seed: int, unet_residual: bool = False,
-                       conv_filters: int = models.CONV_FILTERS, init_from=None):
+                       conv_filters: int = models.CONV_FILTERS, init_from=None, precision: str = "float32"):
     """A model for ``method`` (``"unet"`` or ``"automap"``) at grid ``n`` (seeded).
 
     ``init_from``: for AUTOMAP, a training folder (chapter 03's ``run_dir/automap``) whose final
     weights the model starts from instead of random ones; it must hold the same architecture.
+    ``precision``: AUTOMAP's ``models.PRECISIONS`` key (the U-Net computes in float32).
     """
     if method == "automap":
-        model = models.build_variant(variant, n, seed=seed, conv_filters=conv_filters)
+        model = models.build_variant(variant, n, seed=seed, conv_filters=conv_filters, precision=precision)
         if init_from is not None:
             _load_matching_weights(model, init_from)
         return model
@@ -94,7 +95,7 @@ def _load_matching_weights(model, folder) -> None:
 def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, variant: str,
                  unet_chans: int, epochs: int, batch_size: int, learning_rate: float, seed: int,
                  unet_residual: bool = False, progress: bool = True, conv_filters: int = models.CONV_FILTERS,
-                 init_from=None, lr_schedule: str = "cosine"):
+                 init_from=None, lr_schedule: str = "cosine", precision: str = "float32"):
     """Train ``method`` on the train split with per-sample masks from the accelerations in ``group``.
 
     Returns ``(model with the final weights, history dict from training.train)``. U-Net inputs go
@@ -104,7 +105,7 @@ def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, 
     with h5py.File(prepared_path, "r") as f:
         n, kspace_scale = int(f.attrs["size"]), float(f.attrs["kspace_scale"])
     model = build_method_model(method, n, variant, unet_chans, seed, unet_residual, conv_filters,
-                               init_from if method == "automap" else None)
+                               init_from if method == "automap" else None, precision=precision)
     mask_fn = subsample.make_mask_fn(mask_kind, list(group), n, seed=seed)
     transform = training.zero_filled_magnitude(kspace_scale) if method == "unet" else None
     history = training.train(model, prepared_path, out_dir, epochs=epochs, batch_size=batch_size,
