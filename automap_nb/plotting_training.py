@@ -114,23 +114,35 @@ def dense_input_maps(kernel0: np.ndarray, kernel: np.ndarray, n: int, units) -> 
     """What ``dense_1`` units look at: their k-space weights as ``n × n`` magnitude maps.
 
     ``kernel0``/``kernel``: ``(2n², width)`` initial/trained kernels; a unit's column reshapes to
-    ``(n, n, 2)`` (the Flatten order of the (real, imaginary) input). Rows: initial, trained, and
-    the change, ``|W − W₀|`` as a complex magnitude, for each unit in ``units``.
+    ``(n, n, 2)`` (the Flatten order of the (real, imaginary) input). Rows: initial ``|W₀|``,
+    trained ``|W|`` and the change ``|W − W₀|`` (complex magnitudes), one column per unit in
+    ``units``; one colour scale per row (a labelled colorbar on the right), so that the units of a
+    row compare directly. At most :data:`TEXT_WIDTH` wide including its labels, 12 pt text.
     """
     units = list(units)
-    width = TEXT_WIDTH if len(units) > 2 else TEXT_WIDTH * 0.75
-    fig, axes = plt.subplots(3, len(units), figsize=(width, 3 * width / len(units) * 0.95), squeeze=False)
     as_map = lambda column: np.hypot(*np.moveaxis(column.reshape(n, n, 2), -1, 0))  # noqa: E731
-    for col, unit in enumerate(units):
-        maps = [as_map(kernel0[:, unit]), as_map(kernel[:, unit]), as_map(kernel[:, unit] - kernel0[:, unit])]
-        for row, (image, label) in enumerate(zip(maps, ("initial", "trained", "change"))):
-            ax = axes[row, col]
-            handle = ax.imshow(image, cmap="magma")
-            fig.colorbar(handle, ax=ax, fraction=0.046, pad=0.02).ax.locator_params(nbins=3)
-            ax.set_title(f"unit {unit}: {label}")
+    maps = [[as_map(kernel0[:, u]) for u in units], [as_map(kernel[:, u]) for u in units],
+            [as_map(kernel[:, u] - kernel0[:, u]) for u in units]]
+    cols = len(units)
+    panel = min(1.45, (TEXT_WIDTH - 1.6) / max(cols, 1))  # room on the right for the colorbars' ticks and labels
+    width = min(TEXT_WIDTH, panel * cols + 1.6)
+    fig = plt.figure(figsize=(width, 3 * panel + 0.75))
+    grid = fig.add_gridspec(3, cols + 1, width_ratios=[1] * cols + [0.07])
+    labels = (("initial", "|W₀|"), ("trained", "|W|"), ("change", "|W − W₀|"))
+    for row, (row_maps, (name, quantity)) in enumerate(zip(maps, labels)):
+        vmax = max(float(m.max()) for m in row_maps) or 1.0
+        for col, (image, unit) in enumerate(zip(row_maps, units)):
+            ax = fig.add_subplot(grid[row, col])
+            handle = ax.imshow(image, cmap="magma", vmin=0, vmax=vmax)
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.tight_layout()
+            if row == 0:
+                ax.set_title(f"unit {unit}")
+            if col == 0:
+                ax.set_ylabel(name)
+        bar = fig.colorbar(handle, cax=fig.add_subplot(grid[row, -1]), label=quantity)
+        bar.ax.locator_params(nbins=3)
+    fig.tight_layout(w_pad=0.3, h_pad=0.4)
     return fig
 
 
@@ -165,30 +177,51 @@ def prediction_grid(targets: np.ndarray, columns: dict[str, np.ndarray], titles=
     """The seed's Figure 5: one row per slice; ground truth, then each entry of ``columns``.
 
     ``targets`` ``(S, n, n)``; ``columns``: ``{name: (S, n, n)}`` images, shown on the targets'
-    grey scale [0, 1], except names starting with ``"|error"`` (shown with their own colour scale,
-    the same for every row). ``titles``: optional per-row labels. ``panel_labels``: optional
-    ``{name: [one text per row]}`` written in the corner of each panel (e.g. its PSNR).
+    grey scale [0, 1] (ground truth and these columns first, in their order, with one colorbar
+    below them), except names starting with ``"|error"`` (drawn last, on one colour scale for all
+    their panels, with their own colorbar). ``titles``: optional per-row labels (a line break
+    allowed). ``panel_labels``: optional ``{name: [one text per row]}`` written under each panel
+    (e.g. its PSNR and SSIM). :data:`TEXT_WIDTH` wide, 12 pt text.
     """
+    import textwrap
+
     count = len(targets)
-    names = ["ground truth"] + list(columns)
-    fig, axes = plt.subplots(count, len(names), figsize=(2.3 * len(names), 2.3 * count), squeeze=False)
-    for name in names:
-        stack = targets if name == "ground truth" else columns[name]
-        error = name.startswith("|error")
-        vmax = float(np.max(stack)) if error else 1.0
+    errors = [name for name in columns if name.startswith("|error")]
+    greys = ["ground truth"] + [name for name in columns if name not in errors]
+    names = greys + errors
+    stacks = {"ground truth": targets, **columns}
+    emax = max((float(np.max(columns[name])) for name in errors), default=1.0) or 1.0
+    panel = min(1.5, (TEXT_WIDTH - 0.6) / len(names))
+    fig = plt.figure(figsize=(TEXT_WIDTH, count * (panel + 0.3) + 1.35))
+    grid = fig.add_gridspec(count + 1, len(names), height_ratios=[1] * count + [0.06])
+    for col, name in enumerate(names):
+        error = name in errors
         for row in range(count):
-            ax = axes[row, names.index(name)]
-            handle = ax.imshow(stack[row], cmap="inferno" if error else "gray", vmin=0, vmax=vmax)
-            if error and row == count - 1:
-                bar = fig.colorbar(handle, cax=ax.inset_axes([0.0, -0.1, 1.0, 0.06]), orientation="horizontal")
-                bar.ax.tick_params(labelsize=7)
+            ax = fig.add_subplot(grid[row, col])
+            handle = ax.imshow(stacks[name][row], cmap="inferno" if error else "gray", vmin=0,
+                               vmax=emax if error else 1.0)
             ax.set_xticks([])
             ax.set_yticks([])
             if panel_labels and name in panel_labels:
-                ax.text(0.03, 0.97, panel_labels[name][row], transform=ax.transAxes, va="top", ha="left",
-                        fontsize=8, color="white", bbox={"facecolor": "black", "alpha": 0.6, "pad": 1.5})
+                ax.set_xlabel(panel_labels[name][row], labelpad=2)
             if row == 0:
-                ax.set_title(name, fontsize=9)
-            if titles is not None and name == "ground truth":
-                ax.set_ylabel(titles[row], fontsize=8)
+                ax.set_title(textwrap.fill(name, 14))
+            if titles is not None and col == 0:
+                ax.set_ylabel(titles[row])
+        if col == len(greys) - 1:
+            fig.colorbar(handle, cax=_bar_axes(fig, grid[count, :len(greys)]), orientation="horizontal",
+                         label="|x| (volume max = 1)")
+        if error and col == len(names) - 1:
+            bar = fig.colorbar(handle, cax=_bar_axes(fig, grid[count, len(greys):]), orientation="horizontal",
+                               label="|error|")
+            bar.ax.locator_params(nbins=3)
+    fig.tight_layout(w_pad=0.2, h_pad=0.3)
     return fig
+
+
+def _bar_axes(fig: plt.Figure, cell, inset: float = 0.08):
+    """Axes for a horizontal colorbar in the gridspec ``cell``, ``inset`` of its width shorter at
+    each end, so that the end labels of two colorbars side by side do not run into each other."""
+    host = fig.add_subplot(cell)
+    host.set_axis_off()
+    return host.inset_axes([inset, 0.0, 1.0 - 2 * inset, 1.0])

@@ -295,12 +295,15 @@ def departures(values: dict, reference: str = "paper", profile: str | None = Non
 
 def departures_markdown(rows: list[dict]) -> str:
     """A Markdown table of :func:`departures` rows (full text, no truncation), or a sentence when
-    the run used the seed's settings throughout."""
+    the run used the seed's settings throughout. Three columns (parameter, the seed's setting →
+    this run, why and what it costs), as the landing page's (:func:`automap_nb.edition.departures_table`),
+    so that the long texts get most of the page's width and the table fits the page."""
     if not rows:
         return "None: this run used the seed's settings (the `paper` profile) throughout."
-    columns = ["parameter", "the seed's setting", "this run", "why", "cost"]
-    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines = ["| parameter | the seed → this run | why, and what it costs |", "| --- | --- | --- |"]
     for row in rows:
-        cells = [f"`{row['parameter']}`", f"`{row[columns[1]]}`", f"`{row['this run']}`", row["why"], row["cost"]]
+        why, seed = str(row["why"]), row["the seed's setting"]
+        cells = [f"`{row['parameter']}`", f"`{seed}` → `{row['this run']}`",
+                 f"{why}{'' if why.endswith('.') else '.'} *Cost:* {row['cost']}"]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)

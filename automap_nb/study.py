@@ -569,9 +569,16 @@ def study_figure(summary: list[dict], reference_psnr: float | None = None) -> pl
         high = max([reference_psnr] + [r["val_psnr_max"] for r in summary])
         axes[0].set_ylim(low - 0.5, high + 0.5)
     handles, labels = axes[1].get_legend_handles_labels()
-    fig.legend(handles, labels, ncol=min(4, len(labels)), loc="upper center", bbox_to_anchor=(0.5, 0.0),
-               frameon=False)
     fig.tight_layout()
+    # the legend below the axes, in as many columns (at most 4) as fit the figure's width: the page
+    # shows the figure with everything it draws, so a wider legend would widen the figure
+    renderer = fig.canvas.get_renderer()
+    for ncol in range(min(4, len(labels)), 0, -1):
+        legend = fig.legend(handles, labels, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                            frameon=False)
+        if ncol == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
+            break
+        legend.remove()
     return fig
 
 
