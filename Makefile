@@ -39,11 +39,11 @@ book: install
 run: install
 	$(CLI) run --profile $(PROFILE) --out $(RUN) $(DATA_ARGS)
 
-# The model, training, resume, device-pipeline and bench tests again under JAX, the backend of
+# The model, training, resume, device-pipeline, bench and stability-gradient tests again under JAX, the backend of
 # the GPU machines (they have no TensorFlow); tests/test_distribute.py starts its own JAX process.
 # Left out under JAX to save time: the numpy-pipeline kill test (the device-pipeline one runs) and
 # the bench's CLI and arrays-bf16 cases.
-JAX_TESTS = tests/test_models.py tests/test_training.py tests/test_pipeline.py tests/test_bench.py
+JAX_TESTS = tests/test_models.py tests/test_training.py tests/test_pipeline.py tests/test_bench.py tests/test_stability.py
 JAX_SKIP  = not test_kill_9_then_resume_continues_one_history and not test_cli_writes and not arrays-bf16
 
 test: install-test

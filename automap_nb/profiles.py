@@ -63,6 +63,20 @@ PROFILES: dict[str, dict[str, object]] = {
         "study_lr_schedule": "cosine",
         "study_batch_size": 4,
         "study_conv_filters": 8,
+        # ---- chapters 08-09 (stability, transfer) ----
+        "stability_slices": 1,         # 08
+        "stability_budgets": [0.01, 0.05],
+        "stability_steps": 3,
+        "stability_step_size": 0.2,
+        "stability_momentum": 0.9,        # Antun et al.
+        "transfer_train_crops": 8,      # 09
+        "transfer_val_crops": 2,
+        "transfer_test_crops": 2,
+        "transfer_modes": ["all", "conv_tail", "dense", "scratch"],
+        "transfer_epochs": 1,
+        "transfer_batch_size": 4,
+        "transfer_learning_rate": 1e-3,
+        "transfer_lr_schedule": "cosine",
     },
     "cpu": {
         **_SHARED,
@@ -99,6 +113,20 @@ PROFILES: dict[str, dict[str, object]] = {
         "study_lr_schedule": "warmup-cosine",
         "study_batch_size": 16,
         "study_conv_filters": 8,
+        # ---- chapters 08-09 (stability, transfer) ----
+        "stability_slices": 3,         # 08: ≈ 20 s of notebook on 2 idle cores
+        "stability_budgets": [0.005, 0.01, 0.02, 0.05],
+        "stability_steps": 30,
+        "stability_step_size": 0.2,
+        "stability_momentum": 0.9,        # Antun et al.
+        "transfer_train_crops": 96,     # 09: 768 samples per mode, ≈ 40 s of notebook
+        "transfer_val_crops": 16,
+        "transfer_test_crops": 16,
+        "transfer_modes": ["all", "conv_tail", "dense", "scratch"],
+        "transfer_epochs": 8,
+        "transfer_batch_size": 16,
+        "transfer_learning_rate": 1e-3,
+        "transfer_lr_schedule": "warmup-cosine",
     },
     # GPU edition: one H100 lease is 15 min (≈ 900 s, machine start ≈ 90 s included), each command ≤ 600 s,
     # so the book gets ≈ 660 s in two commands. Planned from facts.md's H100 figures (Keras 3 / JAX,
@@ -146,6 +174,20 @@ PROFILES: dict[str, dict[str, object]] = {
         "study_lr_schedule": "warmup-cosine",
         "study_batch_size": 32,
         "study_conv_filters": 64,
+        # ---- chapters 08-09 (stability, transfer) ----
+        "stability_slices": 4,         # 08: TV (CPU) is most of its time
+        "stability_budgets": [0.005, 0.01, 0.02, 0.05],
+        "stability_steps": 50,
+        "stability_step_size": 0.2,
+        "stability_momentum": 0.9,        # Antun et al.
+        "transfer_train_crops": 512,    # 09: 2,048 samples per mode; 2.4-GB checkpoints dominate
+        "transfer_val_crops": 64,
+        "transfer_test_crops": 64,
+        "transfer_modes": ["all", "conv_tail", "dense", "scratch"],
+        "transfer_epochs": 4,
+        "transfer_batch_size": 32,
+        "transfer_learning_rate": 5e-4,
+        "transfer_lr_schedule": "warmup-cosine",
     },
     "paper": {
         **_SHARED,
@@ -177,6 +219,20 @@ PROFILES: dict[str, dict[str, object]] = {
         "study_lr_schedule": "cosine",
         "study_batch_size": 32,
         "study_conv_filters": 64,
+        # ---- chapters 08-09 (stability, transfer) ----
+        "stability_slices": 8,         # 08
+        "stability_budgets": [0.0025, 0.005, 0.01, 0.02, 0.05],
+        "stability_steps": 100,
+        "stability_step_size": 0.2,
+        "stability_momentum": 0.9,        # Antun et al.
+        "transfer_train_crops": 2048,   # 09
+        "transfer_val_crops": 128,
+        "transfer_test_crops": 128,
+        "transfer_modes": ["all", "conv_tail", "dense", "scratch"],
+        "transfer_epochs": 30,
+        "transfer_batch_size": 32,
+        "transfer_learning_rate": 2e-4,
+        "transfer_lr_schedule": "cosine",
     },
 }
 
@@ -245,6 +301,19 @@ DEPARTURES: dict[str, tuple[str, str]] = {
                             "the study answers the seed's fully sampled question only"),
     "study_seeds": ("the wall-clock budget: each seed is one more training run per cell",
                     "fewer seeds give a rougher estimate of the spread"),
+    # ---- chapters 08-09 (stability, transfer) ----
+    "stability_slices": ("the wall-clock budget: every slice is searched at every budget for every method",
+                         "the amplification is averaged over fewer slices"),
+    "stability_budgets": ("the wall-clock budget: one budget fewer", "the curves start at a larger perturbation"),
+    "stability_steps": ("the wall-clock budget", "a shorter search finds a weaker worst case (a lower bound either way)"),
+    "transfer_train_crops": ("the wall-clock budget", "fewer distinct training images of the new class"),
+    "transfer_val_crops": ("the wall-clock budget (validated after every epoch)", "noisier learning curves"),
+    "transfer_test_crops": ("the wall-clock budget", "noisier test metrics"),
+    "transfer_batch_size": ("smaller batches give more optimizer steps in a short budget", "none measured"),
+    "transfer_epochs": ("the wall-clock budget: four runs of the chapter 03 network",
+                        "each mode sees a few thousand samples at most: early learning only"),
+    "transfer_learning_rate": ("as chapter 03: the seed's rate learns too slowly for this budget", "none measured"),
+    "transfer_lr_schedule": ("as chapter 03", "none measured"),
 }
 
 

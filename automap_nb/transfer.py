@@ -1,0 +1,277 @@
+"""Chapter 09: transfer of a trained AUTOMAP to another class of images.
+
+The other class is natural photographs bundled *inside* scikit-image's wheel (``skimage.data``'s
+files that ship with the package; nothing is downloaded), given a smooth random phase, as the
+original AUTOMAP's natural-image training set was (Zhu et al. 2018). :func:`natural_images` cuts
+random square crops from each picture, Fourier-downsamples them to the run's grid n
+(:func:`automap_nb.transforms.downsample`) and normalises each to max magnitude 1, as the prepared
+MRI slices are; the splits are by *picture*, so no test crop comes from a picture seen in training.
+:func:`write_prepared` stores them in the prepared-file format (``images``, ``inputs``, ``targets``,
+``volume`` = picture, ``slice``, ``split``) with the MRI file's ``kspace_scale``, so the network sees
+inputs on the scale it was trained on and :func:`automap_nb.training.train` trains on them unchanged.
+
+Fine-tuning modes (:data:`MODES`, :func:`set_mode`): which layers of chapter 03's AUTOMAP train.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+
+from . import transforms
+
+#: Pictures of scikit-image's wheel used here (functions of ``skimage.data``), by split. Textures
+#: (brick, grass, gravel) and documents (page, text) train only; test and val are photographs.
+PICTURES = {
+    "train": ["astronaut", "cat", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
+              "cell", "brick", "grass", "gravel", "page", "text"],
+    "val": ["moon", "clock"],
+    "test": ["camera", "coins"],
+}
+
+#: Fine-tuning modes: which layers train (the rest are frozen). ``scratch`` trains every layer from
+#: fresh random weights; the others start from chapter 03's trained weights.
+MODES = {
+    "all": "every layer, from chapter 03's weights",
+    "conv_tail": "the conv tail only (conv_1, conv_2, deconv); the dense layers frozen",
+    "dense": "the dense layers only; the conv tail frozen",
+    "scratch": "every layer, from random weights (no transfer)",
+}
+MODE_LABELS = {"all": "fine-tune all", "conv_tail": "conv tail only", "dense": "dense only", "scratch": "from scratch"}
+CONV_TAIL = ("conv_1", "conv_2", "deconv")
+
+
+def load_picture(name: str) -> np.ndarray:
+    """A bundled scikit-image picture as float64 grey levels in [0, 1], ``(H, W)``."""
+    import skimage.color
+    import skimage.data
+    import skimage.util
+
+    if not hasattr(skimage.data, name):
+        raise ValueError(f"skimage.data has no picture {name!r}")
+    image = getattr(skimage.data, name)()
+    if image.ndim == 3:
+        image = skimage.color.rgb2gray(image[..., :3])
+    return skimage.util.img_as_float(image).astype(np.float64)
+
+
+def smooth_phase(n: int, rng: np.random.Generator, order: int = 3, amplitude: float = np.pi) -> np.ndarray:
+    """A smooth random phase map ``(n, n)``: a sum of low-frequency cosines (up to ``order`` cycles
+    across the image) with random weights, scaled to a peak of ``amplitude`` radians."""
+    grid = np.linspace(-0.5, 0.5, n, endpoint=False)
+    yy, xx = np.meshgrid(grid, grid, indexing="ij")
+    phase = np.zeros((n, n))
+    for ky in range(order + 1):
+        for kx in range(order + 1):
+            phase += rng.normal() / (1 + ky + kx) * np.cos(2 * np.pi * (ky * yy + kx * xx) + rng.uniform(0, 2 * np.pi))
+    return amplitude * phase / max(np.abs(phase).max(), 1e-12)
+
+
+def random_crops(picture: np.ndarray, count: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` complex images ``(count, n, n)``: square crops (side drawn between n and the
+    picture's shorter side) Fourier-downsampled to n, each with its own smooth phase, each
+    normalised to max magnitude 1 (:func:`transforms.normalize`)."""
+    h, w = picture.shape
+    if min(h, w) < n:
+        raise ValueError(f"picture of {h}×{w} is smaller than the grid n = {n}")
+    out = np.empty((count, n, n), np.complex64)
+    for i in range(count):
+        side = int(rng.integers(n, min(h, w) + 1))
+        top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+        crop = np.abs(transforms.downsample(picture[top:top + side, left:left + side].astype(np.complex128), n))
+        image = crop * np.exp(1j * smooth_phase(n, rng))
+        out[i], _ = transforms.normalize(image.astype(np.complex64))
+    return out
+
+
+def natural_images(n: int, counts: dict[str, int], seed: int = 0, pictures: dict | None = None) -> dict:
+    """Crops of the bundled pictures for each split: ``{"images" (N, n, n) complex64, "volume" (N,)
+    picture names, "slice" (N,), "split" (N,)}``; ``counts`` ``{split: crops}`` spread evenly over
+    that split's pictures (seeded)."""
+    pictures = pictures or PICTURES
+    images, volume, index, split = [], [], [], []
+    rng = np.random.default_rng(seed)
+    for name in ("train", "val", "test"):
+        names, total = pictures[name], int(counts[name])
+        if total < 1:
+            raise ValueError(f"{name}: at least one crop is needed, got {total}")
+        per = np.full(len(names), total // len(names))
+        per[: total % len(names)] += 1
+        for picture, k in zip(names, per):
+            if k == 0:
+                continue
+            images.append(random_crops(load_picture(picture), int(k), n, rng))
+            volume += [picture] * int(k)
+            index += list(range(int(k)))
+            split += [name] * int(k)
+    return {"images": np.concatenate(images), "volume": np.array(volume), "slice": np.array(index, np.int32),
+            "split": np.array(split)}
+
+
+def write_prepared(path, data: dict, kspace_scale: float, source: str) -> Path:
+    """Write :func:`natural_images` output as a prepared file (atomically) with ``kspace_scale``."""
+    path = Path(path)
+    images = data["images"]
+    inputs, targets = transforms.image_to_example(images, kspace_scale)
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes())
+    digest.update("|".join(f"{v}:{s}:{p}" for v, s, p in zip(data["volume"], data["slice"], data["split"])).encode())
+    tmp = path.with_name(f".{path.name}.tmp")
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("images", data=images)
+        f.create_dataset("targets", data=targets)
+        f.create_dataset("inputs", data=inputs)
+        f.create_dataset("volume", data=np.array([v.encode() for v in data["volume"]]))
+        f.create_dataset("slice", data=data["slice"])
+        f.create_dataset("split", data=np.array([s.encode() for s in data["split"]]))
+        f.attrs.update({"size": images.shape[-1], "kspace_scale": float(kspace_scale), "crop": 0,
+                        "normalisation": "per crop: max magnitude 1", "source": source,
+                        "fingerprint": digest.hexdigest()[:16]})
+    tmp.replace(path)
+    return path
+
+
+def layer_groups(model: keras.Model) -> dict[str, list[str]]:
+    """Names of the layers with weights, grouped: ``{"dense": [...], "conv_tail": [...]}``."""
+    weighted = [layer.name for layer in model.layers if layer.weights]
+    groups = {"dense": [n for n in weighted if n.startswith("dense_")], "conv_tail": [n for n in weighted if n in CONV_TAIL]}
+    other = sorted(set(weighted) - set(groups["dense"]) - set(groups["conv_tail"]))
+    if other or not groups["dense"] or len(groups["conv_tail"]) != len(CONV_TAIL):
+        raise ValueError(f"{model.name}: not an AUTOMAP with dense layers and a conv tail (layers {weighted})")
+    return groups
+
+
+def set_mode(model: keras.Model, mode: str) -> list[str]:
+    """Make the layers of ``mode`` trainable and freeze the others; returns the trainable layer names.
+
+    ``all`` and ``scratch``: every layer; ``conv_tail``: conv_1, conv_2, deconv; ``dense``: dense_*.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
+    groups = layer_groups(model)
+    train = groups["dense"] + groups["conv_tail"] if mode in ("all", "scratch") else groups[mode]
+    for layer in model.layers:
+        layer.trainable = layer.name in train or not layer.weights
+    return [layer.name for layer in model.layers if layer.weights and layer.trainable]
+
+
+def build_for_mode(mode: str, source: keras.Model, seed: int) -> keras.Model:
+    """A copy of ``source``'s architecture (chapter 03's AUTOMAP) for ``mode``: with ``source``'s
+    weights, or for ``scratch`` with fresh random ones (seeded); layers frozen as :func:`set_mode` says."""
+    keras.utils.set_random_seed(seed)
+    model = keras.models.clone_model(source)  # same layers and names, newly initialised weights
+    if mode != "scratch":
+        model.set_weights(source.get_weights())
+    set_mode(model, mode)
+    return model
+
+
+def trainable_params(model: keras.Model) -> int:
+    """Number of parameters that training updates (frozen layers excluded)."""
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def examples_figure(images: np.ndarray, labels) -> "plt.Figure":
+    """Magnitude (top, grey, [0, 1]) and phase (bottom, radians, with a colorbar) of a few crops."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import TEXT_WIDTH
+
+    count = len(images)
+    fig, axes = plt.subplots(2, count, figsize=(TEXT_WIDTH, 2 * TEXT_WIDTH / count + 0.8), squeeze=False)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        axes[0, i].imshow(np.abs(image), cmap="gray", vmin=0, vmax=1)
+        axes[0, i].set_title(label, fontsize=12)
+        handle = axes[1, i].imshow(np.angle(image), cmap="twilight", vmin=-np.pi, vmax=np.pi)
+        for ax in axes[:, i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("magnitude")
+    axes[1, 0].set_ylabel("phase")
+    bar = fig.colorbar(handle, ax=axes[1, :].tolist(), orientation="horizontal", fraction=0.08, pad=0.08)
+    bar.set_label("phase (rad)")
+    bar.set_ticks([-np.pi, 0, np.pi], labels=["−π", "0", "π"])
+    return fig
+
+
+def curves(history: dict) -> dict:
+    """Learning curve of a :func:`automap_nb.training.train` history: ``samples`` seen, cumulative
+    training ``seconds`` and ``val_psnr`` (seed PSNR, MAX = 1) after each epoch."""
+    epochs = history["epochs"]
+    return {"samples": np.cumsum([e["samples"] for e in epochs]).tolist(),
+            "seconds": np.cumsum([e["train_seconds"] for e in epochs]).tolist(),
+            "val_psnr": [e["val_psnr"] for e in epochs]}
+
+
+def curves_figure(results: dict, references: dict):
+    """Validation PSNR against samples seen (left) and training seconds (right) for each mode;
+    horizontal lines for ``references`` (``{label: psnr}``, e.g. the mean image, chapter 03's model
+    before fine-tuning)."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import TEXT_WIDTH
+
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 4.2), sharey=True)
+    for mode, result in results.items():
+        c = result["curve"]
+        for ax, x in zip(axes, (c["samples"], c["seconds"])):
+            ax.plot(x, c["val_psnr"], "o-", markersize=3, label=MODE_LABELS[mode])
+    styles = iter([":", "--", "-."])
+    for label, value in references.items():
+        style = next(styles)
+        for ax in axes:
+            ax.axhline(value, color="grey", linestyle=style, label=label if ax is axes[0] else None)
+    axes[0].set_xlabel("training samples seen")
+    axes[1].set_xlabel("training time (s)")
+    axes[0].set_ylabel("validation PSNR (dB, MAX = 1)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    return fig
+
+
+def verdict(final: dict, curves_by_mode: dict, mean_psnr: float, zero_shot_psnr: float, margin_db: float = 5.0) -> str:
+    """Markdown findings. ``final``: test PSNR per mode (fastMRI's, per picture); ``curves_by_mode``:
+    :func:`curves` per mode (``scratch`` included); ``mean_psnr``: the mean training image's test PSNR.
+
+    Per mode: its test PSNR against the mean image's (learned if at least ``margin_db`` above). Then the
+    best transfer mode (highest test PSNR) against training from scratch at equal samples: on the test
+    pictures, and on the validation curve (mean difference over the epochs, first and last epoch).
+    The answer to the seed's question is yes only if that mode clears the mean image by the margin,
+    beats scratch on the test pictures and its validation curve lies above scratch's on average.
+    """
+    lines = []
+    for mode, psnr in final.items():
+        gain = psnr - mean_psnr
+        lines.append(f"- **{MODE_LABELS[mode]}**: test PSNR {psnr:.2f} dB, {gain:+.2f} dB from the mean training "
+                     f"image ({'learned' if gain >= margin_db else 'not learned'} by the book's {margin_db:.0f} dB rule).")
+    lines.append(f"- Chapter 03's model applied as it is (no fine-tuning) scores {zero_shot_psnr:.2f} dB on the test pictures.")
+    scratch = np.asarray(curves_by_mode["scratch"]["val_psnr"])
+    best = max((m for m in final if m != "scratch"), key=lambda m: final[m])
+    mine = np.asarray(curves_by_mode[best]["val_psnr"])
+    test_gain, val_gain = final[best] - final["scratch"], float(np.mean(mine - scratch))
+    seconds = curves_by_mode[best]["seconds"][-1], curves_by_mode["scratch"]["seconds"][-1]
+    lines.append(f"- At equal samples seen, the best transfer mode, {MODE_LABELS[best]}, ends {test_gain:+.2f} dB from "
+                 f"training from scratch on the test pictures; on the validation pictures its curve is on average "
+                 f"{val_gain:+.2f} dB from scratch's ({mine[0] - scratch[0]:+.2f} dB after the first epoch, "
+                 f"{mine[-1] - scratch[-1]:+.2f} dB after the last), in {seconds[0]:.0f} s of training against {seconds[1]:.0f} s.")
+    learned = final[best] - mean_psnr >= margin_db
+    helps = test_gain > 0 and val_gain > 0
+    if learned and helps:
+        answer = ("Yes**: starting from chapter 03's weights beats training from scratch at equal samples, and the "
+                  "result clears the mean image by the book's margin.")
+    else:
+        reasons = []
+        if not learned:
+            reasons.append(f"no mode clears the mean image by the book's {margin_db:.0f} dB within this budget")
+        if not helps:
+            reasons.append("starting from chapter 03's weights does not beat training from scratch on both the test "
+                           "and the validation pictures")
+        elif not learned:
+            reasons.append("starting from chapter 03's weights does help relative to training from scratch")
+        answer = "No**, not by this run's numbers: " + "; ".join(reasons) + "."
+    lines.append("- **Does transfer quickly learn the new class's reconstruction here? " + answer)
+    return "\n".join(lines)

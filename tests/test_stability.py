@@ -1,0 +1,126 @@
+"""Chapter 08's perturbation search and operators (runs under TensorFlow and, in ``make test``, JAX)."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers, ops
+
+from automap_nb import stability, subsample, transforms
+
+
+def _kspace(rng, batch=3, n=16):
+    """Centred k-space (image units) of random complex images with max magnitude 1, as channels."""
+    images = rng.standard_normal((batch, n, n)) + 1j * rng.standard_normal((batch, n, n))
+    images /= np.abs(images).max(axis=(1, 2), keepdims=True)
+    return transforms.complex_to_channels(transforms.fft2c(images))
+
+
+def _toy_model(n=8, seed=0, in_chans=2):
+    """A small AUTOMAP-shaped network: flatten → dense tanh → dense tanh (n²) → reshape → conv
+    (``in_chans=1``: an image-to-image network, as the U-Net is)."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((n, n, in_chans))
+    x = layers.Flatten()(inputs)
+    x = layers.Dense(32, activation="tanh")(x)
+    x = layers.Dense(n * n, activation="tanh")(x)
+    x = layers.Reshape((n, n, 1))(x)
+    return keras.Model(inputs, layers.Conv2D(1, 3, padding="same")(x))
+
+
+def test_ifft_operator_is_the_projects_centred_orthonormal_inverse_fft():
+    y = _kspace(np.random.default_rng(0), n=15)  # odd n: the shifts must be the centred ones
+    expected = np.abs(transforms.ifft2c(transforms.channels_to_complex(y)))
+    assert np.allclose(stability.evaluate(stability.ifft_operator(), y), expected, atol=1e-5)
+    mask = subsample.volume_masks(["a.h5", "b.h5", "c.h5"], "random", 4, 15).astype(np.float32)
+    zero_filled = np.abs(transforms.ifft2c(transforms.channels_to_complex(y) * mask[:, None, :]))
+    assert np.allclose(stability.evaluate(stability.ifft_operator(mask), y), zero_filled, atol=1e-5)
+
+
+def test_value_and_gradient_matches_finite_differences():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    fn = lambda t: ops.sum(ops.reshape(ops.tanh(t) ** 2, (2, -1)), axis=1)  # noqa: E731
+    values, grad = stability.value_and_gradient(fn, x)
+    assert values.shape == (2,) and grad.shape == x.shape
+    assert np.allclose(values, np.sum(np.tanh(x) ** 2, axis=(1, 2)), rtol=1e-5)
+    analytic = 2 * np.tanh(x) * (1 - np.tanh(x) ** 2)
+    assert np.allclose(grad, analytic, atol=1e-5)
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.5])
+def test_search_increases_the_objective_on_a_toy_model_and_stays_in_the_ball(lam):
+    n = 8
+    model = _toy_model(n)
+    y = _kspace(np.random.default_rng(2), batch=2, n=n)
+    f = stability.model_operator(model, kspace_scale=3.0)
+    radius = 0.2 * stability.norms(y)
+    out = stability.search(f, y, radius, steps=25, lam=lam, seed=0)
+    trace = out["trace"]
+    assert trace.shape == (26, 2)
+    assert np.all(out["objective"] > trace[0] * 1.5), (trace[0], out["objective"])  # well above the random start
+    assert np.all(stability.norms(out["r"]) <= radius * (1 + 1e-5))
+    J = stability.objective(f, y, stability.evaluate(f, y), lam)
+    assert np.allclose(ops.convert_to_numpy(J(ops.convert_to_tensor(out["r"]))), out["objective"], rtol=1e-4)
+    # the searched perturbation beats Gaussian noise of the same norm on the same network
+    noise = stability.random_perturbation(y.shape, stability.norms(out["r"]), np.random.default_rng(3))
+    searched = stability.amplification(f, y, out["r"])["amplification"]
+    assert np.all(searched > stability.amplification(f, y, noise)["amplification"])
+
+
+def test_search_keeps_r_on_the_sampled_columns():
+    n = 8
+    y = _kspace(np.random.default_rng(4), batch=2, n=n)
+    mask = np.zeros((2, n), np.float32)
+    mask[:, ::2] = 1
+    out = stability.search(stability.unet_operator(_toy_model(n, in_chans=1), mask), y, 0.1 * stability.norms(y),
+                           steps=5, mask=stability.column_mask(mask, 2))
+    assert np.all(out["r"][:, :, 1::2] == 0) and np.any(out["r"][:, :, ::2] != 0)
+
+
+def test_the_inverse_ffts_amplification_never_exceeds_one():
+    rng = np.random.default_rng(5)
+    y = _kspace(rng, batch=4, n=16)
+    mask = subsample.volume_masks([f"v{i}.h5" for i in range(4)], "random", 4, 16).astype(np.float32)
+    for f, col in ((stability.ifft_operator(), None), (stability.ifft_operator(mask), stability.column_mask(mask, 4))):
+        for fraction in (1e-3, 0.05, 1.0, 20.0):  # from tiny to far larger than the image itself
+            radius = fraction * stability.norms(y)
+            amps = [stability.amplification(f, y, stability.random_perturbation(y.shape, radius, rng, col))["amplification"]]
+            amps.append(stability.amplification(f, y, stability.search(f, y, radius, steps=15, mask=col)["r"])["amplification"])
+            assert np.max(amps) <= 1 + 1e-5, (fraction, np.max(amps))
+    # the bound is reached: r with the image's own phase (r = ε·y/‖y‖) moves |IFFT| by exactly ‖r‖
+    r = 0.01 * y
+    assert np.allclose(stability.amplification(stability.ifft_operator(), y, r)["amplification"], 1, atol=1e-4)
+
+
+def test_random_perturbation_has_the_requested_norm_and_support():
+    rng = np.random.default_rng(6)
+    mask = stability.column_mask(np.tile([1, 0, 0, 1], (3, 2)).astype(np.float32), 3)
+    r = stability.random_perturbation((3, 8, 8, 2), np.array([1.0, 2.0, 3.0]), rng, mask)
+    assert np.allclose(stability.norms(r), [1, 2, 3], rtol=1e-5)
+    assert np.all(r[:, :, 1:3] == 0)
+    assert np.allclose(stability.norms(stability.project(r * 5, np.array([1.0, 1.0, 1.0]))), 1, rtol=1e-5)
+
+
+def test_run_group_and_summary_on_a_toy_model():
+    n = 8
+    model = _toy_model(n)
+    y = _kspace(np.random.default_rng(7), batch=2, n=n)
+    make = lambda m: {"toy": stability.model_operator(model, 3.0), "ifft": stability.ifft_operator()}  # noqa: E731
+    result = stability.run_group(make, ["toy"], y, [0.01, 0.1], steps=4, step_size=0.2, momentum=0.9, seed=0)
+    assert set(result["perturbations"]) == {"random", "search:toy"}
+    assert result["change"]["ifft"]["search:toy"].shape == (2, 2)
+    assert np.allclose(stability.norms(result["perturbations"]["random"].reshape(4, n, n, 2)),
+                       result["radius"].ravel(), rtol=1e-5)
+    rows = stability.summary_rows("1×", result, np.abs(transforms.ifft2c(transforms.channels_to_complex(y))))
+    assert len(rows) == 4
+    for row in rows:
+        assert row["amp_worst"] >= row["amp_random"] - 1e-9  # the worst includes the random draw
+        if row["method"] == "ifft":
+            assert row["amp_worst_max"] <= 1 + 1e-5 and not row["own_search"]
+    assert "AUTOMAP" not in stability.verdict(rows)
+
+
+def test_tv_operator_refuses_the_search():
+    f = stability.tv_operator(np.ones((1, 8), np.float32), 0.01, 2)
+    with pytest.raises(ValueError, match="numpy"):
+        stability.search(f, np.zeros((1, 8, 8, 2), np.float32), 1.0)

@@ -1,0 +1,93 @@
+"""Chapter 09's data (bundled natural pictures) and fine-tuning modes (freezing exactly what they say)."""
+
+import h5py
+import numpy as np
+import pytest
+
+from automap_nb import models, transfer, transforms
+from automap_nb.prepare import read_split
+
+
+@pytest.fixture(scope="module")
+def source():
+    return models.build_variant("seed", 8, seed=0, conv_filters=4)
+
+
+@pytest.mark.parametrize("mode, trains", [
+    ("all", ["dense_1", "dense_2", "conv_1", "conv_2", "deconv"]),
+    ("scratch", ["dense_1", "dense_2", "conv_1", "conv_2", "deconv"]),
+    ("conv_tail", ["conv_1", "conv_2", "deconv"]),
+    ("dense", ["dense_1", "dense_2"]),
+])
+def test_modes_freeze_exactly_the_layers_they_say(source, mode, trains):
+    model = transfer.build_for_mode(mode, source, seed=1)
+    trainable = [layer.name for layer in model.layers if layer.weights and layer.trainable]
+    frozen = [layer.name for layer in model.layers if layer.weights and not layer.trainable]
+    assert trainable == trains
+    assert set(frozen) == {"dense_1", "dense_2", "conv_1", "conv_2", "deconv"} - set(trains)
+    expected = sum(layer.count_params() for layer in model.layers if layer.name in trains)
+    assert transfer.trainable_params(model) == expected
+    assert len(model.trainable_weights) == 2 * len(trains)  # kernel and bias of each trainable layer
+    same = [np.array_equal(a, b) for a, b in zip(model.get_weights(), source.get_weights())]
+    assert all(same) if mode != "scratch" else not any(same[::2])  # scratch: fresh kernels
+
+
+def test_frozen_layers_do_not_change_in_training(source, tmp_path):
+    import keras
+
+    model = transfer.build_for_mode("conv_tail", source, seed=0)
+    before = {layer.name: [w.copy() for w in layer.get_weights()] for layer in model.layers if layer.weights}
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    x = np.random.default_rng(0).standard_normal((4, 8, 8, 2)).astype(np.float32)
+    model.fit(x, np.zeros((4, 8, 8, 1), np.float32), epochs=2, verbose=0)
+    for layer in model.layers:
+        if layer.weights:
+            unchanged = all(np.array_equal(a, b) for a, b in zip(before[layer.name], layer.get_weights()))
+            assert unchanged == layer.name.startswith("dense_"), layer.name
+
+
+def test_set_mode_rejects_unknown_modes_and_non_automap_models(source):
+    with pytest.raises(ValueError, match="mode must be one of"):
+        transfer.set_mode(source, "head")
+    with pytest.raises(ValueError, match="not an AUTOMAP"):
+        transfer.set_mode(models.build_variant("fullconv", 8, seed=0, conv_filters=4), "dense")
+
+
+def test_natural_images_are_split_by_picture_and_normalised_like_the_mri_slices(tmp_path):
+    data = transfer.natural_images(16, {"train": 5, "val": 2, "test": 3}, seed=0)
+    assert data["images"].shape == (10, 16, 16) and data["images"].dtype == np.complex64
+    assert np.allclose(np.abs(data["images"]).max(axis=(1, 2)), 1, atol=1e-6)
+    assert np.ptp(np.angle(data["images"])) > 1  # a phase, not a real image
+    by_split = {s: set(data["volume"][data["split"] == s]) for s in ("train", "val", "test")}
+    assert not (by_split["train"] & by_split["val"]) and not (by_split["train"] & by_split["test"])
+    assert by_split["test"] <= set(transfer.PICTURES["test"])
+    again = transfer.natural_images(16, {"train": 5, "val": 2, "test": 3}, seed=0)
+    assert np.array_equal(again["images"], data["images"])  # seeded
+    path = transfer.write_prepared(tmp_path / "natural.h5", data, kspace_scale=7.0, source="test")
+    test = read_split(path, "test")
+    assert test["kspace_scale"] == 7.0 and len(test["volume"]) == 3
+    inputs, targets = transforms.image_to_example(test["images"], 7.0)
+    assert np.allclose(test["inputs"], inputs) and np.allclose(test["targets"], targets)
+    with h5py.File(path) as f:
+        assert int(f.attrs["size"]) == 16 and f.attrs["fingerprint"]
+
+
+def test_pictures_come_from_the_installed_wheel():
+    for names in transfer.PICTURES.values():
+        for name in names:
+            picture = transfer.load_picture(name)
+            assert picture.ndim == 2 and 0 <= picture.min() and picture.max() <= 1 and min(picture.shape) >= 128
+
+
+def test_verdict_says_yes_only_when_transfer_clears_the_mean_image_and_beats_scratch():
+    def curve(values):
+        return {"val_psnr": values, "seconds": [1.0, 2.0]}
+
+    close = {"all": curve([14.0, 15.0]), "scratch": curve([14.5, 15.5])}
+    text = transfer.verdict({"all": 15.2, "scratch": 15.6}, close, mean_psnr=11.0, zero_shot_psnr=11.5)
+    assert "No**" in text and "not learned" in text.split("\n")[0] and "does not beat training from scratch" in text
+    helps = {"all": curve([16.0, 17.0]), "scratch": curve([14.5, 15.5])}
+    text = transfer.verdict({"all": 15.2, "scratch": 13.0}, helps, mean_psnr=11.0, zero_shot_psnr=11.5)
+    assert "No**" in text and "does help" in text
+    good = {"all": curve([20.0, 25.0]), "scratch": curve([12.0, 15.0])}
+    assert "Yes**" in transfer.verdict({"all": 24.0, "scratch": 15.0}, good, mean_psnr=11.0, zero_shot_psnr=11.5)
