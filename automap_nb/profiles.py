@@ -241,8 +241,8 @@ DEFAULT_PROFILE = "cpu"
 # Sample-data size used by `make book` / `automap-nb run` when no data folder is given.
 SAMPLE_DATA = {
     "quick": {"volumes": 6, "slices": 3},
-    "cpu": {"volumes": 16, "slices": 10},
-    "paper": {"volumes": 16, "slices": 10},
+    "cpu": {"volumes": 16, "slices": 10, "parallel": True},     # one process per CPU: byte-identical files
+    "paper": {"volumes": 16, "slices": 10, "parallel": True},
     # 150 × 32 = 4,800 slices; the patient-hash split gives train 4,256 / val 352 / test 192 (6 volumes).
     # Compact files (sample_data: same schema, k-space kept where n ≤ 128 needs it): ≈ 3.7 GB instead of
     # ≈ 11 GB; built by one process per CPU.

@@ -42,3 +42,15 @@ def quick_run(tmp_path_factory, quick_data):
     run_dir = tmp_path_factory.mktemp("run-quick")
     run_notebooks(run_dir, profile="quick", data_dir=quick_data, progress=False)
     return run_dir
+
+
+# Everything that executes the quick run (or builds a book from it) goes to one pytest-xdist
+# worker (`make test` runs `pytest -n 2 --dist loadgroup`): the session fixtures above are built
+# once per worker, so spreading these tests would execute every notebook twice.
+SHARED_RUN_FIXTURES = {"quick_run", "quick_data"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SHARED_RUN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("quick_run"))
