@@ -416,8 +416,7 @@ def images_figure(cases: list[dict]):
             axes[row, col].imshow(image, cmap="gray", vmin=0, vmax=vmax)
         diff = np.abs(case["perturbed"] - case["clean"])
         handle = axes[row, 4].imshow(diff, cmap="magma", vmin=0)
-        bar = fig.colorbar(handle, ax=axes[row, 4], fraction=0.046, pad=0.04)
-        bar.ax.tick_params(labelsize=10)
+        fig.colorbar(handle, ax=axes[row, 4], fraction=0.046, pad=0.04)
         for col in range(5):
             axes[row, col].set_xticks([])
             axes[row, col].set_yticks([])
@@ -459,7 +458,7 @@ def verdict(rows: list[dict], learned: dict | None = None, tolerance: float = 1e
             lines.append("- **AUTOMAP is not less stable than the inverse FFT here**: no perturbation the search found "
                          "moved its output by more than ‖r‖.")
         if learned is not None and not learned.get("learned", False):
-            lines.append(f"- Caveat: AUTOMAP's test PSNR is only {learned['gain_db']:.2f} dB above the mean training "
+            lines.append(f"- Caveat: AUTOMAP's test PSNR is {learned['gain_db']:+.2f} dB from the mean training "
                          f"image's (the book's threshold for \"learned\" is {learned['margin_db']:.0f} dB), and the "
                          "mean image is perfectly stable (amplification 0): stability says nothing about quality.")
     tv = [r for r in rows if r["method"] == "tv" and r["budget"] == top]
