@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import keras
 import numpy as np
 
 from . import transforms
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
 
 #: Pictures of scikit-image's wheel used here (functions of ``skimage.data``), by split. Textures
 #: (brick, grass, gravel) and documents (page, text) train only; val and test are photographs, each
