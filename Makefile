@@ -46,9 +46,15 @@ run: install
 JAX_TESTS = tests/test_models.py tests/test_training.py tests/test_pipeline.py tests/test_bench.py tests/test_stability.py
 JAX_SKIP  = not test_kill_9_then_resume_continues_one_history and not test_cli_writes and not arrays-bf16
 
+# Two pytest-xdist workers: most tests wait on a kernel start or a single-threaded step, so two at
+# a time use the two cores better; everything that shares the quick run stays on one worker
+# (tests/conftest.py groups it), so the notebooks execute once.
+PYTEST_WORKERS ?= 2
+
 test: install-test
-	$(VENV)/bin/pytest
-	KERAS_BACKEND=jax $(VENV)/bin/pytest $(JAX_TESTS) -k "$(JAX_SKIP)"
+	$(VENV)/bin/ruff check automap_nb tests benchmarks
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	KERAS_BACKEND=jax $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(JAX_TESTS) -k "$(JAX_SKIP)"
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

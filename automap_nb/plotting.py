@@ -7,7 +7,6 @@ import numpy as np
 
 from . import augment, transforms
 
-
 # The book's column is about 700 px wide and figures are drawn at 100 dpi, so a figure at most
 # TEXT_WIDTH inches wide is shown at (about) its own size, and 12 pt text (16.7 px) is no smaller
 # than the page's body text (16 px).

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import profiles
 from .params import ParameterError
-from .results import (SCRATCH_NAME, check_output_dir, read_json, remove_stale_temporaries, write_json)
+from .results import SCRATCH_NAME, check_output_dir, read_json, remove_stale_temporaries, write_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"

@@ -49,9 +49,8 @@ from keras import ops
 from tqdm import tqdm
 
 from . import augment as augment_module
-from . import models
+from . import models, transforms
 from .pipeline import EpochBatches, ImageBank, check_pipeline, prepared_batches, wrap
-from . import transforms
 from .results import write_text_atomic
 
 HISTORY_NAME = "history.json"
@@ -219,7 +218,7 @@ def resolve_precision(precision: str) -> str:
     """A ``models.PRECISIONS`` key for ``precision``; ``"auto"`` picks where it was measured faster.
 
     ``"auto"``: ``"mixed_bfloat16"`` for TensorFlow on a CPU with native bfloat16 instructions
-    (≈ 1.5× the samples/s of float32 for the 64² AUTOMAP, benchmarks/learning.md), else
+    (≈ 1.2× the samples/s of float32 for the 64² AUTOMAP on 2 CPU cores: 343 against 279), else
     ``"float32"`` (JAX's CPU backend was slower in bfloat16; GPUs keep the seed's float32 unless
     asked).
     """
@@ -384,9 +383,48 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
             recorder = _EpochRecorder(train_data, out_dir, history, schedule, bar, epochs, checkpoint_seconds)
             fit_model = model if pipeline == "numpy" else wrap(  # builds the examples on the device
                 model, ImageBank.from_prepared(prepared_path), loss="mse", metrics=[seed_psnr, "mse"])
-            fit_model.fit(train_data, validation_data=val_data, initial_epoch=done, epochs=epochs,
-                      shuffle=False, callbacks=[recorder], verbose=verbose)  # PreparedDataset shuffles
+            if verbose or workers > 1:  # Keras's own bar, or PyDataset's worker threads: fit
+                fit_model.fit(train_data, validation_data=val_data, initial_epoch=done, epochs=epochs,
+                              shuffle=False, callbacks=[recorder], verbose=verbose)  # PreparedDataset shuffles
+            else:
+                _run_epochs(fit_model, train_data, val_data, recorder, done, epochs)
     return history
+
+
+def _batch(data) -> tuple:
+    """``(inputs, targets)`` of one PyDataset item (``(inputs,)`` has no targets)."""
+    data = tuple(data) if isinstance(data, (tuple, list)) else (data,)
+    return data[0], (data[1] if len(data) > 1 else None)
+
+
+def _run_epochs(model: keras.Model, train_data, val_data, recorder: "_EpochRecorder", done: int, epochs: int) -> None:
+    """Epochs ``done … epochs − 1`` as ``fit`` runs them, one compiled step per batch.
+
+    The same compiled train and test steps, batches, order and callback hooks as
+    ``model.fit(train_data, validation_data=val_data, shuffle=False, callbacks=[recorder])``, and
+    the same logs (running means over the epoch's batches, then over the validation batches), but
+    without ``fit``'s per-epoch set-up of iterators and callback lists: with a few batches per
+    epoch (130 training slices, batch 32) that set-up cost ≈ 20 % of the training time on 2 CPU
+    cores (``benchmarks/learning.md``).
+    """
+    def run(step, data) -> dict:  # every log averaged over the samples, as Keras's metrics do
+        sums, count = {}, 0
+        for i in range(len(data)):
+            inputs, targets = _batch(data[i])
+            logs = step(inputs, targets, return_dict=True)
+            size = len(inputs)
+            for key, value in logs.items():
+                sums[key] = sums.get(key, 0.0) + float(value) * size
+            count += size
+        return {key: total / count for key, total in sums.items()}
+
+    recorder.set_model(model)
+    for epoch in range(done, epochs):
+        recorder.on_epoch_begin(epoch)
+        logs = run(model.train_on_batch, train_data)
+        recorder.on_test_begin()
+        val_logs = run(model.test_on_batch, val_data)
+        recorder.on_epoch_end(epoch, {**logs, **{f"val_{k}": v for k, v in val_logs.items()}})
 
 
 class _EpochRecorder(keras.callbacks.Callback):

@@ -11,8 +11,9 @@ reference every option must beat.
 
 Writes the JSON (one record per option with its curve) and ``learning.md`` beside it (a table
 regenerated from the JSON, so the two always agree). Options already in the JSON are kept unless
-rerun with ``--only`` (an option is keyed by its name and sample budget). Seconds are wall-clock on whatever else the machine is doing: run it on an
-idle machine for timings; samples seen do not depend on load.
+rerun with ``--only`` (an option is keyed by its name and sample budget). Seconds are wall-clock on
+whatever else the machine is doing: run it on an idle machine for timings; samples seen do not
+depend on load.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def write_prepared(path, n=16, volumes=6, slices=2, seed=0):
     splits = ["train", "train", "train", "train", "val", "test"]
     yy, xx = np.mgrid[:n, :n] / n
     for v in range(volumes):
-        for s in range(slices):
+        for _ in range(slices):
             blob = np.exp(-((yy - rng.uniform(.3, .7)) ** 2 + (xx - rng.uniform(.3, .7)) ** 2) / 0.05)
             images.append(blob * np.exp(1j * rng.uniform(0, 1) * xx))
             names.append(f"file{v}.h5".encode())

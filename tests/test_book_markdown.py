@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 from myst_parser.config.main import MdParserConfig
-from myst_parser.parsers.mdit import create_md_parser
 from myst_parser.mdit_to_docutils.base import DocutilsRenderer
+from myst_parser.parsers.mdit import create_md_parser
 
 from automap_nb import profiles
 

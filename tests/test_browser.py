@@ -204,7 +204,8 @@ def test_no_broken_internal_link(reports):
             target = Path(unquote(url.path))
             if target.name == "_automap_check.js":
                 continue
-            assert target.is_file(), f"{page.relative_to(site)}: broken link to {target.relative_to(site) if target.is_relative_to(site) else target}"
+            shown = target.relative_to(site) if target.is_relative_to(site) else target
+            assert target.is_file(), f"{page.relative_to(site)}: broken link to {shown}"
             if url.fragment and target.suffix == ".html":
                 if target not in ids:
                     ids[target] = page_ids(target)

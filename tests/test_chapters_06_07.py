@@ -60,7 +60,7 @@ def test_06_tv_lambda_from_the_grid_and_training_recorded(ch06):
         assert tv["lambda"] in [row["lambda"] for row in tv["grid"]]
         assert tv["lambda"] in QUICK["tv_lambdas"]
     for method in ("unet", "automap"):
-        for group, summary in ch06["training"][method].items():
+        for summary in ch06["training"][method].values():
             assert summary["epochs"] == QUICK[f"{method}_epochs"]
             assert summary["params"] == ch06["params"][method] > 0
             assert math.isfinite(summary["final_val_psnr_seed"])

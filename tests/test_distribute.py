@@ -16,7 +16,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from test_training import write_tiny_prepared
 
 SCRIPT = r"""

@@ -6,10 +6,10 @@ import sys
 import h5py
 import numpy as np
 import pytest
+from fastmri_files import write_fastmri_file
 
 from automap_nb import mri_data
 from automap_nb.mri_data import DataError
-from fastmri_files import write_fastmri_file
 
 
 def test_index_and_read_third_party_files(fastmri_folder):
@@ -89,7 +89,8 @@ def test_schema_errors_name_the_file(tmp_path, problem, match):
             del f["ismrmrd_header"]
             f["ismrmrd_header"] = b"<ismrmrdHeader><encoding>"
         elif problem == "header_field":
-            xml = f["ismrmrd_header"][()].decode().replace("<reconSpace>", "<reconSpaceX>").replace("</reconSpace>", "</reconSpaceX>")
+            xml = f["ismrmrd_header"][()].decode()
+            xml = xml.replace("<reconSpace>", "<reconSpaceX>").replace("</reconSpace>", "</reconSpaceX>")
             del f["ismrmrd_header"]
             f["ismrmrd_header"] = xml.encode()
         elif problem == "target_shape":

@@ -12,10 +12,10 @@ import sys
 
 import numpy as np
 import pytest
-
-from automap_nb import augment, models, pipeline, subsample, training
 from processes import kill_after_first_checkpoint_then_resume
 from test_training import write_tiny_prepared
+
+from automap_nb import augment, models, pipeline, subsample, training
 
 N = 16
 # a checkpoint after every epoch (train() gains checkpoint_seconds, default 60 s, in the lead's

@@ -3,9 +3,9 @@
 import h5py
 import numpy as np
 import pytest
+from fastmri_files import ifft2c, write_fastmri_file
 
 from automap_nb import mri_data, prepare, transforms
-from fastmri_files import ifft2c, write_fastmri_file
 
 
 @pytest.mark.parametrize("size", [32, 33])

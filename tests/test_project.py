@@ -1,12 +1,11 @@
 """Project hygiene: environment files agree, notebooks are committed clean and well-formed."""
 
-import json
 import re
-import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,12 +20,12 @@ import h5py
 import nbformat
 import numpy as np
 import pytest
+from fastmri_files import write_fastmri_file
+from notebook_files import write_notebook
 
 from automap_nb import book, mri_data, prepare, results, runner
 from automap_nb.mri_data import DataError
 from automap_nb.params import ParameterError
-from fastmri_files import write_fastmri_file
-from notebook_files import write_notebook
 
 REPO = Path(__file__).resolve().parent.parent
 

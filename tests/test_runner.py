@@ -3,10 +3,10 @@
 import json
 
 import pytest
+from notebook_files import write_notebook
 
 from automap_nb import runner
 from automap_nb.params import ParameterError
-from notebook_files import write_notebook
 
 
 @pytest.fixture

@@ -59,7 +59,9 @@ def test_masks_figure_is_legible():
 
 
 def test_per_volume_figure_marks_clipped_values_and_labels_its_axes():
-    per = lambda *values: {"per_volume": {f"file{i}.h5": {"psnr": v} for i, v in enumerate(values)}}
+    def per(*values):
+        return {"per_volume": {f"file{i}.h5": {"psnr": v} for i, v in enumerate(values)}}
+
     metrics = {m: {"1x": per(20.0, 21.0), "4x": per(18.0, 19.5)} for m in study.METHODS}
     metrics["zero_filled"]["1x"] = per(147.9, 148.0)
     fig = study.per_volume_figure(metrics, "psnr")

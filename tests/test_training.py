@@ -9,9 +9,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from processes import kill_after_first_checkpoint_then_resume
 
 from automap_nb import models, training, transforms
-from processes import kill_after_first_checkpoint_then_resume
 
 N = 8
 EPOCHS = 4
@@ -175,18 +175,18 @@ def test_kill_9_then_resume_continues_one_history(prepared, tmp_path):
     np.testing.assert_allclose(losses(history), losses(uninterrupted), rtol=1e-5)
 
 
-def test_sparse_checkpoints_keep_history_and_checkpoint_in_step(prepared, reference, tmp_path):
+def test_sparse_checkpoints_keep_history_and_checkpoint_in_step(prepared, reference, tmp_path, monkeypatch):
     """With a long checkpoint interval only the last epoch is saved, and the history is still whole."""
     model = models.build_variant("seed", N, seed=0)
     seen = []
+    record_epoch = training._EpochRecorder.on_epoch_end
 
-    class Spy(training.keras.callbacks.Callback):  # what a kill after each epoch would leave
-        def on_epoch_end(self, epoch, logs=None):
-            history = training.load_history(tmp_path)
-            seen.append(len(history["epochs"]) if history else 0)
+    def spy(self, epoch, logs=None):  # what a kill after each epoch would leave
+        record_epoch(self, epoch, logs)
+        history = training.load_history(tmp_path)
+        seen.append(len(history["epochs"]) if history else 0)
 
-    original_fit = model.fit
-    model.fit = lambda *a, callbacks=(), **k: original_fit(*a, callbacks=[*callbacks, Spy()], **k)
+    monkeypatch.setattr(training._EpochRecorder, "on_epoch_end", spy)
     history = training.train(model, prepared, tmp_path, **ARGS, checkpoint_seconds=3600)
     assert seen == [0] * (EPOCHS - 1) + [EPOCHS]  # nothing written until the last epoch
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"epoch-{EPOCHS:04d}.keras", "history.json", "initial.keras"]
@@ -203,6 +203,18 @@ def test_resolve_precision(monkeypatch):
     monkeypatch.setattr(training, "native_bfloat16_cpu", lambda: True)
     on_tf_cpu = training.describe_device() == {"backend": "tensorflow", "device": "CPU", "name": "CPU"}
     assert training.resolve_precision("auto") == ("mixed_bfloat16" if on_tf_cpu else "float32")
+
+
+def test_python_epochs_log_what_fit_logs(prepared, tmp_path):
+    """The per-batch loop (verbose=0) and Keras's fit (verbose=2) give the same epochs."""
+    histories = []
+    for name, verbose in (("loop", 0), ("fit", 2)):
+        model = models.build_variant("seed", N, seed=0, conv_filters=4)
+        histories.append(training.train(model, prepared, tmp_path / name, epochs=2, batch_size=4, learning_rate=1e-3,
+                                        progress=False, verbose=verbose)["epochs"])
+    for loop, fit in zip(*histories):
+        for key in ("loss", "mse", "psnr", "val_loss", "val_mse", "val_psnr"):
+            assert loop[key] == pytest.approx(fit[key], rel=1e-4), key
 
 
 def test_mixed_bfloat16_training_learns(prepared, tmp_path):
