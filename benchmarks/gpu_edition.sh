@@ -5,11 +5,15 @@
 # Here, once: the wheels of benchmarks/gpu.sh (keras, namex, optree) in .whl/ (git ignores it), plus
 # those of the packages the runner and the kernels import that the machine's image lacks (KINDS.md's
 # list, 2026-11): papermill, nbclient, nbformat, jupyter-client, jupyter-core, ipykernel, ipython and
-# its needs (traitlets, comm, debugpy, pyzmq, tornado, nest-asyncio, jedi, parso, decorator,
+# its needs (traitlets, comm, debugpy, pyzmq, tornado, nest-asyncio2, jedi, parso, ipython-pygments-lexers,
 # matplotlib-inline, pexpect, ptyprocess, prompt-toolkit, wcwidth, stack-data, asttokens, executing,
-# pure-eval), myst-nb (only its glue is imported), fastjsonschema, jsonschema, jsonschema-specifications,
-# referencing, rpds-py, entrypoints, tenacity, platformdirs, nilearn, nibabel: cp312 manylinux wheels at
-# constraints.txt's versions, downloaded as benchmarks/gpu.sh says (the lot must stay under 64 MiB).
+# pure-eval), myst-nb (only its glue is imported; it needs docutils), fastjsonschema, jsonschema,
+# jsonschema-specifications, referencing, rpds-py, entrypoints, tenacity, platformdirs, nilearn, nibabel,
+# sigpy and pywavelets (chapter 06's TV): cp312 manylinux or pure wheels at constraints.txt's versions.
+# `python3 benchmarks/check_wheels.py --download` fetches the missing ones; without --download it lists
+# .whl/ and fails in one line if one is missing. Ready here (2026-11-26): 42 wheels, 36.2 MiB (tracked
+# files 1.2 MiB; a device call carries at most 64 MiB). The device call, all of it in one run:
+#   run(command='bash benchmarks/gpu_edition.sh "$OUT/gpu-edition"', carry=['.whl'], timeout_s=600)
 # There (carry .whl), in one command of at most 600 s, or in two on the same warm machine:
 #   bash benchmarks/gpu_edition.sh "$OUT/gpu-edition"        # everything
 #   bash benchmarks/gpu_edition.sh "$OUT/gpu-edition" 1      # wheels, data, chapters 01-03
@@ -42,9 +46,11 @@ exec > >(tee -a "$OUT_DIR/log.txt") 2>&1
 echo "[gpu_edition.sh] $(date -u +%FT%TZ) out=$OUT_DIR part=$PART python=$PYTHON wheels=${WHEELS:-none} smoke=${SMOKE:-0}"
 
 if [ -n "$WHEELS" ]; then
+    "$PYTHON" benchmarks/check_wheels.py --dir "$WHEELS" > /dev/null || exit 1  # one line if a wheel is missing
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target "$SITE" "$WHEELS"/*.whl || { echo "[gpu_edition.sh] wheel install failed"; exit 1; }
     export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+    "$PYTHON" benchmarks/check_wheels.py --installed --dir "$WHEELS" || echo "[gpu_edition.sh] warning: see above"
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" KERAS_BACKEND=${KERAS_BACKEND:-jax} PYTHONUNBUFFERED=1 \
     TF_CPP_MIN_LOG_LEVEL=3
