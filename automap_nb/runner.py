@@ -176,11 +176,15 @@ LOG_DIR = "logs"
 #   (TensorFlow/absl ``I0000`` and oneDNN lines) is not forwarded into cell outputs;
 # - ``sys.stderr`` is the process's own stderr (the log file): progress bars (tqdm writes to
 #   ``sys.stderr``), Python warnings and library log records land in the log. Cell errors still
-#   reach the notebook and papermill (they travel as error messages, not as stderr text).
+#   reach the notebook and papermill (they travel as error messages, not as stderr text);
+# - the root logger writes to that stderr too: TensorFlow's logger, finding no root handler in an
+#   interactive kernel, would otherwise add its own handler on *stdout*, and its warnings (e.g.
+#   "5 out of the last 6 calls … triggered tf.function retracing") would print into the page.
 # Interactive use (JupyterLab) is untouched: these arguments are given only to the runner's kernels.
 KERNEL_ARGUMENTS = (
     "--IPKernelApp.capture_fd_output=False",
-    "--IPKernelApp.exec_lines=import sys; sys.stderr = sys.__stderr__",
+    "--IPKernelApp.exec_lines=import logging, sys; sys.stderr = sys.__stderr__; "
+    "logging.basicConfig(stream=sys.__stderr__)",
 )
 
 

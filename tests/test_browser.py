@@ -45,6 +45,7 @@ HOW_TO_GET = ("no Chromium found (looked for: " + ", ".join(BROWSERS) + "). The 
 NOISE = {
     "TensorFlow/absl log line": re.compile(r"\bI0000\b|absl::|oneDNN|cudart_stub|cuda_dnn|TF_ENABLE_ONEDNN_OPTS"),
     "kernel warning": re.compile(r"IPKernelApp|\[IPKernelApp\]"),
+    "library log record": re.compile(r"\b(?:WARNING|INFO|ERROR):(?:tensorflow|absl|keras|jax|root):"),
     "Python warning": re.compile(r"\b\w*Warning: |TqdmWarning|warnings\.warn"),
     "progress bar": re.compile(r"\d+%\|[█▏▎▍▌▋▊▉ ]*\||\d+/\d+ \[\d\d:\d\d<|it/s\]|s/it\]|█"),
     "path object": re.compile(r"PosixPath\(|WindowsPath\("),
@@ -224,6 +225,7 @@ def test_the_checker_sees_noise_it_is_meant_to_catch():
         "path object": "PosixPath('/tmp/q/01_data_exploration.json')",
         "raw TeX": r"where \(x = \mathrm{ifft2c}(k)\)",
         "kernel warning": "[IPKernelApp] WARNING | Kernel is running over TCP",
+        "library log record": "WARNING:tensorflow:5 out of the last 6 calls to <function TensorFlowTrainer.make",
         "unresolved glue or substitution": "{{ seed_val_psnr }}",
     }
     for what, text in samples.items():

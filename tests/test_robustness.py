@@ -430,6 +430,21 @@ def test_stderr_has_no_kernel_or_tensorflow_noise(tmp_path):
     assert (tmp_path / "run" / "logs" / "01_keras.kernel.log").is_file()  # kept, for a crash
 
 
+def test_library_log_records_go_to_the_kernel_log_not_the_page(tmp_path):
+    """TensorFlow's logger (e.g. its retracing warning) writes to stdout in a kernel unless told."""
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    write_notebook(nbs / "01_log.ipynb", 'run_dir = "."',
+                   'import tensorflow as tf\ntf.get_logger().warning("retracing, for the test")\nprint("shown")')
+    from automap_nb import runner
+
+    runner.run_notebooks(tmp_path / "run", profile="quick", notebooks_dir=nbs, progress=False)
+    cells = json.loads((tmp_path / "run" / "01_log.ipynb").read_text())["cells"]
+    shown = json.dumps([c.get("outputs", []) for c in cells])
+    assert "shown" in shown and "retracing, for the test" not in shown
+    assert "retracing, for the test" in (tmp_path / "run" / "logs" / "01_log.kernel.log").read_text()
+
+
 # ---- fastMRI's own folders -----------------------------------------------------------------------
 
 def test_train_folder_and_test_folder_the_fastmri_convention(tmp_path):
