@@ -243,6 +243,30 @@ def _write_inputs(f, scale: float, size: int, chunk: int = 256) -> None:
         inputs[start:start + len(batch)] = transforms.image_to_example(batch, scale)[0]
 
 
+def write_prepared_arrays(path: str | Path, images: np.ndarray, meta: dict, kspace_scale: float,
+                          attrs: dict) -> Path:
+    """Write a prepared file (CONTRIBUTING.md's format) from images already in memory, atomically.
+
+    ``images``: complex ``(B, n, n)``, stored as given; ``inputs`` and ``targets`` are built from
+    them with ``kspace_scale`` (:func:`transforms.image_to_example`). ``meta``: the per-slice
+    datasets (``volume``, ``slice``, ``split``), stored as given. ``attrs``: the file's attributes;
+    ``size`` and ``kspace_scale`` are set here. Used for files derived from a prepared file or made
+    from other images (chapters 07 and 09); :func:`prepare_dataset` streams fastMRI volumes instead.
+    """
+    path = Path(path)
+    inputs, targets = transforms.image_to_example(images, kspace_scale)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("images", data=images)
+        f.create_dataset("targets", data=targets)
+        f.create_dataset("inputs", data=inputs)
+        for key, value in meta.items():
+            f.create_dataset(key, data=value)
+        f.attrs.update({**attrs, "size": images.shape[-1], "kspace_scale": float(kspace_scale)})
+    tmp.replace(path)
+    return path
+
+
 def read_split(path: str | Path, split: str) -> dict:
     """Load one split of a prepared file into memory: ``images``, ``inputs``, ``targets``,
     ``volume`` (str), ``slice``, and the attribute ``kspace_scale``. For the small evaluation

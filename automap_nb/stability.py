@@ -118,7 +118,7 @@ def _masked(k, mask):
     return k if mask is None else k * ops.convert_to_tensor(mask)
 
 
-def column_mask(mask: np.ndarray | None, batch: int) -> np.ndarray | None:
+def channel_mask(mask: np.ndarray | None, batch: int) -> np.ndarray | None:
     """A column mask ``(n,)`` or per-slice ``(B, n)`` → ``(B, 1, n, 1)`` float32 for channels."""
     if mask is None:
         return None
@@ -135,7 +135,7 @@ def magnitude(real, imag):
 def ifft_operator(mask: np.ndarray | None = None) -> Callable:
     """``y ↦ |IFFT(M·y)|``: the exact inverse FFT (``mask=None``) or the zero-filled reconstruction
     with column masks ``mask`` ``(B, n)`` (one per slice of the batch ``y``)."""
-    mask = None if mask is None else column_mask(mask, len(mask))
+    mask = None if mask is None else channel_mask(mask, len(mask))
 
     def f(y):
         return magnitude(*ifft2c_channels(_masked(y, mask)))
@@ -144,7 +144,7 @@ def ifft_operator(mask: np.ndarray | None = None) -> Callable:
 
 def model_operator(model: keras.Model, kspace_scale: float, mask: np.ndarray | None = None) -> Callable:
     """``y ↦ model((M·y)·kspace_scale)[..., 0]``: AUTOMAP on (masked, ``(B, n)``) k-space in image units."""
-    mask = None if mask is None else column_mask(mask, len(mask))
+    mask = None if mask is None else channel_mask(mask, len(mask))
 
     def f(y):
         return model(_masked(y, mask) * kspace_scale, training=False)[..., 0]
@@ -309,7 +309,7 @@ def run_group(make_operators: Callable, searched, y: np.ndarray, fractions, *, m
     Y = np.concatenate([y] * K)
     tiled = None if mask is None else np.concatenate([mask] * K)
     operators, clean_operators = make_operators(tiled), make_operators(mask)
-    col = column_mask(tiled, K * B)
+    col = channel_mask(tiled, K * B)
     rng = np.random.default_rng(seed)
     perturbations = {"random": random_perturbation(Y.shape, radius.ravel(), rng, col)}
     traces = {}

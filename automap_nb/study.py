@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from . import baselines, evaluate, models, subsample, training, transforms, unet
 from .plotting import TEXT_WIDTH  # importing plotting also sets the book's figure style
-from .prepare import read_split
+from .prepare import mean_target, read_split, write_prepared_arrays
 from .results import scratch_dir
 
 METHODS = ("mean_image", "zero_filled", "tv", "unet", "automap")
@@ -454,18 +454,8 @@ def downsample_prepared(src, dst, size: int) -> Path:
         small[rows], _ = transforms.normalize(small[rows])
     train = meta["split"] == b"train"
     scale = float(1.0 / np.sqrt(np.mean(np.abs(small[train]) ** 2)))
-    inputs, targets = transforms.image_to_example(small, scale)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    with h5py.File(tmp, "w") as f:
-        f.create_dataset("images", data=small.astype(np.complex64))
-        f.create_dataset("targets", data=targets)
-        f.create_dataset("inputs", data=inputs)
-        for key, value in meta.items():
-            f.create_dataset(key, data=value)
-        f.attrs.update({**attrs, "size": size, "kspace_scale": scale,
-                        "derived_from": f"{src.name} (size {n}) by Fourier cropping"})
-    tmp.replace(dst)
-    return dst
+    return write_prepared_arrays(dst, small.astype(np.complex64), meta, scale,
+                                 {**attrs, "derived_from": f"{src.name} (size {n}) by Fourier cropping"})
 
 
 def val_metrics(model, val: dict, acceleration, mask_kind: str) -> dict:
@@ -718,8 +708,7 @@ def findings_07(summary: list[dict], val_slices: int, val_volumes: int, mean_ima
 def mean_image_reference(prepared_path, val: dict) -> dict:
     """Val metrics of a trivial predictor: the pixel-wise mean of the training targets, whatever
     the input. A variant at or below it has not learned anything from its input yet."""
-    train = read_split(prepared_path, "train")
-    mean = np.broadcast_to(train["targets"].mean(axis=0), val["targets"].shape)
+    mean = np.broadcast_to(mean_target(prepared_path, "train")[..., None], val["targets"].shape)
     return evaluate.evaluate_volumes(val["targets"], mean, val["volume"])
 
 

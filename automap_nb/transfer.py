@@ -19,11 +19,11 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import h5py
 import keras
 import numpy as np
 
 from . import transforms
+from .prepare import write_prepared_arrays
 
 if TYPE_CHECKING:
     import matplotlib.pyplot as plt
@@ -119,24 +119,14 @@ def natural_images(n: int, counts: dict[str, int], seed: int = 0, pictures: dict
 
 def write_prepared(path, data: dict, kspace_scale: float, source: str) -> Path:
     """Write :func:`natural_images` output as a prepared file (atomically) with ``kspace_scale``."""
-    path = Path(path)
     images = data["images"]
-    inputs, targets = transforms.image_to_example(images, kspace_scale)
     digest = hashlib.sha256(np.ascontiguousarray(images).tobytes())
     digest.update("|".join(f"{v}:{s}:{p}" for v, s, p in zip(data["volume"], data["slice"], data["split"])).encode())
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w") as f:
-        f.create_dataset("images", data=images)
-        f.create_dataset("targets", data=targets)
-        f.create_dataset("inputs", data=inputs)
-        f.create_dataset("volume", data=np.array([v.encode() for v in data["volume"]]))
-        f.create_dataset("slice", data=data["slice"])
-        f.create_dataset("split", data=np.array([s.encode() for s in data["split"]]))
-        f.attrs.update({"size": images.shape[-1], "kspace_scale": float(kspace_scale), "crop": 0,
-                        "normalisation": "per crop: max magnitude 1", "source": source,
-                        "fingerprint": digest.hexdigest()[:16]})
-    tmp.replace(path)
-    return path
+    meta = {"volume": np.array([v.encode() for v in data["volume"]]), "slice": data["slice"],
+            "split": np.array([s.encode() for s in data["split"]])}
+    return write_prepared_arrays(path, images, meta, kspace_scale,
+                                 {"crop": 0, "normalisation": "per crop: max magnitude 1", "source": source,
+                                  "fingerprint": digest.hexdigest()[:16]})
 
 
 def layer_groups(model: keras.Model) -> dict[str, list[str]]:

@@ -73,7 +73,7 @@ def test_search_keeps_r_on_the_sampled_columns():
     mask = np.zeros((2, n), np.float32)
     mask[:, ::2] = 1
     out = stability.search(stability.unet_operator(_toy_model(n, in_chans=1), mask), y, 0.1 * stability.norms(y),
-                           steps=5, mask=stability.column_mask(mask, 2))
+                           steps=5, mask=stability.channel_mask(mask, 2))
     assert np.all(out["r"][:, :, 1::2] == 0) and np.any(out["r"][:, :, ::2] != 0)
 
 
@@ -81,7 +81,7 @@ def test_the_inverse_ffts_amplification_never_exceeds_one():
     rng = np.random.default_rng(5)
     y = _kspace(rng, batch=4, n=16)
     mask = subsample.volume_masks([f"v{i}.h5" for i in range(4)], "random", 4, 16).astype(np.float32)
-    for f, col in ((stability.ifft_operator(), None), (stability.ifft_operator(mask), stability.column_mask(mask, 4))):
+    for f, col in ((stability.ifft_operator(), None), (stability.ifft_operator(mask), stability.channel_mask(mask, 4))):
         for fraction in (1e-3, 0.05, 1.0, 20.0):  # from tiny to far larger than the image itself
             radius = fraction * stability.norms(y)
             amps = [stability.amplification(f, y, stability.random_perturbation(y.shape, radius, rng, col))["amplification"]]
@@ -94,7 +94,7 @@ def test_the_inverse_ffts_amplification_never_exceeds_one():
 
 def test_random_perturbation_has_the_requested_norm_and_support():
     rng = np.random.default_rng(6)
-    mask = stability.column_mask(np.tile([1, 0, 0, 1], (3, 2)).astype(np.float32), 3)
+    mask = stability.channel_mask(np.tile([1, 0, 0, 1], (3, 2)).astype(np.float32), 3)
     r = stability.random_perturbation((3, 8, 8, 2), np.array([1.0, 2.0, 3.0]), rng, mask)
     assert np.allclose(stability.norms(r), [1, 2, 3], rtol=1e-5)
     assert np.all(r[:, :, 1:3] == 0)
