@@ -2,7 +2,7 @@
 
 Inputs follow the prepared dataset: k-space channels ``(N, n, n, 2)`` (real, imaginary) of
 ``fft2c(image) · kspace_scale``, already multiplied by column masks, or masked here with
-``masks`` ``(N, n)`` (see :mod:`automap_nb.subsample`). Outputs are magnitude images
+``masks`` ``(N, n)`` (see :mod:`automap_nb.data.subsample`). Outputs are magnitude images
 ``(N, n, n)`` float32 on the scale of the prepared targets (per-volume max ≈ 1).
 
 Total variation (TV) solves, per slice, ``min_x ½‖M F x − y‖² + λ‖∇x‖₁`` with ``F`` the centred
@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import evaluate, subsample, transforms
+from automap_nb import evaluate
+from automap_nb.data import subsample, transforms
 
 DEFAULT_TAU = 10.0
 

@@ -6,7 +6,7 @@ float32 weights, bfloat16 arithmetic). ``warmup`` steps (tracing, compilation) r
 ``repeats`` timed runs of ``steps`` steps each (one ``fit`` epoch each); figures are medians over
 the repeats. ``data`` says what feeds it:
 
-- ``"device"`` (default): the device input pipeline (:mod:`automap_nb.pipeline`) over
+- ``"device"`` (default): the device input pipeline (:mod:`automap_nb.data.pipeline`) over
   ``batch × steps`` random complex images held on the device: per-sample reflection-tiling crops
   and the k-space FFT run inside the compiled step; the host only draws the crop offsets. This is
   how ``training.train(..., pipeline="device")`` feeds a GPU.
@@ -41,7 +41,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from . import models, pipeline, training
+from automap_nb import models, training
+from automap_nb.data import pipeline
 
 PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16"}
 DATA_SOURCES = ("device", "arrays")
@@ -327,7 +328,7 @@ def summarise(paths, out_stem, title: str) -> tuple[Path, Path]:
         f"Random data, medians of {first['repeats']} timed runs after warm-up "
         f"(`automap_nb.bench.run_benchmark`). Training FLOPs = 6 × `models.count_macs` per sample. "
         f"Peak figures: {first['peak_source']}. \"device\" data: the device input pipeline "
-        f"(`automap_nb.pipeline`: crops and FFT inside the step); \"arrays\": host arrays, no "
+        f"(`automap_nb.data.pipeline`: crops and FFT inside the step); \"arrays\": host arrays, no "
         f"augmentation. Input pipeline alone: host draws + device ops, synchronised per batch.\n")
     return json_path, md_path
 

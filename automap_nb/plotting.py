@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import augment, transforms
+from automap_nb.data import augment, transforms
 
 # The book's column is about 700 px wide and figures are drawn at 100 dpi, so a figure at most
 # TEXT_WIDTH inches wide is shown at (about) its own size, and 12 pt text (16.7 px) is no smaller

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .plotting import TEXT_WIDTH  # importing plotting also sets the book's figure style
+from automap_nb.plotting import TEXT_WIDTH  # importing plotting also sets the book's figure style
 
 TRAIN_COLOUR, VAL_COLOUR = "tab:blue", "tab:red"  # as the seed's Figure 3
 

@@ -3,7 +3,7 @@
 They are not results of a run: the book compares its own (glued) results against them. The book
 build turns every entry into a MyST substitution (``{{ seed_val_psnr }}`` in any markdown page
 or notebook markdown cell renders the value), so prose never types them either.
-:func:`substitutions` gives the mapping; ``automap_nb.book`` writes it into the staged
+:func:`substitutions` gives the mapping; ``automap_nb.orchestration.book`` writes it into the staged
 ``_config.yml``.
 """
 

@@ -1,8 +1,8 @@
 """Experiment helpers for chapters 06 (undersampling baselines) and 07 (architecture study).
 
 Chapter 06 compares four reconstructions of masked k-space on the same test slices with the same
-per-volume masks (:func:`automap_nb.subsample.volume_masks`): zero-filled, TV
-(:mod:`automap_nb.baselines`), a U-Net on the zero-filled magnitude (:mod:`automap_nb.unet`) and
+per-volume masks (:func:`automap_nb.data.subsample.volume_masks`): zero-filled, TV
+(:mod:`automap_nb.baselines`), a U-Net on the zero-filled magnitude (:mod:`automap_nb.models.unet`) and
 AUTOMAP (:mod:`automap_nb.models`), the last two trained with :func:`automap_nb.training.train`.
 Chapter 07 trains AUTOMAP variants under one budget. Shapes: k-space inputs ``(N, n, n, 2)``,
 targets ``(N, n, n, 1)``, reconstructions ``(N, n, n)`` float32 magnitudes.
@@ -19,10 +19,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
 
-from . import baselines, evaluate, models, subsample, training, transforms, unet
-from .plotting import TEXT_WIDTH  # importing plotting also sets the book's figure style
-from .prepare import mean_target, read_split, write_prepared_arrays
-from .results import scratch_dir
+from automap_nb import baselines, evaluate, models, training
+from automap_nb.data import subsample, transforms
+from automap_nb.data.prepare import mean_target, read_split, write_prepared_arrays
+from automap_nb.models import unet
+from automap_nb.plotting import TEXT_WIDTH  # importing plotting also sets the book's figure style
+from automap_nb.results import scratch_dir
 
 METHODS = ("mean_image", "zero_filled", "tv", "unet", "automap")
 METHOD_LABELS = {"mean_image": "mean training image", "zero_filled": "zero-filled", "tv": "TV (sigpy)",
@@ -176,7 +178,7 @@ def reconstruct_all(test: dict, accelerations, mask_kind: str, tv_lambdas: dict,
                     trained: dict, mean_image: np.ndarray, timing_repeats: int = 10, progress: bool = True) -> dict:
     """Every method at every acceleration on the same test slices and per-volume masks.
 
-    ``test``: :func:`automap_nb.prepare.read_split` output; ``tv_lambdas`` ``{acc: λ}``;
+    ``test``: :func:`automap_nb.data.prepare.read_split` output; ``tv_lambdas`` ``{acc: λ}``;
     ``trained`` ``{method: {acc: model}}``; ``mean_image`` ``(n, n)``: the mean training target,
     the trivial "reconstruction" that ignores the input (``prepare.mean_target``). Returns ``{"recon": {acc: {method: (N, n, n)}},
     "metrics": {method: {acc_key: evaluate_volumes(...)}}, "seconds_per_slice": {method:
@@ -576,7 +578,7 @@ def study_figure(summary: list[dict], reference_psnr: float | None = None) -> pl
 
 def require_groups(name: str, value, accelerations) -> list[list[int]]:
     """Validate ``train_groups`` against ``accelerations`` (see :func:`check_groups`)."""
-    from .params import ParameterError
+    from automap_nb.orchestration.params import ParameterError
 
     try:
         return check_groups(value, accelerations)

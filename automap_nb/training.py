@@ -48,10 +48,11 @@ import numpy as np
 from keras import ops
 from tqdm import tqdm
 
-from . import augment as augment_module
-from . import models, transforms
-from .pipeline import EpochBatches, ImageBank, check_pipeline, prepared_batches, wrap
-from .results import write_text_atomic
+from automap_nb import models
+from automap_nb.data import augment as augment_module
+from automap_nb.data import transforms
+from automap_nb.data.pipeline import EpochBatches, ImageBank, check_pipeline, prepared_batches, wrap
+from automap_nb.results import write_text_atomic
 
 HISTORY_NAME = "history.json"
 INITIAL_NAME = "initial.keras"
@@ -332,7 +333,7 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
     the previous one, and after the last epoch; 0 checkpoints every epoch. A kill loses at most that
     much work (a checkpoint of a 12.7M-parameter model with Adam's state is ≈ 150 MB).
     ``pipeline``: ``"numpy"`` (:class:`PreparedDataset`, the default) or ``"device"``
-    (:mod:`automap_nb.pipeline`: images on the device, crops, masks and FFT inside the compiled
+    (:mod:`automap_nb.data.pipeline`: images on the device, crops, masks and FFT inside the compiled
     step; same examples to float32 precision, ``input_transform`` not supported).
 
     Returns the history: ``{"config": {...}, "device": {...}, "epochs": [per-epoch records]}``

@@ -27,7 +27,7 @@ LIMIT = 64 * 2**20  # what a device call carries: the working tree and .whl/ tog
 WHEELS = {
     # benchmarks/gpu.sh: Keras 3 on the image's JAX
     "keras": "keras", "namex": "keras", "optree": "keras",
-    # automap_nb.runner: papermill and a Jupyter kernel
+    # automap_nb.orchestration.runner: papermill and a Jupyter kernel
     "papermill": "papermill", "entrypoints": "papermill", "tenacity": "papermill",
     "nbclient": "papermill", "nbformat": "papermill", "fastjsonschema": "nbformat", "jsonschema": "nbformat",
     "jsonschema-specifications": "jsonschema", "referencing": "jsonschema", "rpds-py": "jsonschema",
@@ -40,7 +40,7 @@ WHEELS = {
     "asttokens": "stack-data", "executing": "stack-data", "pure-eval": "stack-data",
     # the chapters' `from myst_nb import glue` (installed without its Sphinx needs; glue imports docutils)
     "myst-nb": "chapters' glue", "docutils": "myst-nb glue",
-    # automap_nb.sample_data (nilearn's bundled MNI template) and chapter 06's TV baseline (sigpy)
+    # automap_nb.data.sample_data (nilearn's bundled MNI template) and chapter 06's TV baseline (sigpy)
     "nilearn": "sample data", "nibabel": "nilearn", "sigpy": "chapter 06 TV", "pywavelets": "sigpy",
 }
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_26_x86_64", "manylinux_2_17_x86_64",

@@ -65,7 +65,7 @@ for setting in "${SETTINGS[@]}"; do
     if [ "$SECONDS" -ge "$TOTAL" ]; then echo "[gpu.sh] $name skipped: ${SECONDS}s >= TOTAL=${TOTAL}s"; continue; fi
     read -r -a args <<< "${setting#*|}"
     echo "[gpu.sh] $(date -u +%T) $name: ${args[*]}"
-    timeout "$LIMIT" "$PYTHON" -m automap_nb.cli bench "${args[@]}" --out "$OUT_DIR/runs/$name"
+    timeout "$LIMIT" "$PYTHON" -m automap_nb.orchestration.cli bench "${args[@]}" --out "$OUT_DIR/runs/$name"
     status=$?
     if [ $status -eq 0 ]; then done_files+=("$OUT_DIR/runs/$name.json"); else echo "[gpu.sh] $name FAILED (exit $status)"; fi
 done

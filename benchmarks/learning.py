@@ -33,7 +33,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from automap_nb import evaluate, models, training  # noqa: E402
-from automap_nb.prepare import mean_target, read_split  # noqa: E402
+from automap_nb.data.prepare import mean_target, read_split  # noqa: E402
 from automap_nb.results import write_json  # noqa: E402
 
 # name → (conv filters, learning rate, schedule, batch size, k-space input scale); the input scale

@@ -25,8 +25,8 @@ def fastmri_folder(tmp_path):
 @pytest.fixture(scope="session")
 def quick_data(tmp_path_factory):
     """The embedded sample data at the quick profile's size."""
-    from automap_nb import profiles
-    from automap_nb.sample_data import build_sample_dataset
+    from automap_nb.data.sample_data import build_sample_dataset
+    from automap_nb.orchestration import profiles
 
     folder = tmp_path_factory.mktemp("sample-quick")
     size = profiles.SAMPLE_DATA["quick"]
@@ -37,7 +37,7 @@ def quick_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def quick_run(tmp_path_factory, quick_data):
     """A run folder in which every numbered notebook was executed by papermill (quick profile)."""
-    from automap_nb.runner import run_notebooks
+    from automap_nb.orchestration.runner import run_notebooks
 
     run_dir = tmp_path_factory.mktemp("run-quick")
     run_notebooks(run_dir, profile="quick", data_dir=quick_data, progress=False)

@@ -1,7 +1,7 @@
 """An independent writer of fastMRI single-coil files for the tests.
 
 Written from the schema in the fastMRI paper and facts.md, deliberately not through
-``automap_nb.sample_data``: it plays the part of "a file written by someone else". Its header
+``automap_nb.data.sample_data``: it plays the part of "a file written by someone else". Its header
 mimics a real knee file (encoding 640 × 372 with a k-space of width 368, padding 4…372).
 """
 

@@ -8,7 +8,9 @@ import pytest
 from skimage.data import shepp_logan_phantom
 from skimage.transform import resize
 
-from automap_nb import baselines, evaluate, study, subsample, training, transforms, unet
+from automap_nb import baselines, evaluate, study, training
+from automap_nb.data import subsample, transforms
+from automap_nb.models import unet
 
 
 def phantom(n: int) -> np.ndarray:

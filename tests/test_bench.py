@@ -8,7 +8,7 @@ import keras
 import pytest
 
 from automap_nb import bench, models
-from automap_nb.cli import main as cli_main
+from automap_nb.orchestration.cli import main as cli_main
 
 TINY = dict(variant="seed", n=8, batch=4, steps=2, warmup=1, repeats=1)
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from automap_nb import book, runner
+from automap_nb.orchestration import book, runner
 
 pytestmark = pytest.mark.slow
 

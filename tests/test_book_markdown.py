@@ -9,7 +9,7 @@ from myst_parser.config.main import MdParserConfig
 from myst_parser.mdit_to_docutils.base import DocutilsRenderer
 from myst_parser.parsers.mdit import create_md_parser
 
-from automap_nb import profiles
+from automap_nb.orchestration import profiles
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -29,8 +29,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from automap_nb import book
-from automap_nb.runner import REPO_ROOT
+from automap_nb.orchestration import book
+from automap_nb.orchestration.runner import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from automap_nb import profiles, runner
+from automap_nb.orchestration import profiles, runner
 from automap_nb.results import read_json
 
 pytestmark = pytest.mark.slow

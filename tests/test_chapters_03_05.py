@@ -7,7 +7,8 @@ import math
 import nbformat
 import pytest
 
-from automap_nb import models, profiles
+from automap_nb import models
+from automap_nb.orchestration import profiles
 from automap_nb.results import read_json
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from automap_nb import profiles, study, subsample
+from automap_nb import study
+from automap_nb.data import subsample
+from automap_nb.orchestration import profiles
 from automap_nb.results import read_json
 
 QUICK = profiles.PROFILES["quick"]

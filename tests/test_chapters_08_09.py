@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from automap_nb import profiles, transfer
+from automap_nb.experiments import transfer
+from automap_nb.orchestration import profiles
 from automap_nb.results import read_json
 
 QUICK = profiles.PROFILES["quick"]

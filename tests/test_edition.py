@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from automap_nb import book, edition, reference
+from automap_nb import reference
+from automap_nb.orchestration import book, edition
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from automap_nb import edition
+from automap_nb.orchestration import edition
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "gpu_edition.sh"

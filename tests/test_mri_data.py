@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from fastmri_files import write_fastmri_file
 
-from automap_nb import mri_data
-from automap_nb.mri_data import DataError
+from automap_nb.data import mri_data
+from automap_nb.data.mri_data import DataError
 
 
 def test_index_and_read_third_party_files(fastmri_folder):
@@ -117,7 +117,7 @@ def test_nan_and_inf_name_file_and_slice(tmp_path):
 
 
 def test_cli_reports_one_line_errors(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "automap_nb.cli", "prepare", "--data-dir",
+    result = subprocess.run([sys.executable, "-m", "automap_nb.orchestration.cli", "prepare", "--data-dir",
                              str(tmp_path / "missing"), "--out", str(tmp_path / "p.h5")],
                             capture_output=True, text=True)
     assert result.returncode == 2

@@ -15,7 +15,8 @@ import pytest
 from processes import kill_after_first_checkpoint_then_resume
 from test_training import write_tiny_prepared
 
-from automap_nb import augment, models, pipeline, subsample, training
+from automap_nb import models, training
+from automap_nb.data import augment, pipeline, subsample
 
 N = 16
 # a checkpoint after every epoch (train() gains checkpoint_seconds, default 60 s, in the lead's

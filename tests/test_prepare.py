@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from fastmri_files import ifft2c, write_fastmri_file
 
-from automap_nb import mri_data, prepare, transforms
+from automap_nb.data import mri_data, prepare, transforms
 
 
 @pytest.mark.parametrize("size", [32, 33])

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from automap_nb import profiles
+from automap_nb.orchestration import profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,7 +73,7 @@ def test_every_gpu_departure_from_the_paper_profile_is_explained_with_gpu_reason
 
 
 def test_gpu_sample_data_gives_at_least_4000_training_slices():
-    from automap_nb import sample_data, splits
+    from automap_nb.data import sample_data, splits
 
     size = profiles.SAMPLE_DATA["gpu"]
     ids = [sample_data._patient_id(0, i) for i in range(1, size["volumes"] + 1)]

@@ -23,9 +23,11 @@ import pytest
 from fastmri_files import write_fastmri_file
 from notebook_files import write_notebook
 
-from automap_nb import book, mri_data, prepare, results, runner
-from automap_nb.mri_data import DataError
-from automap_nb.params import ParameterError
+from automap_nb import results
+from automap_nb.data import mri_data, prepare
+from automap_nb.data.mri_data import DataError
+from automap_nb.orchestration import book, runner
+from automap_nb.orchestration.params import ParameterError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def cli(*args, cwd=None, timeout=300):
     """Run ``automap-nb ARGS`` in a fresh process; returns the CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "automap_nb.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "automap_nb.orchestration.cli", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, timeout=timeout)
 
 
@@ -436,7 +438,7 @@ def test_library_log_records_go_to_the_kernel_log_not_the_page(tmp_path):
     nbs.mkdir()
     write_notebook(nbs / "01_log.ipynb", 'run_dir = "."',
                    'import tensorflow as tf\ntf.get_logger().warning("retracing, for the test")\nprint("shown")')
-    from automap_nb import runner
+    from automap_nb.orchestration import runner
 
     runner.run_notebooks(tmp_path / "run", profile="quick", notebooks_dir=nbs, progress=False)
     cells = json.loads((tmp_path / "run" / "01_log.ipynb").read_text())["cells"]

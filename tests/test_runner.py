@@ -5,8 +5,8 @@ import json
 import pytest
 from notebook_files import write_notebook
 
-from automap_nb import runner
-from automap_nb.params import ParameterError
+from automap_nb.orchestration import runner
+from automap_nb.orchestration.params import ParameterError
 
 
 @pytest.fixture

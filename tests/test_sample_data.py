@@ -1,4 +1,4 @@
-"""Tests of the embedded sample dataset (automap_nb.sample_data): real HDF5 files, small builds."""
+"""Tests of the embedded sample dataset (automap_nb.data.sample_data): real HDF5 files, small builds."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import h5py
 import numpy as np
 import pytest
 
-from automap_nb import sample_data
-from automap_nb.sample_data import (
+from automap_nb.data import sample_data
+from automap_nb.data.sample_data import (
     ACQUISITIONS,
     MANIFEST_NAME,
     MAX_SLICES,
@@ -22,7 +22,7 @@ from automap_nb.sample_data import (
     WIDTHS,
     build_sample_dataset,
 )
-from automap_nb.transforms import center_crop, ifft2c
+from automap_nb.data.transforms import center_crop, ifft2c
 
 VOLUMES = 3
 SLICES = 2
@@ -302,7 +302,7 @@ def compact(tmp_path_factory, built) -> list[Path]:
 
 
 def test_compact_is_the_full_volume_band_limited_in_the_same_schema(built, compact):
-    from automap_nb import mri_data
+    from automap_nb.data import mri_data
 
     _, full_paths = built
     for full_path, path in zip(full_paths, compact):

@@ -1,6 +1,6 @@
 import pytest
 
-from automap_nb import splits
+from automap_nb.data import splits
 
 
 def test_split_is_deterministic_and_stable_when_files_are_added():

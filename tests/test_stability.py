@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from keras import layers, ops
 
-from automap_nb import stability, subsample, transforms
+from automap_nb.data import subsample, transforms
+from automap_nb.experiments import stability
 
 
 def _kspace(rng, batch=3, n=16):

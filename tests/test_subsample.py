@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from automap_nb import subsample as ss
+from automap_nb.data import subsample as ss
 
 
 @pytest.mark.parametrize("kind", ss.KINDS)

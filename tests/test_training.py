@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from processes import kill_after_first_checkpoint_then_resume
 
-from automap_nb import models, training, transforms
+from automap_nb import models, training
+from automap_nb.data import transforms
 
 N = 8
 EPOCHS = 4

@@ -4,8 +4,10 @@ import h5py
 import numpy as np
 import pytest
 
-from automap_nb import models, transfer, transforms
-from automap_nb.prepare import read_split
+from automap_nb import models
+from automap_nb.data import transforms
+from automap_nb.data.prepare import read_split
+from automap_nb.experiments import transfer
 
 
 @pytest.fixture(scope="module")

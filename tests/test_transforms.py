@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from automap_nb import augment, transforms
+from automap_nb.data import augment, transforms
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ FFT, one sample at a time. That is fine on 2 CPU cores and far too slow to feed 
 - **Host** (:class:`IndexBatches`, a ``keras.utils.PyDataset``): the same per-epoch shuffle and the
   same per-sample ``numpy.random.Generator`` keyed by ``(seed, epoch, row)`` (``(seed, row)`` when
   not training) as the numpy pipeline, drawing the same numbers in the same order: the crop offset
-  (:func:`automap_nb.augment.crop_offset`) and then the mask (``mask_fn(rng, n)``). A batch is three
+  (:func:`automap_nb.data.augment.crop_offset`) and then the mask (``mask_fn(rng, n)``). A batch is three
   small arrays, ``{"index": int32 (B,), "offset": int32 (B, 2), "mask": float32 (B, n)}``.
 - **Device** (:class:`ImageBank`, a Keras layer holding every prepared image as one non-trainable
   float32 variable ``(N, n, n, 2)``, (real, imaginary)): gathers the rows, crops the reflection
@@ -25,7 +25,7 @@ optimizer, which the wrapper shares) are what training saves, so checkpoints are
 the numpy pipeline.
 
 Limits: masks must be column masks (shape ``(n,)`` or ``(1, n)``, as
-:mod:`automap_nb.subsample` makes); ``input_transform`` (a numpy callable) is not supported.
+:mod:`automap_nb.data.subsample` makes); ``input_transform`` (a numpy callable) is not supported.
 Equality with the numpy pipeline is to float32 precision (the FFTs differ in rounding), which
 ``tests/test_pipeline.py`` checks.
 """
@@ -41,7 +41,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .augment import crop_offset
+from automap_nb.data.augment import crop_offset
 
 PIPELINES = ("numpy", "device")
 

@@ -365,7 +365,7 @@ def departures(values: dict, reference: str = "paper", profile: str | None = Non
 def departures_markdown(rows: list[dict]) -> str:
     """A Markdown table of :func:`departures` rows (full text, no truncation), or a sentence when
     the run used the seed's settings throughout. Three columns (parameter, the seed's setting →
-    this run, why and what it costs), as the landing page's (:func:`automap_nb.edition.departures_table`),
+    this run, why and what it costs), as the landing page's (:func:`automap_nb.orchestration.edition.departures_table`),
     so that the long texts get most of the page's width and the table fits the page."""
     if not rows:
         return "None: this run used the seed's settings (the `paper` profile) throughout."

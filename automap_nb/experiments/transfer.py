@@ -4,7 +4,7 @@ The other class is natural photographs bundled *inside* scikit-image's wheel (``
 files that ship with the package; nothing is downloaded), given a smooth random phase, as the
 original AUTOMAP's natural-image training set was (Zhu et al. 2018). :func:`natural_images` cuts
 random square crops from each picture, Fourier-downsamples them to the run's grid n
-(:func:`automap_nb.transforms.downsample`) and normalises each to max magnitude 1, as the prepared
+(:func:`automap_nb.data.transforms.downsample`) and normalises each to max magnitude 1, as the prepared
 MRI slices are; the splits are by *picture*, so no test crop comes from a picture seen in training.
 :func:`write_prepared` stores them in the prepared-file format (``images``, ``inputs``, ``targets``,
 ``volume`` = picture, ``slice``, ``split``) with the MRI file's ``kspace_scale``, so the network sees
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
-from . import transforms
-from .prepare import write_prepared_arrays
+from automap_nb.data import transforms
+from automap_nb.data.prepare import write_prepared_arrays
 
 if TYPE_CHECKING:
     import matplotlib.pyplot as plt
@@ -173,7 +173,7 @@ def examples_figure(images: np.ndarray, labels) -> "plt.Figure":
     """Magnitude (top, grey, [0, 1]) and phase (bottom, radians, with a colorbar) of a few crops."""
     import matplotlib.pyplot as plt
 
-    from .plotting import TEXT_WIDTH
+    from automap_nb.plotting import TEXT_WIDTH
 
     count = len(images)
     fig, axes = plt.subplots(2, count, figsize=(TEXT_WIDTH, 2 * TEXT_WIDTH / count + 0.8), squeeze=False)
@@ -207,7 +207,7 @@ def curves_figure(results: dict, references: dict):
     before fine-tuning)."""
     import matplotlib.pyplot as plt
 
-    from .plotting import TEXT_WIDTH
+    from automap_nb.plotting import TEXT_WIDTH
 
     fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 4.2), sharey=True)
     for mode, result in results.items():

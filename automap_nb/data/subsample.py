@@ -6,7 +6,7 @@ Conventions:
   ``(..., n, n)``. A mask is a 1-D bool array ``(n,)``; it multiplies every row.
 - The fully sampled low-frequency block has ``num_low = round(n · center_fraction)`` columns
   (at least 1) starting at ``n // 2 − num_low // 2``, so it always contains the DC column
-  ``n // 2`` (same centring as :mod:`automap_nb.transforms`), for odd and even ``n``.
+  ``n // 2`` (same centring as :mod:`automap_nb.data.transforms`), for odd and even ``n``.
 - Standard pairs (fastMRI): acceleration 4 with centre fraction 0.08, acceleration 8 with 0.04.
   Acceleration 1 is the all-ones mask (fully sampled).
 - ``random``: the centre block plus every other column independently with probability

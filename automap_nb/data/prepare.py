@@ -22,7 +22,8 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from . import mri_data, results, splits, transforms
+from automap_nb import results
+from automap_nb.data import mri_data, splits, transforms
 
 PREPARED_NAME = "prepared.h5"
 CROP = 320
@@ -117,7 +118,7 @@ def prepare_dataset(
     ``out_path`` (HDF5).
 
     Splits: ``val_dir``/``test_dir``, when given, fill the val/test split with all their volumes;
-    the splits without a folder are hashed out of ``data_dir`` (see :mod:`automap_nb.splits`).
+    the splits without a folder are hashed out of ``data_dir`` (see :mod:`automap_nb.data.splits`).
     ``kspace_scale`` always comes from the training split. The output path is checked and every
     file is checked before anything is written; the output appears only when complete (temporary
     file + rename), and a failure leaves no file and no folder that was not there before.

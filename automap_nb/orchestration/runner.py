@@ -24,11 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-from . import profiles
-from .params import ParameterError
-from .results import SCRATCH_NAME, check_output_dir, read_json, remove_stale_temporaries, write_json
+from automap_nb.orchestration import profiles
+from automap_nb.orchestration.params import ParameterError
+from automap_nb.results import SCRATCH_NAME, check_output_dir, read_json, remove_stale_temporaries, write_json
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 KERNEL_NAME = "automap-nb"
@@ -214,7 +214,7 @@ def run_notebooks(run_dir: str | Path, profile: str = profiles.DEFAULT_PROFILE,
 
     ``only`` restricts the run to notebooks whose names start with one of the given prefixes
     (e.g. ``["01", "02"]``). ``val_dir``/``test_dir``: fastMRI's own folders for those splits
-    (see :mod:`automap_nb.splits`). Everything is checked before the folder is created: the output
+    (see :mod:`automap_nb.data.splits`). Everything is checked before the folder is created: the output
     folder, the parameters, and that the folder holds no results from other data. Returns the
     executed notebooks' paths. Raises :class:`RunError` naming the notebook and cell when one
     fails (its executed copy keeps the traceback).

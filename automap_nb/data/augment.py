@@ -39,7 +39,7 @@ def reflected_indices(offset: int, size: int) -> np.ndarray:
 def crop_offset(rng: np.random.Generator, h: int, w: int) -> tuple[int, int]:
     """The ``(top, left)`` offset :func:`reflect_tile_crop` draws: uniform over ``[0, h) × [0, w)``.
 
-    Two draws from ``rng``, ``top`` first; :mod:`automap_nb.pipeline` draws the same numbers on
+    Two draws from ``rng``, ``top`` first; :mod:`automap_nb.data.pipeline` draws the same numbers on
     the host and crops on the device.
     """
     return int(rng.integers(0, h)), int(rng.integers(0, w))

@@ -1,7 +1,7 @@
 """How this edition of the book was built, read from the run's own files (``run.json`` and the
 chapters' JSON), for the landing page's "this edition" box and headline results.
 
-:func:`substitutions` returns ``{key: text}``; ``automap_nb.book`` makes them MyST substitutions
+:func:`substitutions` returns ``{key: text}``; ``automap_nb.orchestration.book`` makes them MyST substitutions
 (``{{ edition_profile }}``), so the landing page types no number: every value comes from the run
 that built the book. A file or key the box needs that is missing is an error naming it.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import tables
+from automap_nb import tables
 
 METHOD_NAMES = {
     "automap": "AUTOMAP, trained (chapter 03)",
@@ -85,7 +85,7 @@ def headline_table(results: dict) -> str:
 
 def departures_table(run_dir: Path) -> str:
     """A markdown table of every parameter in which the run departs from the seed's settings (the
-    ``paper`` profile), gathered from the ``departures`` rows (:func:`automap_nb.profiles.departures`)
+    ``paper`` profile), gathered from the ``departures`` rows (:func:`automap_nb.orchestration.profiles.departures`)
     that the chapters write into their ``NN_name.json``, with the chapters each one applies to. A
     parameter that ran with the same value in several chapters is one row; a chapter JSON without
     ``departures`` contributes none. A sentence instead of a table when there is no departure."""

@@ -3,10 +3,10 @@
 fastMRI needs a licence click and cannot be downloaded by the notebooks, so this module builds,
 offline and deterministically, a folder of HDF5 files that any fastMRI single-coil reader accepts::
 
-    from automap_nb.sample_data import build_sample_dataset
+    from automap_nb.data.sample_data import build_sample_dataset
     paths = build_sample_dataset("data/sample", volumes=16, slices=10, seed=0)
 
-or ``python -m automap_nb.sample_data data/sample --volumes 16 --slices 10``.
+or ``python -m automap_nb.data.sample_data data/sample --volumes 16 --slices 10``.
 
 Anatomy
     Real MRI anatomy, not a phantom: the ICBM152 2009a nonlinear symmetric T1 template and its
@@ -89,8 +89,8 @@ import h5py
 import numpy as np
 from scipy import ndimage
 
-from automap_nb.params import require_bool, require_int
-from automap_nb.transforms import center_crop, fft2c, ifft2c
+from automap_nb.orchestration.params import require_bool, require_int
+from automap_nb.data.transforms import center_crop, fft2c, ifft2c
 
 __all__ = [
     "ACQUISITIONS",
@@ -127,7 +127,7 @@ COMPACT_ROWS = 320
 """k-space rows kept by ``compact=True`` (the central half of the 2×-oversampled readout)."""
 COMPACT_COLUMNS = 192
 """k-space columns kept by ``compact=True`` (≥ the central half of every width in :data:`WIDTHS`,
-so :func:`automap_nb.mri_data.check_kspace_values` sees no zeroed central column)."""
+so :func:`automap_nb.data.mri_data.check_kspace_values` sees no zeroed central column)."""
 COMPACT_MAX_SIZE = 128
 """Largest prepared size ``n`` that compact files serve at full fidelity (needs 2n rows, n·W/320 columns)."""
 MAX_WORKERS = 256
@@ -335,7 +335,7 @@ def _phase(p: dict[str, Any], slices: int) -> np.ndarray:
 
 def _patient_id(seed: int, index: int) -> str:
     """Deterministic 64-hex-digit ``patient_id`` of volume ``index`` of a build with ``seed``."""
-    text = f"automap_nb.sample_data/{GENERATOR_VERSION}/{seed}/{index}"
+    text = f"automap_nb.data.sample_data/{GENERATOR_VERSION}/{seed}/{index}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -422,7 +422,7 @@ def ismrmrd_header(width: int, slices: int, acquisition: str, field_strength: fl
 
     root = ET.Element(f"{{{_ISMRMRD_NS}}}ismrmrdHeader")
     root.append(ET.Comment(
-        f" automap_nb.sample_data {GENERATOR_VERSION}: synthetic pseudo-subject built from the "
+        f" automap_nb.data.sample_data {GENERATOR_VERSION}: synthetic pseudo-subject built from the "
         "ICBM152 2009a nonlinear symmetric brain template (not a knee, not a patient) "
     ))
     if acquired_columns is not None:
@@ -627,7 +627,7 @@ def build_sample_dataset(
         _build_in_processes(todo, slices, seed, compact, workers, progress)
 
     manifest = {
-        "generator": "automap_nb.sample_data",
+        "generator": "automap_nb.data.sample_data",
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "volumes": volumes,
@@ -645,7 +645,7 @@ def build_sample_dataset(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: ``python -m automap_nb.sample_data OUT_DIR [--volumes N] [--slices S]``
+    """Command line: ``python -m automap_nb.data.sample_data OUT_DIR [--volumes N] [--slices S]``
     ``[--seed K] [--force] [--quiet]``.
     """
     import argparse

@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import profiles
-from .runner import REPO_ROOT
+from automap_nb.orchestration import profiles
+from automap_nb.orchestration.runner import REPO_ROOT
 
 DEFAULT_SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 
@@ -26,8 +26,8 @@ def sample_dir_for(profile: str) -> Path:
 
 
 def _cmd_sample_data(args) -> None:
-    from .results import check_output_dir
-    from .sample_data import build_sample_dataset
+    from automap_nb.data.sample_data import build_sample_dataset
+    from automap_nb.results import check_output_dir
 
     check_output_dir(args.out, "--out")
     start = time.perf_counter()
@@ -39,8 +39,8 @@ def _cmd_sample_data(args) -> None:
 
 
 def _cmd_prepare(args) -> None:
-    from .prepare import prepare_dataset
-    from .results import check_output_file
+    from automap_nb.data.prepare import prepare_dataset
+    from automap_nb.results import check_output_file
 
     _check_split(args.split)
     check_output_file(args.out, "--out")
@@ -52,7 +52,7 @@ def _cmd_prepare(args) -> None:
 
 
 def _check_split(split) -> None:
-    from .splits import check_fractions
+    from automap_nb.data.splits import check_fractions
 
     try:
         check_fractions(split)
@@ -61,7 +61,7 @@ def _check_split(split) -> None:
 
 
 def _ensure_sample_data(profile: str) -> Path:
-    from .sample_data import build_sample_dataset
+    from automap_nb.data.sample_data import build_sample_dataset
 
     folder = sample_dir_for(profile)
     size = profiles.SAMPLE_DATA[profile]
@@ -73,8 +73,8 @@ def _ensure_sample_data(profile: str) -> Path:
 
 
 def _cmd_run(args) -> None:
-    from .results import check_output_dir
-    from .runner import recorded_data, run_notebooks
+    from automap_nb.orchestration.runner import recorded_data, run_notebooks
+    from automap_nb.results import check_output_dir
 
     out = check_output_dir(args.out or REPO_ROOT / "runs" / "default", "--out")
     data = {"data_dir": args.data_dir, "val_dir": args.val_dir, "test_dir": args.test_dir}
@@ -94,13 +94,13 @@ def _cmd_run(args) -> None:
 
 
 def _parse(value: str):
-    from .runner import parse_value
+    from automap_nb.orchestration.runner import parse_value
 
     return parse_value(value)
 
 
 def _cmd_book(args) -> None:
-    from .book import build_book
+    from automap_nb.orchestration.book import build_book
 
     start = time.perf_counter()
     index = build_book(args.run, build_dir=args.build_dir, strict=not args.no_strict)
@@ -108,11 +108,11 @@ def _cmd_book(args) -> None:
 
 
 def _cmd_bench(args) -> None:
-    from .results import check_output_file
+    from automap_nb.results import check_output_file
 
     if args.out:
         check_output_file(args.out, "--out")  # before the benchmark (and before importing Keras)
-    from .bench import format_table, run_benchmark, write_report
+    from automap_nb.bench import format_table, run_benchmark, write_report
 
     result = run_benchmark(variant=args.variant, n=args.size, batch=args.batch, steps=args.steps,
                            warmup=args.warmup, repeats=args.repeats, precision=args.precision,
@@ -194,9 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .book import BookError
-    from .mri_data import DataError
-    from .runner import RunError
+    from automap_nb.data.mri_data import DataError
+    from automap_nb.orchestration.book import BookError
+    from automap_nb.orchestration.runner import RunError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -22,7 +22,7 @@ What the reader sees is settled while staging (:func:`stage_sources`):
   collapsed; results that are only the repr of a path (``PosixPath('/tmp/…')``) are dropped
   (:func:`tidy_notebook`);
 - **quoted numbers and the edition**: :mod:`automap_nb.reference` (numbers quoted from the seed
-  and fastMRI) and :mod:`automap_nb.edition` (how this edition was built, read from the run's
+  and fastMRI) and :mod:`automap_nb.orchestration.edition` (how this edition was built, read from the run's
   files) become MyST substitutions, ``{{ key }}`` in any page.
 """
 
@@ -36,9 +36,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import edition, reference
-from .results import remove_stale_temporaries
-from .runner import NOTEBOOK_GLOB, REPO_ROOT, RunError, read_record
+from automap_nb import reference
+from automap_nb.orchestration import edition
+from automap_nb.orchestration.runner import NOTEBOOK_GLOB, REPO_ROOT, RunError, read_record
+from automap_nb.results import remove_stale_temporaries
 
 BUILD_MARKER = ".automap-nb-book"
 ASSETS = "_assets"  # staged static files (MathJax, the book's CSS); Sphinx copies them into _static/

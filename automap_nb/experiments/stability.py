@@ -34,7 +34,8 @@ import numpy as np
 from keras import ops
 from tqdm import tqdm
 
-from . import baselines, transforms
+from automap_nb import baselines
+from automap_nb.data import transforms
 
 UNET_FILE = "06_unet_4x.keras"  # chapter 06 keeps the U-Net that serves 4× here for chapter 08
 METHOD_LABELS = {"automap": "AUTOMAP", "ifft": "inverse FFT", "unet": "U-Net", "zero_filled": "zero-filled",
@@ -338,7 +339,7 @@ def summary_rows(group: str, result: dict, targets: np.ndarray) -> list[dict]:
     noise and under the worst perturbation tried (per slice the largest change over every perturbation:
     random noise, the method's own search and the searches for the others), and the PSNR (data range =
     the slice's maximum) clean and under that worst perturbation. ``targets`` ``(B, n, n)``."""
-    from .evaluate import psnr
+    from automap_nb.evaluate import psnr
 
     rows = []
     tried = list(result["perturbations"])  # random noise and every search
@@ -368,7 +369,7 @@ def curves_figure(rows: list[dict], labels: dict[str, str] | None = None):
     bound ``‖Δf‖ = ‖r‖`` (dotted)."""
     import matplotlib.pyplot as plt
 
-    from .plotting import TEXT_WIDTH
+    from automap_nb.plotting import TEXT_WIDTH
 
     labels = labels or {}
     groups = list(dict.fromkeys(r["group"] for r in rows))
@@ -405,7 +406,7 @@ def images_figure(cases: list[dict]):
     (grey, [0, max target]) and ``|f(y + r) − f(y)|`` (its own colour scale, with a colorbar)."""
     import matplotlib.pyplot as plt
 
-    from .plotting import TEXT_WIDTH
+    from automap_nb.plotting import TEXT_WIDTH
 
     titles = ["target", "|IFFT(y+r)|", "f(y)", "f(y+r)", "|f(y+r)−f(y)|"]
     fig, axes = plt.subplots(len(cases), 5, figsize=(TEXT_WIDTH, 1.45 * len(cases) + 0.5), squeeze=False)

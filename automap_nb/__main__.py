@@ -1,0 +1,3 @@
+from automap_nb.orchestration.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""The networks: AUTOMAP and its variants (:mod:`.automap`), fastMRI's U-Net baseline (:mod:`.unet`).
+
+``from automap_nb import models`` gives the public names of both (``models.build_variant``,
+``models.count_params``, ``models.build_unet``, …); Keras 3 functional code, no TensorFlow import.
+"""
+
+from automap_nb.models.automap import (
+    CONV_FILTERS,
+    CONV_KERNEL,
+    DECONV_KERNEL,
+    PRECISIONS,
+    VARIANTS,
+    ActivityL1,
+    build_automap,
+    build_fullconv,
+    build_variant,
+    count_macs,
+    count_params,
+    fullconv_base_width,
+    layer_table,
+    variant_fc_widths,
+)
+from automap_nb.models.unet import build_unet
+
+__all__ = [
+    "CONV_FILTERS", "CONV_KERNEL", "DECONV_KERNEL", "PRECISIONS", "VARIANTS", "ActivityL1", "build_automap",
+    "build_fullconv", "build_unet", "build_variant", "count_macs", "count_params", "fullconv_base_width",
+    "layer_table", "variant_fc_widths",
+]
