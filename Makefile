@@ -52,7 +52,8 @@ JAX_SKIP  = not test_kill_9_then_resume_continues_one_history and not test_cli_w
 PYTEST_WORKERS ?= 2
 
 test: install-test
-	$(VENV)/bin/ruff check automap_nb tests benchmarks
+	$(VENV)/bin/ruff check automap_nb tests benchmarks notebooks
+	$(VENV)/bin/yapf --diff --recursive automap_nb tests benchmarks
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 	KERAS_BACKEND=jax $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(JAX_TESTS) -k "$(JAX_SKIP)"
 

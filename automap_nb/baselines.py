@@ -32,7 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from automap_nb import evaluate
-from automap_nb.data import subsample, transforms
+from automap_nb.data import prepared, subsample, transforms
 
 DEFAULT_TAU = 10.0
 
@@ -62,8 +62,24 @@ def zero_filled(inputs: np.ndarray, kspace_scale: float, masks: np.ndarray | Non
     return np.abs(transforms.inputs_to_image(inputs, kspace_scale)).astype(np.float32)
 
 
-def tv_slice(kspace: np.ndarray, mask: np.ndarray, lamda: float, max_iter: int = 100,
-             tau: float = DEFAULT_TAU) -> np.ndarray:
+def mean_image_metrics(prepared_path, split: dict) -> dict:
+    """fastMRI-style metrics (:func:`automap_nb.evaluate.evaluate_volumes`) of the trivial predictor on
+    ``split`` (a :func:`automap_nb.data.prepared.read_split` result): the mean training target
+    ``(n, n)``, whatever the input. A learned model at or below it has learned nothing from its input."""
+    mean = np.broadcast_to(prepared.mean_target(prepared_path, "train")[..., None], split["targets"].shape)
+    return evaluate.evaluate_volumes(split["targets"], mean, split["volume"])
+
+
+def zero_filled_input(kspace_scale: float):
+    """:func:`zero_filled` as a training ``input_transform``: ``(B, n, n, 2)`` → ``(B, n, n, 1)``."""
+
+    def zero_filled_magnitude(inputs: np.ndarray) -> np.ndarray:
+        return zero_filled(inputs, kspace_scale)[..., None]
+
+    return zero_filled_magnitude
+
+
+def tv_slice(kspace: np.ndarray, mask: np.ndarray, lamda: float, max_iter: int = 100, tau: float = DEFAULT_TAU) -> np.ndarray:
     """TV reconstruction of one slice: centred k-space ``(n, n)`` complex, mask ``(n,)`` → complex ``(n, n)``.
 
     Samples outside the mask are ignored (weights 0). ``lamda`` ≥ 0, ``max_iter`` PDHG iterations.
@@ -71,19 +87,19 @@ def tv_slice(kspace: np.ndarray, mask: np.ndarray, lamda: float, max_iter: int =
     import sigpy.mri.app as sp_app
 
     n = kspace.shape[-1]
-    if kspace.shape != (n, n) or np.shape(mask) != (n,):
+    if kspace.shape != (n, n) or np.shape(mask) != (n, ):
         raise ValueError(f"tv_slice expects kspace (n, n) and mask (n,), got {kspace.shape} and {np.shape(mask)}")
     if not (lamda >= 0):
         raise ValueError(f"lamda must be >= 0, got {lamda!r}")
     weights = np.broadcast_to(np.asarray(mask, dtype=np.float32), (n, n)).copy()
     y = (np.asarray(kspace, dtype=np.complex64) * weights)[None]
-    app = sp_app.TotalVariationRecon(y, np.ones((1, n, n), np.complex64), float(lamda), weights=weights,
-                                     max_iter=int(max_iter), show_pbar=False, tau=tau, sigma=1.0 / (9.0 * tau))
+    app = sp_app.TotalVariationRecon(y, np.ones((1, n, n), np.complex64), float(lamda), weights=weights, max_iter=int(max_iter),
+                                     show_pbar=False, tau=tau, sigma=1.0 / (9.0 * tau))
     return np.asarray(app.run())
 
 
-def tv_reconstruct(inputs: np.ndarray, masks: np.ndarray, kspace_scale: float, lamda: float,
-                   max_iter: int = 100, progress: bool = True, desc: str = "TV") -> tuple[np.ndarray, float]:
+def tv_reconstruct(inputs: np.ndarray, masks: np.ndarray, kspace_scale: float, lamda: float, max_iter: int = 100,
+                   progress: bool = True, desc: str = "TV") -> tuple[np.ndarray, float]:
     """TV reconstruction of every slice: ``inputs`` ``(N, n, n, 2)``, ``masks`` ``(N, n)`` or ``(n,)``.
 
     Returns ``(magnitudes float32 (N, n, n), seconds per slice)`` (wall time of the solver loop,
@@ -101,9 +117,8 @@ def tv_reconstruct(inputs: np.ndarray, masks: np.ndarray, kspace_scale: float, l
     return out, seconds
 
 
-def tune_tv_lambda(inputs: np.ndarray, targets: np.ndarray, volumes, masks: np.ndarray,
-                   kspace_scale: float, lambdas, max_iter: int = 100, progress: bool = True,
-                   desc: str = "TV λ") -> dict:
+def tune_tv_lambda(inputs: np.ndarray, targets: np.ndarray, volumes, masks: np.ndarray, kspace_scale: float, lambdas,
+                   max_iter: int = 100, progress: bool = True, desc: str = "TV λ") -> dict:
     """Choose λ on a validation split: the grid value with the best mean per-volume fastMRI PSNR.
 
     ``targets`` ``(N, n, n[, 1])``, ``volumes`` ``(N,)``. Returns ``{"lambda": best, "grid":
@@ -115,8 +130,7 @@ def tune_tv_lambda(inputs: np.ndarray, targets: np.ndarray, volumes, masks: np.n
         raise ValueError("lambdas: the λ grid is empty")
     grid, times = [], []
     for lam in lambdas:
-        recon, seconds = tv_reconstruct(inputs, masks, kspace_scale, lam, max_iter, progress,
-                                        desc=f"{desc} {lam:g}")
+        recon, seconds = tv_reconstruct(inputs, masks, kspace_scale, lam, max_iter, progress, desc=f"{desc} {lam:g}")
         scores = evaluate.evaluate_volumes(targets, recon, volumes)["mean"]
         grid.append({"lambda": lam, "psnr": scores["psnr"], "ssim": scores["ssim"], "nmse": scores["nmse"]})
         times.append(seconds)
@@ -125,6 +139,7 @@ def tune_tv_lambda(inputs: np.ndarray, targets: np.ndarray, volumes, masks: np.n
 
 
 # ---- optional BART cross-check ---------------------------------------------------------------
+
 
 def bart_available() -> str | None:
     """Path of the ``bart`` executable, or None (then print why the cross-check is skipped)."""
@@ -162,8 +177,13 @@ def bart_tv_slice(kspace: np.ndarray, mask: np.ndarray, lamda: float, iters: int
         tmp = Path(tmp)
         _write_cfl(tmp / "ksp", masked.reshape(n, n, 1, 1))
         _write_cfl(tmp / "sens", np.ones((n, n, 1, 1), np.complex64))
-        cmd = [exe, "pics", "-d0", "-S", "-R", f"T:7:0:{lamda}", "-i", str(iters),
-               str(tmp / "ksp"), str(tmp / "sens"), str(tmp / "out")]
+        cmd = [
+            exe, "pics", "-d0", "-S", "-R", f"T:7:0:{lamda}", "-i",
+            str(iters),
+            str(tmp / "ksp"),
+            str(tmp / "sens"),
+            str(tmp / "out")
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
         if proc.returncode:
             raise RuntimeError(f"bart pics failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")

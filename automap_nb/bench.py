@@ -28,7 +28,6 @@ reports it (a GPU under JAX, TensorFlow or PyTorch), the device's peak allocatio
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import resource
@@ -43,6 +42,7 @@ from keras import ops
 
 from automap_nb import models, training
 from automap_nb.data import pipeline
+from automap_nb.results import read_json, write_json, write_text_atomic
 
 PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16"}
 DATA_SOURCES = ("device", "arrays")
@@ -101,13 +101,13 @@ def machine_info() -> dict:
     model = platform.processor() or "unknown"
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next((line.split(":", 1)[1].strip() for line in out.splitlines()
-                      if line.startswith("Model name")), model)
+        model = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), model)
     except (OSError, subprocess.CalledProcessError) as err:
         model = f"{model} (lscpu failed: {err})"
-    return {"cpu_model": model, "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
-            "platform": platform.platform(),
-            "python": sys.version.split()[0], "keras": keras.__version__}
+    return {
+        "cpu_model": model, "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0], "platform": platform.platform(),
+        "python": sys.version.split()[0], "keras": keras.__version__
+    }
 
 
 class _PipelineProbe(keras.Model):
@@ -119,8 +119,7 @@ class _PipelineProbe(keras.Model):
         self.built = True
 
     def call(self, batch):
-        return (ops.sum(ops.square(self.bank.kspace(batch)), axis=(1, 2, 3))
-                + ops.sum(self.bank.targets(batch), axis=(1, 2, 3)))
+        return (ops.sum(ops.square(self.bank.kspace(batch)), axis=(1, 2, 3)) + ops.sum(self.bank.targets(batch), axis=(1, 2, 3)))
 
 
 def _random_images(rng: np.random.Generator, count: int, n: int) -> np.ndarray:
@@ -135,9 +134,8 @@ def _check_int(name: str, value, low: int) -> None:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
-def run_benchmark(variant: str = "seed", n: int | None = 64, batch: int = 32, steps: int = 10,
-                  warmup: int = 2, repeats: int = 3, seed: int = 0, precision: str = "fp32",
-                  data: str = "device", steps_per_execution: int = 1) -> dict:
+def run_benchmark(variant: str = "seed", n: int | None = 64, batch: int = 32, steps: int = 10, warmup: int = 2, repeats: int = 3,
+                  seed: int = 0, precision: str = "fp32", data: str = "device", steps_per_execution: int = 1) -> dict:
     """Benchmark ``variant`` at grid ``n`` (``None``: the variant's own n, else 64).
 
     Returns a dict: ``variant``, ``n``, ``params``, ``batch``, ``steps``, ``repeats``,
@@ -150,8 +148,8 @@ def run_benchmark(variant: str = "seed", n: int | None = 64, batch: int = 32, st
     """
     if n is None:
         n = models.VARIANTS.get(variant, {}).get("n") or 64
-    for name, value, low in (("batch", batch, 1), ("steps", steps, 1), ("warmup", warmup, 1),
-                             ("repeats", repeats, 1), ("steps_per_execution", steps_per_execution, 1)):
+    for name, value, low in (("batch", batch, 1), ("steps", steps, 1), ("warmup", warmup, 1), ("repeats", repeats, 1),
+                             ("steps_per_execution", steps_per_execution, 1)):
         _check_int(name, value, low)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
@@ -167,21 +165,18 @@ def run_benchmark(variant: str = "seed", n: int | None = 64, batch: int = 32, st
     try:
         keras.utils.set_random_seed(seed)
         model = models.build_variant(variant, n)
-        model.compile(optimizer=keras.optimizers.Adam(2e-4), loss="mse", metrics=[training.seed_psnr],
-                      steps_per_execution=steps_per_execution)
+        training.compile_model(model, 2e-4, steps_per_execution)
         rng = np.random.default_rng(seed)
         bank = pipeline.ImageBank(_random_images(rng, batch * steps, n), kspace_scale=1.0)
         source = pipeline.IndexBatches(np.arange(batch * steps), n, batch, training=True, seed=seed)
         if data == "device":
-            fit_model = pipeline.wrap(model, bank, loss="mse", metrics=[training.seed_psnr],
-                                      steps_per_execution=steps_per_execution)
+            fit_model = training.device_model(model, bank, steps_per_execution)
             fit_args = [dict(x=source)] * 2
         else:
             fit_model = model
             x = rng.standard_normal((batch * steps, n, n, 2), dtype=np.float32)
             y = rng.random((batch * steps, n, n, 1), dtype=np.float32)
-            fit_args = [dict(x=x[:batch * warmup], y=y[:batch * warmup], batch_size=batch),
-                        dict(x=x, y=y, batch_size=batch)]
+            fit_args = [dict(x=x[:batch * warmup], y=y[:batch * warmup], batch_size=batch), dict(x=x, y=y, batch_size=batch)]
         warm = dict(steps_per_epoch=warmup) if data == "device" else {}
         fit_model.fit(**fit_args[0], **warm, epochs=1, shuffle=False, verbose=0)
         runs = []
@@ -203,19 +198,15 @@ def run_benchmark(variant: str = "seed", n: int | None = 64, batch: int = 32, st
     achieved = samples_per_s * flop_per_sample / 1e12
     peak_t = peak_tflops(device["name"], precision) if device["device"] != "CPU" else None
     return {
-        "variant": variant, "n": n, "params": int(model.count_params()), "batch": batch,
-        "steps": steps, "repeats": repeats, "precision": precision, "data": data,
-        "steps_per_execution": steps_per_execution, "train_ms_per_step": ms_step,
-        "train_samples_per_s": samples_per_s, "train_ms_per_step_runs": runs,
-        "infer_ms_per_slice": infer["ms_per_slice"],
+        "variant": variant, "n": n, "params": int(model.count_params()), "batch": batch, "steps": steps, "repeats": repeats,
+        "precision": precision, "data": data, "steps_per_execution": steps_per_execution, "train_ms_per_step": ms_step,
+        "train_samples_per_s": samples_per_s, "train_ms_per_step_runs": runs, "infer_ms_per_slice": infer["ms_per_slice"],
         "pipeline_samples_per_s": pipe_rate, "pipeline_host_samples_per_s": host_rate,
-        "train_gflop_per_sample": flop_per_sample / 1e9, "achieved_tflops": achieved,
-        "peak_tflops": peak_t, "peak_fraction": None if peak_t is None else achieved / peak_t,
-        "peak_source": PEAK_SOURCE,
+        "train_gflop_per_sample": flop_per_sample / 1e9, "achieved_tflops": achieved, "peak_tflops": peak_t,
+        "peak_fraction": None if peak_t is None else achieved / peak_t, "peak_source": PEAK_SOURCE,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        "device_peak_mb": None if peak is None else peak / 2**20,
-        "backend": device["backend"], "device": device["device"], "device_name": device["name"],
-        "keras": keras.__version__, "machine": machine,
+        "device_peak_mb": None if peak is None else peak / 2**20, "backend": device["backend"], "device": device["device"],
+        "device_name": device["name"], "keras": keras.__version__, "machine": machine,
     }
 
 
@@ -247,26 +238,21 @@ def format_table(result: dict) -> str:
     device_mem = "n/a" if result["device_peak_mb"] is None else f"{result['device_peak_mb']:,.0f} MB"
     peak = ("n/a (no peak figure for this device)" if result["peak_tflops"] is None else
             f"{result['peak_fraction']:.1%} of {result['peak_tflops']:,.1f} TFLOP/s ({result['precision']} peak)")
-    feed = ("device pipeline (crops + FFT in the step)" if result["data"] == "device"
-            else "host arrays (no augmentation)")
-    rows = [
-        ("variant", f"{result['variant']} (n = {result['n']}, {result['params']:,} parameters)"),
-        ("backend / device", f"Keras {result['keras']} / {result['backend']} on {result['device_name']}"),
-        ("machine", f"{result['machine']['cpu_model']}, {result['machine']['cpus']} CPUs "
-                    f"(load average {result['machine']['load_average_1min']:.2f} before the run)"),
-        ("precision / batch", f"{result['precision']}, batch {result['batch']}, "
-                              f"steps_per_execution {result['steps_per_execution']}; data: {feed}"),
-        ("training", f"{result['train_samples_per_s']:,.1f} samples/s, {result['train_ms_per_step']:,.1f} ms/step "
-                     f"(median of {result['repeats']} × {result['steps']} steps)"),
-        ("achieved arithmetic", f"{result['achieved_tflops']:,.3f} TFLOP/s "
-                                f"({result['train_gflop_per_sample']:,.2f} GFLOP per training sample)"),
-        ("fraction of peak", peak),
-        ("input pipeline alone", f"{result['pipeline_samples_per_s']:,.0f} samples/s "
-                                 f"(host draws alone: {result['pipeline_host_samples_per_s']:,.0f} samples/s)"),
-        ("inference", f"{result['infer_ms_per_slice']:,.2f} ms per slice (batch 1)"),
-        ("peak host RSS", f"{result['peak_rss_mb']:,.0f} MB"),
-        ("peak device memory", device_mem),
-    ]
+    feed = ("device pipeline (crops + FFT in the step)" if result["data"] == "device" else "host arrays (no augmentation)")
+    rows = [("variant", f"{result['variant']} (n = {result['n']}, {result['params']:,} parameters)"),
+            ("backend / device", f"Keras {result['keras']} / {result['backend']} on {result['device_name']}"),
+            ("machine", f"{result['machine']['cpu_model']}, {result['machine']['cpus']} CPUs "
+             f"(load average {result['machine']['load_average_1min']:.2f} before the run)"),
+            ("precision / batch", f"{result['precision']}, batch {result['batch']}, "
+             f"steps_per_execution {result['steps_per_execution']}; data: {feed}"),
+            ("training", f"{result['train_samples_per_s']:,.1f} samples/s, {result['train_ms_per_step']:,.1f} ms/step "
+             f"(median of {result['repeats']} × {result['steps']} steps)"),
+            ("achieved arithmetic", f"{result['achieved_tflops']:,.3f} TFLOP/s "
+             f"({result['train_gflop_per_sample']:,.2f} GFLOP per training sample)"), ("fraction of peak", peak),
+            ("input pipeline alone", f"{result['pipeline_samples_per_s']:,.0f} samples/s "
+             f"(host draws alone: {result['pipeline_host_samples_per_s']:,.0f} samples/s)"),
+            ("inference", f"{result['infer_ms_per_slice']:,.2f} ms per slice (batch 1)"),
+            ("peak host RSS", f"{result['peak_rss_mb']:,.0f} MB"), ("peak device memory", device_mem), ]
     lines = ["| quantity | value |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines)
 
@@ -276,16 +262,14 @@ def write_report(result: dict, stem, title: str = "Benchmark", notes: str = "") 
     stem = Path(stem)
     if stem.suffix in (".json", ".md"):
         stem = stem.with_suffix("")
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = Path(f"{stem}.json"), Path(f"{stem}.md")
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    json_path, md_path = write_json(f"{stem}.json", result), Path(f"{stem}.md")
     call = (f"run_benchmark(variant={result['variant']!r}, n={result['n']}, batch={result['batch']}, "
             f"steps={result['steps']}, repeats={result['repeats']}, precision={result['precision']!r}, "
             f"data={result['data']!r}, steps_per_execution={result['steps_per_execution']})")
-    md_path.write_text(f"# {title}\n\n{format_table(result)}\n\nMeasured with `automap_nb.bench.{call}` "
-                       f"on random data ({result['machine']['platform']}, Python "
-                       f"{result['machine']['python']}). Peak figures: {result['peak_source']}.\n"
-                       + (f"\n{notes.strip()}\n" if notes else ""))
+    write_text_atomic(
+        md_path, f"# {title}\n\n{format_table(result)}\n\nMeasured with `automap_nb.bench.{call}` "
+        f"on random data ({result['machine']['platform']}, Python "
+        f"{result['machine']['python']}). Peak figures: {result['peak_source']}.\n" + (f"\n{notes.strip()}\n" if notes else ""))
     return json_path, md_path
 
 
@@ -297,11 +281,10 @@ def summary_table(results: list[dict]) -> str:
     for r in results:
         ratio = r["pipeline_samples_per_s"] / r["train_samples_per_s"]
         memory = "n/a" if r["device_peak_mb"] is None else f"{r['device_peak_mb']:,.0f} MB"
-        lines.append(
-            f"| {r['variant']} (n = {r['n']}) | {r['precision']} | {r['batch']} | {r['steps_per_execution']} "
-            f"| {r['data']} | {r['train_samples_per_s']:,.1f} | {r['train_ms_per_step']:,.2f} "
-            f"| {r['pipeline_samples_per_s']:,.0f} ({ratio:,.1f}×) | {r['achieved_tflops']:,.3f} "
-            f"| {_or_na(r['peak_fraction'], '.1%')} | {r['infer_ms_per_slice']:,.2f} | {memory} |")
+        lines.append(f"| {r['variant']} (n = {r['n']}) | {r['precision']} | {r['batch']} | {r['steps_per_execution']} "
+                     f"| {r['data']} | {r['train_samples_per_s']:,.1f} | {r['train_ms_per_step']:,.2f} "
+                     f"| {r['pipeline_samples_per_s']:,.0f} ({ratio:,.1f}×) | {r['achieved_tflops']:,.3f} "
+                     f"| {_or_na(r['peak_fraction'], '.1%')} | {r['infer_ms_per_slice']:,.2f} | {memory} |")
     return "\n".join(lines)
 
 
@@ -311,37 +294,21 @@ def summarise(paths, out_stem, title: str) -> tuple[Path, Path]:
     The Markdown names the device, backend, Keras version and machine of the first result, and the
     peak figures' source.
     """
-    results = [json.loads(Path(p).read_text()) for p in paths]
+    results = [read_json(p) for p in paths]
     if not results:
         raise ValueError("summarise: no result files given")
-    out_stem = Path(out_stem)
-    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    out_stem = Path(out_stem).with_suffix("") if Path(out_stem).suffix in (".json", ".md") else Path(out_stem)
     first = results[0]
-    json_path, md_path = Path(f"{out_stem}.json"), Path(f"{out_stem}.md")
-    json_path.write_text(json.dumps(results, indent=2) + "\n")
-    md_path.write_text(
-        f"# {title}\n\nDevice: **{first['device_name']}** ({first['device']}), Keras {first['keras']} / "
+    json_path, md_path = write_json(f"{out_stem}.json", results), Path(f"{out_stem}.md")
+    write_text_atomic(
+        md_path, f"# {title}\n\nDevice: **{first['device_name']}** ({first['device']}), Keras {first['keras']} / "
         f"{first['backend']}; host {first['machine']['cpu_model']}, {first['machine']['cpus']} CPUs, "
-        f"Python {first['machine']['python']}; 1-minute load average before each setting: "
-        + ", ".join(f"{r['machine']['load_average_1min']:.2f}" for r in results)
-        + f" (a load above the CPU count means other work shared the machine).\n\n{summary_table(results)}\n\n"
+        f"Python {first['machine']['python']}; 1-minute load average before each setting: " +
+        ", ".join(f"{r['machine']['load_average_1min']:.2f}" for r in results) +
+        f" (a load above the CPU count means other work shared the machine).\n\n{summary_table(results)}\n\n"
         f"Random data, medians of {first['repeats']} timed runs after warm-up "
         f"(`automap_nb.bench.run_benchmark`). Training FLOPs = 6 × `models.count_macs` per sample. "
         f"Peak figures: {first['peak_source']}. \"device\" data: the device input pipeline "
         f"(`automap_nb.data.pipeline`: crops and FFT inside the step); \"arrays\": host arrays, no "
         f"augmentation. Input pipeline alone: host draws + device ops, synchronised per batch.\n")
     return json_path, md_path
-
-
-def _main(argv: list[str]) -> int:
-    """``python -m automap_nb.bench summarise OUT_STEM TITLE FILE.json …`` (used by benchmarks/gpu.sh)."""
-    if len(argv) < 4 or argv[0] != "summarise":
-        print("usage: python -m automap_nb.bench summarise OUT_STEM TITLE FILE.json ...", file=sys.stderr)
-        return 2
-    for path in summarise(argv[3:], argv[1], argv[2]):
-        print(f"written: {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

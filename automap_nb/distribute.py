@@ -58,7 +58,7 @@ def layout_map(mesh: keras.distribution.DeviceMesh) -> keras.distribution.Layout
     """Dense kernels split on their output axis over ``"model"``; everything else replicated."""
     layouts = keras.distribution.LayoutMap(mesh)
     layouts[DENSE_KERNEL] = (None, "model")
-    layouts[DENSE_BIAS] = ("model",)
+    layouts[DENSE_BIAS] = ("model", )
     return layouts
 
 
@@ -71,8 +71,7 @@ def model_parallel(model_shards: int, device_list: list[str] | None = None) -> k
             or count % model_shards:
         raise ValueError(f"model_shards must be a positive integer dividing the {count} devices, "
                          f"got {model_shards!r}")
-    mesh = keras.distribution.DeviceMesh((count // model_shards, model_shards), ("batch", "model"),
-                                         device_list)
+    mesh = keras.distribution.DeviceMesh((count // model_shards, model_shards), ("batch", "model"), device_list)
     return keras.distribution.ModelParallel(layout_map=layout_map(mesh), batch_dim_name="batch")
 
 
@@ -93,5 +92,4 @@ def describe(distribution) -> dict:
         return {"kind": "none", "mesh_shape": None, "axis_names": None, "devices": 1}
     mesh = distribution.device_mesh
     kind = "model" if isinstance(distribution, keras.distribution.ModelParallel) else "data"
-    return {"kind": kind, "mesh_shape": list(mesh.shape), "axis_names": list(mesh.axis_names),
-            "devices": int(mesh.devices.size)}
+    return {"kind": kind, "mesh_shape": list(mesh.shape), "axis_names": list(mesh.axis_names), "devices": int(mesh.devices.size)}

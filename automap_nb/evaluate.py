@@ -5,6 +5,8 @@ Two PSNR conventions coexist in this collection, and they differ:
 - :func:`psnr_seed` is the seed paper's ``20·log10(MAX) − 10·log10(MSE)`` with a *fixed* ``MAX``
   (1.0 here: prepared images are normalised so that each volume's maximum magnitude is 1). Chapters
   that compare with the seed's 28.2 dB quote it per slice, averaged over slices.
+  :func:`seed_psnr_metric` is the same formula as a Keras metric (per sample of a batch, float32,
+  capped at 120 dB), the one training logs.
 - :func:`psnr`, :func:`nmse` and :func:`ssim` follow fastMRI's ``evaluate.py``: computed over a
   whole *volume* ``(S, H, W)`` with ``data_range = gt.max()`` of that volume; SSIM is scikit-image's
   ``structural_similarity`` per slice with that volume-wide data range, averaged over the slices.
@@ -25,7 +27,9 @@ from __future__ import annotations
 import math
 from typing import Iterable, Sequence
 
+import keras
 import numpy as np
+from keras import ops
 from skimage.metrics import structural_similarity
 
 METRICS = ("nmse", "psnr", "ssim", "psnr_seed")
@@ -65,7 +69,16 @@ def psnr_seed(gt, pred, max_value: float = 1.0) -> float:
     gt, pred = _as_pair(gt, pred)
     if not (isinstance(max_value, (int, float)) and max_value > 0 and math.isfinite(max_value)):
         raise ValueError(f"max_value must be a positive finite number, got {max_value!r}")
-    return _psnr_from_mse(float(np.mean((gt - pred) ** 2)), float(max_value))
+    return _psnr_from_mse(float(np.mean((gt - pred)**2)), float(max_value))
+
+
+@keras.saving.register_keras_serializable(package="automap_nb")
+def seed_psnr_metric(y_true, y_pred):
+    """:func:`psnr_seed` per sample as a Keras metric: ``(B, …)`` tensors → ``(B,)`` dB; an exact
+    output scores 120 dB (MSE floored at 1e-12), not ``inf``."""
+    axes = tuple(range(1, len(y_pred.shape)))
+    mse = ops.mean(ops.square(ops.cast(y_true, y_pred.dtype) - y_pred), axis=axes)
+    return -10.0 * ops.log10(ops.maximum(mse, 1e-12))
 
 
 def nmse(gt, pred) -> float:
@@ -77,7 +90,7 @@ def nmse(gt, pred) -> float:
     denom = float(np.sum(gt**2))
     if denom == 0.0:
         raise ValueError("nmse: gt is all zeros, NMSE is undefined")
-    return float(np.sum((gt - pred) ** 2)) / denom
+    return float(np.sum((gt - pred)**2)) / denom
 
 
 def _data_range(gt: np.ndarray, data_range) -> float:
@@ -96,7 +109,7 @@ def psnr(gt, pred, data_range: float | None = None) -> float:
     """
     gt, pred = _as_pair(gt, pred)
     rng = _data_range(gt, data_range)
-    return _psnr_from_mse(float(np.mean((gt - pred) ** 2)), rng)
+    return _psnr_from_mse(float(np.mean((gt - pred)**2)), rng)
 
 
 def ssim(gt, pred, data_range: float | None = None) -> float:
@@ -176,19 +189,15 @@ def evaluate_volumes(targets, preds, volumes: Sequence) -> dict:
     for name, idx in order.items():
         gt, pred = targets[idx], preds[idx]
         per_volume[name] = {
-            "nmse": nmse(gt, pred),
-            "psnr": psnr(gt, pred),
-            "ssim": ssim(gt, pred),
-            "psnr_seed": float(np.mean([psnr_seed(g, p) for g, p in zip(gt, pred)])),
-            "slices": len(idx),
+            "nmse": nmse(gt, pred), "psnr": psnr(gt, pred), "ssim": ssim(gt, pred),
+            "psnr_seed": float(np.mean([psnr_seed(g, p) for g, p in zip(gt, pred)])), "slices": len(idx),
         }
     mean, std2, infinite = {}, {}, {}
     for metric in METRICS:
         values = [v[metric] for v in per_volume.values()]
         mean[metric], std2[metric] = aggregate(values)
         infinite[metric] = int(sum(math.isinf(v) for v in values))
-    return {"per_volume": per_volume, "mean": mean, "std2": std2, "volumes": len(per_volume),
-            "infinite": infinite}
+    return {"per_volume": per_volume, "mean": mean, "std2": std2, "volumes": len(per_volume), "infinite": infinite}
 
 
 #: How far above the mean training image a model must be (dB, same slices, same PSNR convention)

@@ -1,10 +1,15 @@
-"""Writing a chapter's results (``run_dir/NN_name.json``) atomically, numpy types included."""
+"""Files of a run folder: atomic writes (:func:`atomic_path`, the one temp-then-rename of the package),
+a chapter's results as JSON (``run_dir/NN_name.json``, numpy types included), temporary work, and
+checks of output paths before any work."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import re
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +31,32 @@ def _plain(value):
     return value
 
 
+@contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside ``path`` to write to; rename it to ``path`` when the block ends
+    without an error, delete it otherwise (KeyboardInterrupt too). Readers see the old file or the
+    new one, never half of one. The temporary name, ``.NAME.tmp-PID.SUFFIX``, keeps ``path``'s
+    suffix (Keras needs ``.keras``) and the writer's PID (:func:`remove_stale_temporaries`)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, flushed to disk, then a
-    rename: readers see the old file or the new one, never a half-written one."""
+    """Write ``text`` to ``path`` atomically (:func:`atomic_path`), flushed to disk first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
     return path
 
 
@@ -51,6 +71,7 @@ def write_json(path: str | Path, data: dict) -> Path:
 
 def read_json(path: str | Path) -> dict:
     """Read a results file, turning ``"inf"``/``"-inf"``/``"nan"`` strings back into floats."""
+
     def restore(value):
         if isinstance(value, dict):
             return {k: restore(v) for k, v in value.items()}
@@ -59,6 +80,7 @@ def read_json(path: str | Path) -> dict:
         if value in ("inf", "-inf", "nan"):
             return float(value)
         return value
+
     return restore(json.loads(Path(path).read_text()))
 
 
@@ -80,17 +102,15 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _owner_pid(path: Path) -> int | None:
-    """The PID a temporary name ends with (``….tmp-1234``, ``06_training-1234``), else None."""
-    text = path.name.rsplit("-", 1)[-1]
-    return int(text) if text.isdigit() else None
+    """The PID in a temporary name (``….tmp-1234``, ``….tmp-1234.keras``, ``06_training-1234``), else None."""
+    found = re.search(r"-(\d+)(\.[A-Za-z0-9]+)?$", path.name)
+    return int(found.group(1)) if found else None
 
 
 def remove_stale_temporaries(folder: str | Path, pattern: str = ".*.tmp-*") -> list[Path]:
     """Delete temporary files or folders matching ``pattern`` in ``folder`` whose writer process
-    (the PID their name ends with) no longer runs, e.g. after ``kill -9``. Returns what was removed.
+    (the PID in their name) no longer runs, e.g. after ``kill -9``. Returns what was removed.
     Those of running processes (a concurrent run) are left alone."""
-    import shutil
-
     removed = []
     folder = Path(folder)
     if not folder.is_dir():
@@ -119,8 +139,6 @@ def scratch_dir(run_dir: str | Path, prefix: str) -> Path:
     remove_stale_temporaries(root, "*-*")
     path = root / f"{prefix}-{os.getpid()}"
     if path.exists():
-        import shutil
-
         shutil.rmtree(path)
     path.mkdir()
     return path

@@ -21,10 +21,10 @@ PSNR = "{:.2f}"
 SSIM = "{:.3f}"
 NMSE = "{:.3f}"
 COUNT = "{:,}"
-RATIO = "{:.1f}"      # an achieved acceleration, 6.4×
-RELATIVE = "{:.3f}"   # a relative change ‖W − W₀‖/‖W₀‖, as chapter 04's bar chart writes it
-RMS = "{:#.3g}"       # a weight statistic: 3 significant figures, trailing zeros kept (0.700)
-RATE = "{:g}"         # a learning rate, 0.001
+RATIO = "{:.1f}"  # an achieved acceleration, 6.4×
+RELATIVE = "{:.3f}"  # a relative change ‖W − W₀‖/‖W₀‖, as chapter 04's bar chart writes it
+RMS = "{:#.3g}"  # a weight statistic: 3 significant figures, trailing zeros kept (0.700)
+RATE = "{:g}"  # a learning rate, 0.001
 
 
 def significant(value: float, digits: int = 2) -> str:

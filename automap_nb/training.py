@@ -10,7 +10,7 @@ rebuilds the example with ``transforms.image_to_example``. Two hooks let other m
   training mode, so masks change every epoch, and from ``(seed, row)`` otherwise, so every method
   evaluated with the same seed sees the same mask on the same slice (``row`` = index in the file).
 - ``input_transform(inputs) -> model_inputs``: maps the k-space batch ``(B, n, n, 2)`` to what the
-  model eats, e.g. :func:`zero_filled_magnitude` for a U-Net on zero-filled images.
+  model eats, e.g. :func:`automap_nb.baselines.zero_filled_input` for a U-Net on zero-filled images.
 
 Training (:func:`train`): Adam (lr 2e-4 as in the seed), MSE loss plus the model's own
 regularisation losses (AUTOMAP's L1 activity penalty), the learning rate set per epoch by a falling
@@ -35,24 +35,20 @@ the weights change, as in the seed's Figure 3; validation PSNR is measured after
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Callable
 
-import h5py
 import keras
 import numpy as np
-from keras import ops
 from tqdm import tqdm
 
-from automap_nb import models
+from automap_nb import evaluate, models
 from automap_nb.data import augment as augment_module
-from automap_nb.data import transforms
+from automap_nb.data import prepared, transforms
 from automap_nb.data.pipeline import EpochBatches, ImageBank, check_pipeline, prepared_batches, wrap
-from automap_nb.results import write_text_atomic
+from automap_nb.results import atomic_path, read_json, remove_stale_temporaries, write_json
 
 HISTORY_NAME = "history.json"
 INITIAL_NAME = "initial.keras"
@@ -60,22 +56,21 @@ CHECKPOINT_GLOB = "epoch-*.keras"
 SCHEDULES = ("cosine", "warmup-cosine", "exponential", "constant")
 CACHE_BYTES = 256 * 2**20  # PreparedDataset keeps a split's images in memory up to this size
 WARMUP_FRACTION = 0.05  # "warmup-cosine": linear warm-up over the first 5 % of the epochs
-PSNR_FLOOR_MSE = 1e-12  # seed_psnr is capped at 120 dB instead of inf for an exact output
+METRICS = (evaluate.seed_psnr_metric, "mse")  # logged per epoch as psnr / mse (train) and val_*
 
 
-@keras.saving.register_keras_serializable(package="automap_nb")
-def seed_psnr(y_true, y_pred):
-    """Seed PSNR per sample, ``20·log10(1) − 10·log10(MSE)`` in dB; ``(B, …)`` → ``(B,)``."""
-    axes = tuple(range(1, len(y_pred.shape)))
-    mse = ops.mean(ops.square(ops.cast(y_true, y_pred.dtype) - y_pred), axis=axes)
-    return -10.0 * ops.log10(ops.maximum(mse, PSNR_FLOOR_MSE))
+def compile_model(model: keras.Model, learning_rate: float, steps_per_execution: int = 1) -> keras.Model:
+    """The one training recipe: Adam at ``learning_rate``, MSE loss (plus the model's own
+    regularisation losses), :data:`METRICS`. Returns ``model``."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", metrics=list(METRICS),
+                  steps_per_execution=steps_per_execution)
+    return model
 
 
-def zero_filled_magnitude(kspace_scale: float) -> Callable[[np.ndarray], np.ndarray]:
-    """An ``input_transform``: k-space ``(B, n, n, 2)`` → ``|inverse FFT|`` ``(B, n, n, 1)`` float32."""
-    def transform(inputs: np.ndarray) -> np.ndarray:
-        return np.abs(transforms.inputs_to_image(inputs, kspace_scale)).astype(np.float32)[..., None]
-    return transform
+def device_model(model: keras.Model, bank: ImageBank, steps_per_execution: int = 1) -> keras.Model:
+    """The compiled ``model`` wrapped for the device pipeline (:func:`automap_nb.data.pipeline.wrap`):
+    same optimizer object, loss and metrics."""
+    return wrap(model, bank, loss="mse", metrics=list(METRICS), steps_per_execution=steps_per_execution)
 
 
 class PreparedDataset(EpochBatches):
@@ -88,27 +83,18 @@ class PreparedDataset(EpochBatches):
     ``use_multiprocessing``, ``max_queue_size``) go to :class:`keras.utils.PyDataset`.
     """
 
-    def __init__(self, path, split: str, batch_size: int = 32, training: bool = False,
-                 augment: bool | None = None, seed: int = 0, mask_fn: Callable | None = None,
-                 input_transform: Callable | None = None, epoch: int = 0, **kwargs):
+    def __init__(self, path, split: str, batch_size: int = 32, training: bool = False, augment: bool | None = None, seed: int = 0,
+                 mask_fn: Callable | None = None, input_transform: Callable | None = None, epoch: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: prepared file does not exist (run chapter 02)")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        with h5py.File(self.path, "r") as f:
-            missing = {"images", "inputs", "targets", "split"} - set(f)
-            if missing:
-                raise ValueError(f"{self.path}: not a prepared file, missing datasets {sorted(missing)}")
-            self.rows = np.flatnonzero(f["split"][()] == split.encode())
-            self.n = int(f.attrs["size"])
-            self.kspace_scale = float(f.attrs["kspace_scale"])
-            # a split whose images fit in CACHE_BYTES is read once, not once per batch
-            images = f["images"]
-            small = len(self.rows) * images.dtype.itemsize * self.n * self.n <= CACHE_BYTES
-            self._cache = {int(r): i for i, r in enumerate(self.rows)} if small else None
-            self._cached_images = images[self.rows] if small else None
+        header = prepared.read_header(self.path)
+        self.rows, self.n, self.kspace_scale = header.rows(split), header.n, header.kspace_scale
+        # a split whose images fit in CACHE_BYTES (complex64) is read once, not once per batch
+        small = len(self.rows) * 8 * self.n * self.n <= CACHE_BYTES
+        self._cache = {int(r): i for i, r in enumerate(self.rows)} if small else None
+        self._cached_images = prepared.read_rows(self.path, self.rows, ["images"])["images"] if small else None
         if len(self.rows) == 0:
             raise ValueError(f"{self.path}: split {split!r} has no slices")
         if training and len(self.rows) < batch_size:
@@ -129,25 +115,20 @@ class PreparedDataset(EpochBatches):
     def load_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Examples for file rows ``rows`` (any order) → ``(inputs, targets)`` in that order."""
         rows = np.asarray(rows)
-        sort = np.argsort(rows)
-        unsort = np.argsort(sort)
         rebuild = self.augment or self.mask_fn is not None
         if rebuild and self._cache is not None:
             images = self._cached_images[[self._cache[int(r)] for r in rows]]
+        elif rebuild:
+            images = prepared.read_rows(self.path, rows, ["images"])["images"]
         else:
-            with h5py.File(self.path, "r") as f:  # h5py needs increasing indices
-                if rebuild:
-                    images = f["images"][rows[sort]][unsort]
-                else:
-                    inputs = f["inputs"][rows[sort]][unsort]
-                    targets = f["targets"][rows[sort]][unsort]
+            inputs, targets = prepared.read_rows(self.path, rows).values()
         if rebuild:  # per-sample random draws, then one batched FFT
             crops, masks = [], []
             for image, row in zip(images, rows):
                 rng = self._rng(row)
                 crops.append(augment_module.reflect_tile_crop(image, rng) if self.augment else image)
                 mask = self.mask_fn(rng, self.n) if self.mask_fn is not None else None
-                masks.append(np.ones(self.n, bool) if mask is None else np.broadcast_to(mask, (self.n,)))
+                masks.append(np.ones(self.n, bool) if mask is None else np.broadcast_to(mask, (self.n, )))
             mask = np.stack(masks)[:, None, :] if self.mask_fn is not None else None
             inputs, targets = transforms.image_to_example(np.stack(crops), self.kspace_scale, mask)
         if self.input_transform is not None:
@@ -175,7 +156,7 @@ def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule="co
         t = (epoch - warmup) / max(1, epochs - warmup)
         return learning_rate * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * t)))
     if schedule == "exponential":
-        return learning_rate * 0.1 ** (epoch / epochs)
+        return learning_rate * 0.1**(epoch / epochs)
     if schedule == "constant":
         return float(learning_rate)
     raise ValueError(f"lr_schedule must be one of {SCHEDULES} or a callable, got {schedule!r}")
@@ -241,15 +222,9 @@ def configure_determinism(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def write_json_atomic(path, obj) -> None:
-    """Write ``obj`` as JSON (NaN/Infinity kept as JSON extensions) atomically."""
-    write_text_atomic(path, json.dumps(obj, indent=1, allow_nan=True))
-
-
 def _save_model_atomic(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # keeps the .keras suffix Keras needs
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
 
 
 def _checkpoint(out_dir: Path, epoch: int) -> Path:
@@ -259,10 +234,7 @@ def _checkpoint(out_dir: Path, epoch: int) -> Path:
 def load_history(out_dir) -> dict | None:
     """The ``history.json`` of a training folder, or ``None`` if there is none yet."""
     path = Path(out_dir) / HISTORY_NAME
-    if not path.is_file():
-        return None
-    with open(path) as f:
-        return json.load(f)
+    return read_json(path) if path.is_file() else None
 
 
 def checkpoint_path(out_dir, which: str = "final") -> Path:
@@ -302,13 +274,6 @@ def _restore(model: keras.Model, path: Path) -> None:
     del saved
 
 
-def _data_fingerprint(prepared_path) -> str | None:
-    """The prepared file's content fingerprint (written by ``prepare``): a resume on other data is refused."""
-    with h5py.File(prepared_path, "r") as f:
-        value = f.attrs.get("fingerprint")
-    return value.decode() if isinstance(value, bytes) else (None if value is None else str(value))
-
-
 def _check_config(out_dir: Path, old: dict, new: dict) -> None:
     for key, value in new.items():
         if key in old and old[key] != value:
@@ -316,11 +281,10 @@ def _check_config(out_dir: Path, old: dict, new: dict) -> None:
                              "use another folder or delete it to start over")
 
 
-def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: int = 32,
-          learning_rate: float = 2e-4, seed: int = 0, lr_schedule="cosine", augment: bool = True,
-          mask_fn: Callable | None = None, input_transform: Callable | None = None,
-          progress: bool = True, verbose: int = 0, workers: int = 1, deterministic: bool = True,
-          checkpoint_seconds: float = 60.0, pipeline: str = "numpy") -> dict:
+def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: int = 32, learning_rate: float = 2e-4, seed: int = 0,
+          lr_schedule="cosine", augment: bool = True, mask_fn: Callable | None = None, input_transform: Callable | None = None,
+          progress: bool = True, verbose: int = 0, workers: int = 1, deterministic: bool = True, checkpoint_seconds: float = 60.0,
+          pipeline: str = "numpy") -> dict:
     """Train ``model`` on the train split of ``prepared_path``, validating on val; resumable.
 
     ``model`` maps the (possibly transformed) inputs to ``(B, n, n, 1)``; build it after
@@ -347,8 +311,7 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
     learning_rate_at(0, epochs, learning_rate, lr_schedule)  # validates the schedule
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".tmp-*"):
-        stale.unlink()
+    remove_stale_temporaries(out_dir)
     if deterministic:
         configure_determinism(seed)
     data = dict(seed=seed, mask_fn=mask_fn, input_transform=input_transform, workers=workers)
@@ -359,14 +322,14 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
     if tuple(model.output_shape[1:]) != (n, n, 1):
         raise ValueError(f"model output shape {model.output_shape[1:]} != targets' {(n, n, 1)} "
                          f"in {prepared_path}")
-    config = {"model": model.name, "params": int(model.count_params()), "n": n, "epochs": epochs,
-              "batch_size": batch_size, "learning_rate": float(learning_rate), "seed": seed,
-              "lr_schedule": lr_schedule if isinstance(lr_schedule, str) else getattr(lr_schedule, "__name__", "callable"),
-              "augment": bool(augment), "mask_fn": getattr(mask_fn, "__name__", None) if mask_fn else None,
-              "input_transform": getattr(input_transform, "__name__", None) if input_transform else None,
-              "train_slices": len(train_data.rows), "val_slices": len(val_data.rows),
-              "data_fingerprint": _data_fingerprint(prepared_path), "pipeline": pipeline}
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", metrics=[seed_psnr, "mse"])
+    config = dict(model=model.name, params=int(model.count_params()), n=n, epochs=epochs, batch_size=batch_size,
+                  learning_rate=float(learning_rate), seed=seed,
+                  lr_schedule=lr_schedule if isinstance(lr_schedule, str) else getattr(lr_schedule, "__name__", "callable"),
+                  augment=bool(augment), mask_fn=getattr(mask_fn, "__name__", None) if mask_fn else None,
+                  input_transform=getattr(input_transform, "__name__", None) if input_transform else None,
+                  train_slices=len(train_data.rows), val_slices=len(val_data.rows),
+                  data_fingerprint=prepared.read_header(prepared_path).fingerprint, pipeline=pipeline)
+    compile_model(model, learning_rate)
     history = load_history(out_dir) or {"config": config, "epochs": []}
     _check_config(out_dir, history["config"], config)
     done = len(history["epochs"])
@@ -382,11 +345,11 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
         schedule = lambda epoch: learning_rate_at(epoch, epochs, learning_rate, lr_schedule)  # noqa: E731
         with tqdm(total=epochs, initial=done, desc="train", unit="epoch", disable=not progress) as bar:
             recorder = _EpochRecorder(train_data, out_dir, history, schedule, bar, epochs, checkpoint_seconds)
-            fit_model = model if pipeline == "numpy" else wrap(  # builds the examples on the device
-                model, ImageBank.from_prepared(prepared_path), loss="mse", metrics=[seed_psnr, "mse"])
+            fit_model = model if pipeline == "numpy" else device_model(  # builds the examples on the device
+                model, ImageBank.from_prepared(prepared_path))
             if verbose or workers > 1:  # Keras's own bar, or PyDataset's worker threads: fit
-                fit_model.fit(train_data, validation_data=val_data, initial_epoch=done, epochs=epochs,
-                              shuffle=False, callbacks=[recorder], verbose=verbose)  # PreparedDataset shuffles
+                fit_model.fit(train_data, validation_data=val_data, initial_epoch=done, epochs=epochs, shuffle=False,
+                              callbacks=[recorder], verbose=verbose)  # PreparedDataset shuffles
             else:
                 _run_epochs(fit_model, train_data, val_data, recorder, done, epochs)
     return history
@@ -394,7 +357,7 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
 
 def _batch(data) -> tuple:
     """``(inputs, targets)`` of one PyDataset item (``(inputs,)`` has no targets)."""
-    data = tuple(data) if isinstance(data, (tuple, list)) else (data,)
+    data = tuple(data) if isinstance(data, (tuple, list)) else (data, )
     return data[0], (data[1] if len(data) > 1 else None)
 
 
@@ -408,6 +371,7 @@ def _run_epochs(model: keras.Model, train_data, val_data, recorder: "_EpochRecor
     epoch (130 training slices, batch 32) that set-up cost ≈ 20 % of the training time on 2 CPU
     cores (``benchmarks/learning.md``).
     """
+
     def run(step, data) -> dict:  # every log averaged over the samples, as Keras's metrics do
         sums, count = {}, 0
         for i in range(len(data)):
@@ -431,8 +395,8 @@ def _run_epochs(model: keras.Model, train_data, val_data, recorder: "_EpochRecor
 class _EpochRecorder(keras.callbacks.Callback):
     """Per epoch: set the lr and the data epoch; at its end record, checkpoint, write the history."""
 
-    def __init__(self, train_data: PreparedDataset, out_dir: Path, history: dict, schedule, bar,
-                 epochs: int, checkpoint_seconds: float):
+    def __init__(self, train_data: PreparedDataset, out_dir: Path, history: dict, schedule, bar, epochs: int,
+                 checkpoint_seconds: float):
         super().__init__()
         self.train_data, self.out_dir, self.history = train_data, out_dir, history
         self.schedule, self.bar = schedule, bar
@@ -454,11 +418,10 @@ class _EpochRecorder(keras.callbacks.Callback):
         end = time.perf_counter()
         val_start = self.val_start or end
         samples = self.train_data.num_samples
-        record = {"epoch": epoch + 1, "lr": self.lr, "loss": logs["loss"], "mse": logs["mse"],
-                  "psnr": logs["seed_psnr"], "val_loss": logs["val_loss"], "val_mse": logs["val_mse"],
-                  "val_psnr": logs["val_seed_psnr"], "train_seconds": val_start - self.start,
-                  "samples": samples, "samples_per_s": samples / (val_start - self.start),
-                  "eval_seconds": end - val_start}
+        record = dict(epoch=epoch + 1, lr=self.lr, loss=logs["loss"], mse=logs["mse"], psnr=logs["seed_psnr_metric"],
+                      val_loss=logs["val_loss"], val_mse=logs["val_mse"], val_psnr=logs["val_seed_psnr_metric"],
+                      train_seconds=val_start - self.start, samples=samples, samples_per_s=samples / (val_start - self.start),
+                      eval_seconds=end - val_start)
         record = {k: (v if k in ("epoch", "samples") else float(v)) for k, v in record.items()}
         if not math.isfinite(record["loss"]):
             raise FloatingPointError(f"epoch {epoch + 1}: training loss is {record['loss']} (lr {self.lr:g})")
@@ -468,7 +431,7 @@ class _EpochRecorder(keras.callbacks.Callback):
             _save_model_atomic(getattr(self.model, "inner", self.model), checkpoint)  # 1. the checkpoint of epoch k
             self.history["epochs"] += self.pending
             self.pending = []
-            write_json_atomic(self.out_dir / HISTORY_NAME, self.history)  # 2. the history lists epoch k
+            write_json(self.out_dir / HISTORY_NAME, self.history)  # 2. the history lists epoch k
             for old in self.out_dir.glob(CHECKPOINT_GLOB):  # 3. only then the older checkpoint goes
                 if old != checkpoint:
                     old.unlink()
@@ -482,8 +445,7 @@ def predict(model: keras.Model, inputs: np.ndarray, batch_size: int = 32) -> np.
     return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)
 
 
-def time_inference(model: keras.Model, inputs: np.ndarray, batch_size: int = 1, repeats: int = 20,
-                   warmup: int = 3) -> dict:
+def time_inference(model: keras.Model, inputs: np.ndarray, batch_size: int = 1, repeats: int = 20, warmup: int = 3) -> dict:
     """Inference time on ``inputs[:batch_size]``: median over ``repeats`` calls after ``warmup``.
 
     Returns ``{"ms_per_slice", "ms_per_batch", "batch_size", "repeats"}``; each call returns numpy

@@ -26,25 +26,56 @@ LIMIT = 64 * 2**20  # what a device call carries: the working tree and .whl/ tog
 # Canonical names of the wheels gpu_edition.sh installs; the root each is needed for.
 WHEELS = {
     # benchmarks/gpu.sh: Keras 3 on the image's JAX
-    "keras": "keras", "namex": "keras", "optree": "keras",
+    "keras": "keras",
+    "namex": "keras",
+    "optree": "keras",
     # automap_nb.orchestration.runner: papermill and a Jupyter kernel
-    "papermill": "papermill", "entrypoints": "papermill", "tenacity": "papermill",
-    "nbclient": "papermill", "nbformat": "papermill", "fastjsonschema": "nbformat", "jsonschema": "nbformat",
-    "jsonschema-specifications": "jsonschema", "referencing": "jsonschema", "rpds-py": "jsonschema",
-    "jupyter-client": "nbclient", "jupyter-core": "nbclient", "platformdirs": "jupyter-core",
-    "traitlets": "nbclient", "pyzmq": "jupyter-client", "tornado": "jupyter-client",
-    "ipykernel": "kernel", "comm": "ipykernel", "debugpy": "ipykernel", "nest-asyncio2": "ipykernel",
-    "matplotlib-inline": "ipykernel", "ipython": "ipykernel", "ipython-pygments-lexers": "ipython",
-    "jedi": "ipython", "parso": "jedi", "pexpect": "ipython", "ptyprocess": "pexpect",
-    "prompt-toolkit": "ipython", "wcwidth": "prompt-toolkit", "stack-data": "ipython",
-    "asttokens": "stack-data", "executing": "stack-data", "pure-eval": "stack-data",
+    "papermill": "papermill",
+    "entrypoints": "papermill",
+    "tenacity": "papermill",
+    "nbclient": "papermill",
+    "nbformat": "papermill",
+    "fastjsonschema": "nbformat",
+    "jsonschema": "nbformat",
+    "jsonschema-specifications": "jsonschema",
+    "referencing": "jsonschema",
+    "rpds-py": "jsonschema",
+    "jupyter-client": "nbclient",
+    "jupyter-core": "nbclient",
+    "platformdirs": "jupyter-core",
+    "traitlets": "nbclient",
+    "pyzmq": "jupyter-client",
+    "tornado": "jupyter-client",
+    "ipykernel": "kernel",
+    "comm": "ipykernel",
+    "debugpy": "ipykernel",
+    "nest-asyncio2": "ipykernel",
+    "matplotlib-inline": "ipykernel",
+    "ipython": "ipykernel",
+    "ipython-pygments-lexers": "ipython",
+    "jedi": "ipython",
+    "parso": "jedi",
+    "pexpect": "ipython",
+    "ptyprocess": "pexpect",
+    "prompt-toolkit": "ipython",
+    "wcwidth": "prompt-toolkit",
+    "stack-data": "ipython",
+    "asttokens": "stack-data",
+    "executing": "stack-data",
+    "pure-eval": "stack-data",
     # the chapters' `from myst_nb import glue` (installed without its Sphinx needs; glue imports docutils)
-    "myst-nb": "chapters' glue", "docutils": "myst-nb glue",
+    "myst-nb": "chapters' glue",
+    "docutils": "myst-nb glue",
     # automap_nb.data.sample_data (nilearn's bundled MNI template) and chapter 06's TV baseline (sigpy)
-    "nilearn": "sample data", "nibabel": "nilearn", "sigpy": "chapter 06 TV", "pywavelets": "sigpy",
+    "nilearn": "sample data",
+    "nibabel": "nilearn",
+    "sigpy": "chapter 06 TV",
+    "pywavelets": "sigpy",
 }
-PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_26_x86_64", "manylinux_2_17_x86_64",
-             "manylinux2014_x86_64", "manylinux_2_5_x86_64", "manylinux1_x86_64"]
+PLATFORMS = [
+    "manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_26_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
+    "manylinux_2_5_x86_64", "manylinux1_x86_64"
+]
 
 
 def canonical(name: str) -> str:
@@ -64,11 +95,9 @@ def wheel_fits(filename: str) -> bool:
     """Installable by CPython 3.12 on x86-64 Linux (glibc ≤ 2.39): pure, cp312, or abi3 from an older cp3."""
     tags = filename[:-4].split("-")[-3:]
     ok_py = any(t in ("py3", "py2", "cp312") for t in tags[0].split("."))
-    ok_py = ok_py or (tags[1] == "abi3" and any(re.fullmatch(r"cp3(\d+)", t) and int(t[3:]) <= 12
-                                                 for t in tags[0].split(".")))
-    ok_plat = any(p == "any" or re.fullmatch(r"manylinux(1|2010|2014|_2_(\d+))_x86_64", p)
-                  and (not p.startswith("manylinux_2_") or int(p.split("_")[2]) <= 39)
-                  for p in tags[2].split("."))
+    ok_py = ok_py or (tags[1] == "abi3" and any(re.fullmatch(r"cp3(\d+)", t) and int(t[3:]) <= 12 for t in tags[0].split(".")))
+    ok_plat = any(p == "any" or re.fullmatch(r"manylinux(1|2010|2014|_2_(\d+))_x86_64", p) and
+                  (not p.startswith("manylinux_2_") or int(p.split("_")[2]) <= 39) for p in tags[2].split("."))
     return ok_py and ok_plat
 
 
@@ -123,9 +152,11 @@ def download(folder: Path) -> int:
         print("check_wheels: nothing to download")
         return 0
     platforms = [a for p in PLATFORMS for a in ("--platform", p)]
-    return subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                           "--python-version", "3.12", "--implementation", "cp", *platforms, "-d", str(folder),
-                           *specs]).returncode
+    return subprocess.run([
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.12", "--implementation",
+        "cp", *platforms, "-d",
+        str(folder), *specs
+    ]).returncode
 
 
 def installed(folder: Path) -> int:

@@ -65,13 +65,13 @@ for setting in "${SETTINGS[@]}"; do
     if [ "$SECONDS" -ge "$TOTAL" ]; then echo "[gpu.sh] $name skipped: ${SECONDS}s >= TOTAL=${TOTAL}s"; continue; fi
     read -r -a args <<< "${setting#*|}"
     echo "[gpu.sh] $(date -u +%T) $name: ${args[*]}"
-    timeout "$LIMIT" "$PYTHON" -m automap_nb.orchestration.cli bench "${args[@]}" --out "$OUT_DIR/runs/$name"
+    timeout "$LIMIT" "$PYTHON" -m automap_nb bench "${args[@]}" --out "$OUT_DIR/runs/$name"
     status=$?
     if [ $status -eq 0 ]; then done_files+=("$OUT_DIR/runs/$name.json"); else echo "[gpu.sh] $name FAILED (exit $status)"; fi
 done
 
 if [ ${#done_files[@]} -eq 0 ]; then echo "[gpu.sh] no setting finished"; exit 1; fi
-"$PYTHON" -m automap_nb.bench summarise "$OUT_DIR/summary" \
-    "AUTOMAP training throughput on one GPU (Keras 3 / JAX)" "${done_files[@]}"
+"$PYTHON" -m automap_nb bench --out "$OUT_DIR/summary" \
+    --title "AUTOMAP training throughput on one GPU (Keras 3 / JAX)" --summarise "${done_files[@]}"
 cat "$OUT_DIR/summary.md"
 echo "[gpu.sh] $(date -u +%T) done: ${#done_files[@]} of ${#SETTINGS[@]} settings"

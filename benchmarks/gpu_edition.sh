@@ -63,7 +63,7 @@ m = __import__(b); print('python', sys.version.split()[0], 'keras', keras.__vers
 } > "$OUT_DIR/env.txt" 2>&1 || { cat "$OUT_DIR/env.txt"; echo "[gpu_edition.sh] Keras/papermill do not import"; exit 1; }
 cat "$OUT_DIR/env.txt"
 
-CLI=("$PYTHON" -m automap_nb.orchestration.cli)
+CLI=("$PYTHON" -m automap_nb)
 if [ "${SMOKE:-0}" = 1 ]; then  # the same steps at a tiny size: 5 × 2 compact slices, 16², chapters 01-02
     SAMPLE=(--volumes 5 --slices 2)
     FIRST=(01 02) SECOND=() SIZE=(-p size 16)

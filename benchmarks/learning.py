@@ -33,28 +33,26 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from automap_nb import evaluate, models, training  # noqa: E402
-from automap_nb.data.prepare import mean_target, read_split  # noqa: E402
+from automap_nb.data.prepared import mean_target, read_split  # noqa: E402
 from automap_nb.results import write_json  # noqa: E402
 
 # name → (conv filters, learning rate, schedule, batch size, k-space input scale); the input scale
 # multiplies the prepared k-space (whose scale makes the training images' RMS 1) before the model.
 OPTIONS = {
-    "f64-lr2e-4-cosine (as shipped)": (64, 2e-4, "cosine", 32, 1.0),
-    "f16-lr1e-3-constant": (16, 1e-3, "constant", 32, 1.0),
-    "f16-lr1e-3-cosine": (16, 1e-3, "cosine", 32, 1.0),
-    "f16-lr1e-3-warmup-cosine": (16, 1e-3, "warmup-cosine", 32, 1.0),
-    "f16-lr2e-3-warmup-cosine": (16, 2e-3, "warmup-cosine", 32, 1.0),
-    "f32-lr1e-3-warmup-cosine": (32, 1e-3, "warmup-cosine", 32, 1.0),
-    "f64-lr1e-3-warmup-cosine": (64, 1e-3, "warmup-cosine", 32, 1.0),
-    "f16-lr1e-3-warmup-cosine-input0.25": (16, 1e-3, "warmup-cosine", 32, 0.25),
-    "f16-lr1e-3-warmup-cosine-input4": (16, 1e-3, "warmup-cosine", 32, 4.0),
-    "f16-lr2e-3-warmup-cosine-input0.25": (16, 2e-3, "warmup-cosine", 32, 0.25),
-    "f16-lr1e-3-warmup-cosine-input0.0625": (16, 1e-3, "warmup-cosine", 32, 0.0625),
-    "f16-lr2e-3-warmup-cosine-batch64": (16, 2e-3, "warmup-cosine", 64, 1.0),
-    "f16-lr1.4e-3-warmup-cosine-batch64": (16, 1.4e-3, "warmup-cosine", 64, 1.0),
-    "f16-lr1e-3-warmup-cosine-orthogonal": (16, 1e-3, "warmup-cosine", 32, 1.0),
-    "f16-lr1e-3-warmup-cosine-bf16": (16, 1e-3, "warmup-cosine", 32, 1.0),
-    "f16-lr1e-3-warmup-cosine-bf16-no-augment": (16, 1e-3, "warmup-cosine", 32, 1.0),
+    "f64-lr2e-4-cosine (as shipped)": (64, 2e-4, "cosine", 32, 1.0), "f16-lr1e-3-constant": (16, 1e-3, "constant", 32, 1.0),
+    "f16-lr1e-3-cosine": (16, 1e-3, "cosine", 32, 1.0), "f16-lr1e-3-warmup-cosine": (16, 1e-3, "warmup-cosine", 32, 1.0),
+    "f16-lr2e-3-warmup-cosine": (16, 2e-3, "warmup-cosine", 32, 1.0), "f32-lr1e-3-warmup-cosine": (32, 1e-3, "warmup-cosine", 32,
+                                                                                                   1.0),
+    "f64-lr1e-3-warmup-cosine": (64, 1e-3, "warmup-cosine", 32,
+                                 1.0), "f16-lr1e-3-warmup-cosine-input0.25": (16, 1e-3, "warmup-cosine", 32, 0.25),
+    "f16-lr1e-3-warmup-cosine-input4": (16, 1e-3, "warmup-cosine", 32,
+                                        4.0), "f16-lr2e-3-warmup-cosine-input0.25": (16, 2e-3, "warmup-cosine", 32, 0.25),
+    "f16-lr1e-3-warmup-cosine-input0.0625": (16, 1e-3, "warmup-cosine", 32,
+                                             0.0625), "f16-lr2e-3-warmup-cosine-batch64": (16, 2e-3, "warmup-cosine", 64, 1.0),
+    "f16-lr1.4e-3-warmup-cosine-batch64": (16, 1.4e-3, "warmup-cosine", 64,
+                                           1.0), "f16-lr1e-3-warmup-cosine-orthogonal": (16, 1e-3, "warmup-cosine", 32, 1.0),
+    "f16-lr1e-3-warmup-cosine-bf16": (16, 1e-3, "warmup-cosine", 32,
+                                      1.0), "f16-lr1e-3-warmup-cosine-bf16-no-augment": (16, 1e-3, "warmup-cosine", 32, 1.0),
 }
 # options whose dense kernels start orthogonal (gain 1) instead of Glorot-uniform
 ORTHOGONAL = {"f16-lr1e-3-warmup-cosine-orthogonal"}
@@ -71,6 +69,7 @@ def scaled_input(scale: float):
 
     def transform(inputs):
         return (inputs * np.float32(scale)).astype(np.float32)
+
     transform.__name__ = f"input_times_{scale:g}"
     return transform
 
@@ -92,9 +91,8 @@ def run_option(name: str, prepared: Path, samples: int, seed: int) -> dict:
     load_before = os.getloadavg()[0]
     try:
         start = time.perf_counter()
-        history = training.train(model, prepared, out, epochs=epochs, batch_size=batch, learning_rate=lr,
-                                 seed=seed, lr_schedule=schedule, progress=True, checkpoint_seconds=3600,
-                                 augment=name not in NO_AUGMENT,
+        history = training.train(model, prepared, out, epochs=epochs, batch_size=batch, learning_rate=lr, seed=seed,
+                                 lr_schedule=schedule, progress=True, checkpoint_seconds=3600, augment=name not in NO_AUGMENT,
                                  input_transform=scaled_input(input_scale))
         wall = time.perf_counter() - start
     finally:
@@ -103,18 +101,16 @@ def run_option(name: str, prepared: Path, samples: int, seed: int) -> dict:
     for e in history["epochs"]:
         seen += e["samples"]
         seconds += e["train_seconds"]
-        curve.append({"epoch": e["epoch"], "samples": seen, "seconds": round(seconds, 2),
-                      "val_psnr": round(e["val_psnr"], 3), "train_psnr": round(e["psnr"], 3)})
+        curve.append(
+            dict(epoch=e["epoch"], samples=seen, seconds=round(seconds, 2), val_psnr=round(e["val_psnr"], 3),
+                 train_psnr=round(e["psnr"], 3)))
     steady = [e["samples_per_s"] for e in history["epochs"][1:]] or [history["epochs"][0]["samples_per_s"]]
-    return {"option": name, "conv_filters": filters, "learning_rate": lr, "schedule": schedule, "batch_size": batch,
-            "input_scale": input_scale,
-            "params": models.count_params("seed", n, conv_filters=filters),
-            "gmac_per_sample": models.count_macs("seed", n, conv_filters=filters) / 1e9,
-            "epochs": epochs, "samples": seen, "train_seconds": round(seconds, 1), "wall_seconds": round(wall, 1),
-            "samples_per_s": round(float(np.median(steady)), 1),
-            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-            "final_val_psnr": curve[-1]["val_psnr"], "best_val_psnr": max(c["val_psnr"] for c in curve),
-            "curve": curve}
+    return dict(option=name, conv_filters=filters, learning_rate=lr, schedule=schedule, batch_size=batch, input_scale=input_scale,
+                params=models.count_params("seed", n, conv_filters=filters),
+                gmac_per_sample=models.count_macs("seed", n, conv_filters=filters) / 1e9, epochs=epochs, samples=seen,
+                train_seconds=round(seconds, 1), wall_seconds=round(wall, 1), samples_per_s=round(float(np.median(steady)), 1),
+                load_average=[round(load_before, 2), round(os.getloadavg()[0], 2)
+                              ], final_val_psnr=curve[-1]["val_psnr"], best_val_psnr=max(c["val_psnr"] for c in curve), curve=curve)
 
 
 def psnr_at(curve: list[dict], key: str, value: float) -> float | None:
@@ -143,10 +139,12 @@ def write_markdown(report: dict, path: Path) -> None:
         lines.append(f"| {r['option']} | {r['conv_filters']} | {r['learning_rate']:g} | {r['schedule']} | "
                      f"{r['samples_per_s']:.0f} | {load} | {r['samples']:,} | {r['train_seconds']:.0f} | {fmt(at_samples)} | "
                      f"{fmt(at_60)} | {r['final_val_psnr']:.2f} | {r['final_val_psnr'] - ref:+.2f} dB |")
-    lines += ["", "Load: the 1-minute load average before and after the option ran. Above 2 (the core count), "
-              "other work shared the machine and that option's samples/s and seconds are too low; its PSNR at a "
-              "given number of samples does not depend on load. Curves (every option's validation PSNR per "
-              f"epoch, with samples and seconds) are in `{Path(report['json']).name}`."]
+    lines += [
+        "", "Load: the 1-minute load average before and after the option ran. Above 2 (the core count), "
+        "other work shared the machine and that option's samples/s and seconds are too low; its PSNR at a "
+        "given number of samples does not depend on load. Curves (every option's validation PSNR per "
+        f"epoch, with samples and seconds) are in `{Path(report['json']).name}`."
+    ]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -164,19 +162,20 @@ def main(argv=None) -> int:
     report.setdefault("options", {})
     val = read_split(args.prepared, "val")
     mean = mean_target(args.prepared, "train")
-    report.update({
-        "prepared": str(args.prepared), "json": str(args.out), "n": int(val["inputs"].shape[1]),
-        "train_slices": int(len(read_split(args.prepared, "train")["volume"])), "val_slices": len(val["volume"]),
-        "mean_image_val_psnr_seed": float(np.mean([evaluate.psnr_seed(t, mean) for t in val["targets"][..., 0]])),
-        "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})", "keras": keras.__version__,
-        "backend": keras.backend.backend(), "samples_per_option": args.samples,
-    })
+    report.update(
+        dict(prepared=str(args.prepared), json=str(args.out), n=int(val["inputs"].shape[1]),
+             train_slices=int(len(read_split(args.prepared, "train")["volume"])), val_slices=len(val["volume"]),
+             mean_image_val_psnr_seed=float(np.mean([evaluate.psnr_seed(t, mean) for t in val["targets"][..., 0]])),
+             machine=f"{os.cpu_count()} CPU cores ({platform.machine()})", keras=keras.__version__, backend=keras.backend.backend(),
+             samples_per_option=args.samples,
+             ))
     for name in args.only or OPTIONS:
         key = f"{name} @ {args.samples:,}"
         print(f"[learning] {key}", flush=True)
         result = report["options"][key] = run_option(name, args.prepared, args.samples, args.seed)
-        print(f"[learning] {key}: {result['final_val_psnr']:.2f} dB after {result['samples']:,} samples, "
-              f"{result['train_seconds']:.0f} s", flush=True)
+        print(
+            f"[learning] {key}: {result['final_val_psnr']:.2f} dB after {result['samples']:,} samples, "
+            f"{result['train_seconds']:.0f} s", flush=True)
         write_json(args.out, report)
         write_markdown(report, args.out.with_suffix(".md"))
     if not args.only and not report["options"]:

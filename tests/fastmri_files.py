@@ -52,14 +52,14 @@ def phantom_slices(slices: int, width: int, seed: int) -> np.ndarray:
         for _ in range(5):
             cy, cx = rng.uniform(-80, 80, 2)
             ay, ax = rng.uniform(20, 120, 2)
-            img += rng.uniform(0.2, 1.0) * (((rows - cy) / ay) ** 2 + ((cols - cx) / ax) ** 2 < 1)
+            img += rng.uniform(0.2, 1.0) * (((rows - cy) / ay)**2 + ((cols - cx) / ax)**2 < 1)
         phase = 0.5 * (rows / 320) + 0.3 * (cols / width) + rng.uniform(-1, 1)
         images[s] = img * np.exp(1j * phase)
     return images
 
 
-def write_fastmri_file(path: Path, slices: int = 3, width: int = 368, seed: int = 0,
-                       acquisition: str = "CORPD_FBK", patient_id: str | None = None) -> Path:
+def write_fastmri_file(path: Path, slices: int = 3, width: int = 368, seed: int = 0, acquisition: str = "CORPD_FBK",
+                       patient_id: str | None = None) -> Path:
     """Write a fully sampled single-coil training file in the fastMRI schema."""
     images = phantom_slices(slices, width, seed)
     kspace = (fft2c(images) * 1e-4).astype(np.complex64)
@@ -67,8 +67,8 @@ def write_fastmri_file(path: Path, slices: int = 3, width: int = 368, seed: int 
     with h5py.File(path, "w") as f:
         f.create_dataset("kspace", data=kspace)
         f.create_dataset("reconstruction_esc", data=esc)
-        f.create_dataset("ismrmrd_header", data=HEADER.format(
-            enc_y=372, maximum=width - 1, center=186 - 4, last_slice=slices - 1).encode())
+        f.create_dataset("ismrmrd_header", data=HEADER.format(enc_y=372, maximum=width - 1, center=186 - 4,
+                                                              last_slice=slices - 1).encode())
         f.attrs["acquisition"] = acquisition
         f.attrs["max"] = float(esc.max())
         f.attrs["norm"] = float(np.linalg.norm(esc))

@@ -8,8 +8,10 @@ import pytest
 from skimage.data import shepp_logan_phantom
 from skimage.transform import resize
 
-from automap_nb import baselines, evaluate, study, training
+from automap_nb import baselines, evaluate, training
 from automap_nb.data import subsample, transforms
+from automap_nb.data.prepared import downsample, read_split
+from automap_nb.experiments import undersampling
 from automap_nb.models import unet
 
 
@@ -25,7 +27,7 @@ def write_prepared(path, n=16, volumes=6, slices=2, seed=0):
     yy, xx = np.mgrid[:n, :n] / n
     for v in range(volumes):
         for _ in range(slices):
-            blob = np.exp(-((yy - rng.uniform(.3, .7)) ** 2 + (xx - rng.uniform(.3, .7)) ** 2) / 0.05)
+            blob = np.exp(-((yy - rng.uniform(.3, .7))**2 + (xx - rng.uniform(.3, .7))**2) / 0.05)
             images.append(blob * np.exp(1j * rng.uniform(0, 1) * xx))
             names.append(f"file{v}.h5".encode())
             split.append(splits[v % len(splits)].encode())
@@ -33,14 +35,13 @@ def write_prepared(path, n=16, volumes=6, slices=2, seed=0):
     names = np.array(names)
     for name in set(names.tolist()):
         images[names == name] /= np.abs(images[names == name]).max()
-    scale = float(1 / np.sqrt(np.mean(np.abs(images[np.array(split) == b"train"]) ** 2)))
+    scale = float(1 / np.sqrt(np.mean(np.abs(images[np.array(split) == b"train"])**2)))
     inputs, targets = transforms.image_to_example(images, scale)
     with h5py.File(path, "w") as f:
         f["images"], f["inputs"], f["targets"] = images, inputs, targets
         f["volume"], f["split"] = names, np.array(split)
         f["slice"] = np.tile(np.arange(slices, dtype=np.int32), volumes)
-        f.attrs.update({"size": n, "kspace_scale": scale, "crop": 320, "source_dir": "synthetic",
-                        "normalisation": "per-volume"})
+        f.attrs.update({"size": n, "kspace_scale": scale, "crop": 320, "source_dir": "synthetic", "normalisation": "per-volume"})
     return path
 
 
@@ -50,6 +51,7 @@ def prepared(tmp_path):
 
 
 # ---- zero-filled and TV ----------------------------------------------------------------------------
+
 
 def test_zero_filled_is_exact_when_fully_sampled_and_masks_columns():
     image = phantom(32)
@@ -87,11 +89,11 @@ def test_tv_with_zero_lambda_is_the_zero_filled_solution():
 
 
 def test_tune_tv_lambda_reports_grid_and_prefers_the_best(prepared):
-    val = study.read_split(prepared, "val")
+    val = read_split(prepared, "val")
     masks = subsample.volume_masks(val["volume"], "equispaced", 4, 16)
     masked = subsample.apply_mask(val["inputs"], masks)
-    out = baselines.tune_tv_lambda(masked, val["targets"], val["volume"], masks, val["kspace_scale"],
-                                   [1e-3, 1.0], max_iter=20, progress=False)
+    out = baselines.tune_tv_lambda(masked, val["targets"], val["volume"], masks, val["kspace_scale"], [1e-3, 1.0], max_iter=20,
+                                   progress=False)
     assert [row["lambda"] for row in out["grid"]] == [1e-3, 1.0]
     assert out["lambda"] == max(out["grid"], key=lambda r: r["psnr"])["lambda"]
     with pytest.raises(ValueError, match="lambdas"):
@@ -108,6 +110,7 @@ def test_baseline_shape_errors_name_the_argument():
 
 
 # ---- U-Net --------------------------------------------------------------------------------------
+
 
 def test_unet_shapes_levels_and_errors():
     model = unet.build_unet(16, in_chans=2, chans=4, num_pool=2)
@@ -129,9 +132,8 @@ def test_residual_unet_returns_its_input_before_training():
 
 
 def test_unet_trains_through_the_shared_trainer(prepared, tmp_path):
-    model, history = study.train_method("unet", [4, 8], prepared, tmp_path / "unet", mask_kind="random",
-                                        variant="seed", unet_chans=4, epochs=2, batch_size=4,
-                                        learning_rate=1e-3, seed=0, progress=False)
+    model, history = undersampling.train_method("unet", [4, 8], prepared, tmp_path / "unet", mask_kind="random", variant="seed",
+                                                unet_chans=4, epochs=2, batch_size=4, learning_rate=1e-3, seed=0, progress=False)
     assert len(history["epochs"]) == 2
     assert history["config"]["mask_fn"] == "random_4x+8x"
     assert history["config"]["input_transform"] is not None  # the zero-filled magnitude hook
@@ -145,9 +147,9 @@ def test_masked_automap_training_step_sees_masked_kspace(prepared, tmp_path):
     inputs, targets = data[0]
     zero_columns = np.all(inputs == 0, axis=(1, 3))  # (B, n): columns with no k-space data
     assert zero_columns.sum(axis=1).min() >= 16 - 16 // 4 - 2  # about 3/4 of the columns are empty
-    model, history = study.train_method("automap", [4], prepared, tmp_path / "automap", mask_kind="equispaced",
-                                        variant="seed", unet_chans=4, epochs=1, batch_size=4,
-                                        learning_rate=2e-4, seed=0, progress=False)
+    model, history = undersampling.train_method("automap", [4], prepared, tmp_path / "automap", mask_kind="equispaced",
+                                                variant="seed", unet_chans=4, epochs=1, batch_size=4, learning_rate=2e-4, seed=0,
+                                                progress=False)
     assert history["config"]["mask_fn"] == "equispaced_4x"
     assert math.isfinite(history["epochs"][0]["loss"])
     assert model.count_params() == history["config"]["params"]
@@ -155,50 +157,45 @@ def test_masked_automap_training_step_sees_masked_kspace(prepared, tmp_path):
 
 # ---- chapter 06/07 helpers ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("n", [8, 16])
-def test_study_params_match_built_models(n):
-    for name in study.STUDY_VARIANTS:
-        assert study.study_params(name, n) == study.build_study_model(name, n).count_params(), name
-
 
 def test_downsample_prepared_keeps_the_format(prepared, tmp_path):
-    out = study.downsample_prepared(prepared, tmp_path / "small.h5", 8)
-    small = study.read_split(out, "train")
+    out = downsample(prepared, tmp_path / "small.h5", 8)
+    small = read_split(out, "train")
     assert small["inputs"].shape[1:] == (8, 8, 2)
-    np.testing.assert_allclose(np.sqrt(np.mean(small["inputs"] ** 2) * 2), 1.0, rtol=1e-4)  # unit RMS k-space
+    np.testing.assert_allclose(np.sqrt(np.mean(small["inputs"]**2) * 2), 1.0, rtol=1e-4)  # unit RMS k-space
     back = np.abs(transforms.inputs_to_image(small["inputs"], small["kspace_scale"]))
     np.testing.assert_allclose(back, small["targets"][..., 0], atol=1e-5)
     with h5py.File(out) as f:
         for name in set(f["volume"][()].tolist()):
             assert np.abs(f["images"][()][f["volume"][()] == name]).max() == pytest.approx(1.0, abs=1e-6)
-    with pytest.raises(ValueError, match="study_size"):
-        study.downsample_prepared(prepared, tmp_path / "big.h5", 32)
+    with pytest.raises(ValueError, match=r"size must be an integer in \[2, 16\]"):
+        downsample(prepared, tmp_path / "big.h5", 32)
 
 
 def test_check_groups():
-    assert study.check_groups([[1], [4, 8]], [1, 4, 8]) == [[1], [4, 8]]
+    assert undersampling.check_groups([[1], [4, 8]], [1, 4, 8]) == [[1], [4, 8]]
     with pytest.raises(ValueError, match="exactly once"):
-        study.check_groups([[1, 4], [4, 8]], [1, 4, 8])
+        undersampling.check_groups([[1, 4], [4, 8]], [1, 4, 8])
     with pytest.raises(ValueError, match="non-empty"):
-        study.check_groups([[1], []], [1])
+        undersampling.check_groups([[1], []], [1])
 
 
 def _metrics(psnrs):
     return {m: {k: {"mean": {"psnr": v}} for k, v in by.items()} for m, by in psnrs.items()}
 
 
-def test_findings_06_follow_the_numbers():
+def test_undersampling_findings_follow_the_numbers():
     base = {"mean_image": {"1x": 17.0, "4x": 17.0}, "zero_filled": {"1x": 140.0, "4x": 20.0}, "tv": {"1x": 60.0, "4x": 22.0}}
     unet_wins = _metrics({**base, "unet": {"1x": 40.0, "4x": 24.0}, "automap": {"1x": 30.0, "4x": 18.0}})
-    text = study.findings_06(unet_wins, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
+    text = undersampling.findings(unet_wins, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
     assert "U-Net beats AUTOMAP" in text and "10.0× fewer" in text
     assert "AUTOMAP is *below* the zero-filled baseline at 1x, 4x" in text
     automap_wins = _metrics({**base, "unet": {"1x": 40.0, "4x": 21.0}, "automap": {"1x": 30.0, "4x": 23.0}})
-    text = study.findings_06(automap_wins, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
+    text = undersampling.findings(automap_wins, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
     assert "AUTOMAP beats the U-Net" in text and "U-Net beats AUTOMAP" not in text
     assert "beat the mean training image" not in text  # both learned methods beat it everywhere
     trivial = _metrics({**base, "unet": {"1x": 40.0, "4x": 21.0}, "automap": {"1x": 16.0, "4x": 17.0}})
-    text = study.findings_06(trivial, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
+    text = undersampling.findings(trivial, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
     assert "AUTOMAP does *not* beat the mean training image at 1x, 4x" in text
 
 
@@ -210,15 +207,15 @@ def _ev(volumes, psnr=20.0):
 def test_results_table_reports_spread_only_with_enough_volumes_and_the_achieved_acceleration():
     seconds = {"tv": {"4x": 0.1}}
     achieved = {"4x": {"a.h5": 4.0, "b.h5": 4.5}}
-    few = study.results_table({"tv": {"4x": _ev(2)}}, seconds, achieved)[0]
+    few = undersampling.results_table({"tv": {"4x": _ev(2)}}, seconds, achieved)[0]
     assert "PSNR ±2sd" not in few and few["achieved ×"] == pytest.approx(4.25)
-    enough = study.results_table({"tv": {"4x": _ev(study.MIN_VOLUMES_FOR_SPREAD)}}, seconds)[0]
+    enough = undersampling.results_table({"tv": {"4x": _ev(undersampling.MIN_VOLUMES_FOR_SPREAD)}}, seconds)[0]
     assert enough["PSNR ±2sd"] == 0.5 and "achieved ×" not in enough
 
 
 def test_grid_edge_note_flags_only_choices_at_an_edge():
     grid = [{"lambda": v, "psnr": 0.0} for v in (1e-3, 1e-2, 1e-1)]
     inside = {4: {"lambda": 1e-2, "grid": grid}}
-    assert study.grid_edge_note(inside) == ""
-    note = study.grid_edge_note({**inside, 8: {"lambda": 1e-1, "grid": grid}, 1: {"lambda": 1e-3, "grid": grid}})
+    assert undersampling.grid_edge_note(inside) == ""
+    note = undersampling.grid_edge_note({**inside, 8: {"lambda": 1e-1, "grid": grid}, 1: {"lambda": 1e-3, "grid": grid}})
     assert "8x (λ = 0.1, the largest value tried)" in note and "1x (λ = 0.001, the smallest" in note and "4x" not in note

@@ -25,8 +25,7 @@ def test_benchmark_reports_every_figure(data, precision):
     assert result["train_ms_per_step"] > 0 and len(result["train_ms_per_step_runs"]) == 1
     assert result["train_samples_per_s"] == pytest.approx(1000 * 4 / result["train_ms_per_step"])
     assert result["train_gflop_per_sample"] == pytest.approx(6 * models.count_macs("seed", 8) / 1e9)
-    assert result["achieved_tflops"] == pytest.approx(
-        result["train_samples_per_s"] * result["train_gflop_per_sample"] / 1e3)
+    assert result["achieved_tflops"] == pytest.approx(result["train_samples_per_s"] * result["train_gflop_per_sample"] / 1e3)
     assert result["infer_ms_per_slice"] > 0
     assert result["pipeline_samples_per_s"] > 0 and result["pipeline_host_samples_per_s"] > 0
     table = bench.format_table(result)
@@ -45,8 +44,7 @@ def test_peak_table_names_the_device():
 
 
 @pytest.mark.parametrize("kwargs,message", [(dict(precision="fp16"), "precision"), (dict(data="disk"), "data"),
-                                            (dict(batch=0), "batch"),
-                                            (dict(steps_per_execution=0), "steps_per_execution")])
+                                            (dict(batch=0), "batch"), (dict(steps_per_execution=0), "steps_per_execution")])
 def test_bad_arguments_name_the_parameter(kwargs, message):
     with pytest.raises(ValueError, match=message):
         bench.run_benchmark(**{**TINY, **kwargs})
@@ -54,11 +52,16 @@ def test_bad_arguments_name_the_parameter(kwargs, message):
 
 def test_cli_writes_json_and_markdown(tmp_path, capsys):
     stem = tmp_path / "figures" / "cpu-tiny.json"
-    assert cli_main(["bench", "--variant", "seed", "--size", "8", "--batch", "4", "--steps", "2", "--warmup", "1",
-                     "--repeats", "1", "--out", str(stem)]) == 0
+    assert cli_main([
+        "bench", "--variant", "seed", "--size", "8", "--batch", "4", "--steps", "2", "--warmup", "1", "--repeats", "1", "--out",
+        str(stem)
+    ]) == 0
     result = json.loads((tmp_path / "figures" / "cpu-tiny.json").read_text())
     markdown = (tmp_path / "figures" / "cpu-tiny.md").read_text()
     assert result["n"] == 8 and result["data"] == "device"
     assert markdown.startswith("# Benchmark: seed on ")
     assert f"{result['train_samples_per_s']:,.1f} samples/s" in markdown
     assert "written:" in capsys.readouterr().out
+    assert cli_main(["bench", "--summarise", str(stem), "--out", str(tmp_path / "summary"), "--title", "T"]) == 0
+    assert json.loads((tmp_path / "summary.json").read_text()) == [result]
+    assert "| seed (n = 8) |" in (tmp_path / "summary.md").read_text()

@@ -70,6 +70,7 @@ def chromium() -> str:
 
 
 class _Ids(HTMLParser):
+
     def __init__(self):
         super().__init__()
         self.ids = set()
@@ -89,8 +90,7 @@ def page_ids(path: Path) -> set[str]:
 def pages_of(site: Path) -> list[Path]:
     """Every HTML page of the site a reader can reach (not Sphinx's own search page, nor the
     one-line redirect ``index.html`` to the landing page)."""
-    return sorted(p for p in site.rglob("*.html")
-                  if not p.relative_to(site).parts[0].startswith("_") and p.name != "search.html"
+    return sorted(p for p in site.rglob("*.html") if not p.relative_to(site).parts[0].startswith("_") and p.name != "search.html"
                   and 'http-equiv="Refresh"' not in p.read_text(encoding="utf-8")[:200])
 
 
@@ -110,11 +110,12 @@ def with_checker(site: Path, copy: Path) -> Path:
 
 def open_in_chromium(browser: str, page: Path, profile: Path) -> dict:
     """Load ``page`` offline in headless Chromium and return the checker's report."""
-    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-               "--no-first-run", "--disable-extensions", "--disable-background-networking",
-               "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}",
-               f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "--hide-scrollbars",
-               "--virtual-time-budget=20000", "--dump-dom", page.as_uri()]
+    command = [
+        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions",
+        "--disable-background-networking", "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}",
+        f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "--hide-scrollbars", "--virtual-time-budget=20000", "--dump-dom",
+        page.as_uri()
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     found = re.search(r'<pre id="automap-browser-check"[^>]*>(.*?)</pre>', result.stdout, re.S)
     if not found:
@@ -222,8 +223,7 @@ def test_the_checker_sees_noise_it_is_meant_to_catch():
         "TensorFlow/absl log line": "I0000 00:00:1795726196.961257 2412 port.cc:153] oneDNN custom operations are on.",
         "progress bar": "train: 100%|██████████| 2/2 [00:02<00:00, 1.21s/epoch]",
         "Python warning": "tqdm/auto.py:21: TqdmWarning: IProgress not found.",
-        "path object": "PosixPath('/tmp/q/01_data_exploration.json')",
-        "raw TeX": r"where \(x = \mathrm{ifft2c}(k)\)",
+        "path object": "PosixPath('/tmp/q/01_data_exploration.json')", "raw TeX": r"where \(x = \mathrm{ifft2c}(k)\)",
         "kernel warning": "[IPKernelApp] WARNING | Kernel is running over TCP",
         "library log record": "WARNING:tensorflow:5 out of the last 6 calls to <function TensorFlowTrainer.make",
         "unresolved glue or substitution": "{{ seed_val_psnr }}",

@@ -33,7 +33,7 @@ def test_02_preprocessing_wrote_the_prepared_file(quick_run):
 
 def test_bad_parameter_fails_the_first_cell(quick_data, tmp_path):
     with pytest.raises(runner.RunError, match=r"02_preprocessing.ipynb failed in cell \d+: ParameterError: "
-                                              r"parameter 'size' must be >= 2, got 1"):
-        runner.run_notebooks(tmp_path / "run", profile="quick", data_dir=quick_data,
-                             overrides={"size": 1}, only=["02"], progress=False)
+                       r"parameter 'size' must be >= 2, got 1"):
+        runner.run_notebooks(tmp_path / "run", profile="quick", data_dir=quick_data, overrides={"size": 1}, only=["02"],
+                             progress=False)
     assert not (tmp_path / "run" / "prepared.h5").exists()

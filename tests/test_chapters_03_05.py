@@ -26,8 +26,9 @@ def test_notebook_was_executed_with_outputs(quick_run, name):
     assert "parameters" in code[0].metadata.get("tags", [])
     assert all(c.get("execution_count") for c in code)  # every cell ran
     # a figure shown inline, or glued for a captioned {glue:figure} (mime type under papermill's record prefix)
-    assert any(o.get("output_type") == "display_data" and any(k.endswith("image/png") for k in o.get("data", {}))
-               for c in code for o in c.outputs), "no figure"
+    assert any(
+        o.get("output_type") == "display_data" and any(k.endswith("image/png") for k in o.get("data", {})) for c in code
+        for o in c.outputs), "no figure"
 
 
 def test_03_training_results(quick_run):
@@ -41,8 +42,8 @@ def test_03_training_results(quick_run):
     assert "train_conv_filters" in listed and "size" in listed
     assert "train_batch_size" not in listed or QUICK["train_batch_size"] != paper["train_batch_size"]
     assert r["epochs"] == QUICK["train_epochs"] and r["batch_size"] == QUICK["train_batch_size"]
-    assert finite(r["final_train_loss"], r["final_val_loss"], r["final_train_psnr"], r["final_val_psnr"],
-                  r["seconds"], r["samples_per_s"])
+    assert finite(r["final_train_loss"], r["final_val_loss"], r["final_train_psnr"], r["final_val_psnr"], r["seconds"],
+                  r["samples_per_s"])
     assert r["seconds"] > 0 and r["samples_per_s"] > 0 and r["train_slices"] > 0
     assert r["backend"] and r["device"] in ("CPU", "GPU", "TPU")
     history = read_json(quick_run / "automap" / "history.json")

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from automap_nb import study
+from automap_nb import models
 from automap_nb.data import subsample
+from automap_nb.experiments import architecture, undersampling
 from automap_nb.orchestration import profiles
 from automap_nb.results import read_json
 
@@ -24,10 +25,10 @@ def ch07(quick_run):
 
 
 def test_06_table_is_complete_for_every_method_and_acceleration(ch06):
-    accs = [study.acc_key(a) for a in QUICK["accelerations"]]
+    accs = [undersampling.acc_key(a) for a in QUICK["accelerations"]]
     assert ch06["accelerations"] == accs
-    assert set(ch06["methods"]) == set(study.METHODS)
-    for method in study.METHODS:
+    assert set(ch06["methods"]) == set(undersampling.METHODS)
+    for method in undersampling.METHODS:
         for key in accs:
             cell = ch06["results"][method][key]
             assert cell["volumes"] == len(ch06["test_volumes"]) >= 1
@@ -75,11 +76,13 @@ def test_07_rows_cover_every_variant_and_acceleration(ch07):
     n = QUICK["study_size"]
     assert ch07["study_size"] == n
     keys = {(r["variant"], r["acceleration"], r["seed"]) for r in ch07["rows"]}
-    expected = {(v, study.acc_key(a), s) for v in QUICK["study_variants"] for a in QUICK["study_accelerations"]
+    expected = {(v, undersampling.acc_key(a), s)
+                for v in QUICK["study_variants"]
+                for a in QUICK["study_accelerations"]
                 for s in QUICK["study_seeds"]}
     assert keys == expected and len(ch07["rows"]) == len(expected)
     for row in ch07["rows"]:
-        assert row["params"] == study.study_params(row["variant"], n, QUICK["study_conv_filters"])
+        assert row["params"] == models.count_params(row["variant"], n, QUICK["study_conv_filters"])
         assert row["train_seconds"] > 0
         for metric in ("val_psnr", "val_ssim", "val_nmse", "val_psnr_seed"):
             assert math.isfinite(row[metric]), (row["variant"], metric)
@@ -88,28 +91,30 @@ def test_07_rows_cover_every_variant_and_acceleration(ch07):
     # the study's dense widths are what its variants claim
     widths = {r["variant"]: r["dense_widths"] for r in ch07["rows"]}
     assert widths.get("original") in (None, [n * n, n * n]) and widths.get("fullconv") in (None, [])
-    assert np.all(np.diff([study.study_params(v, n) for v in ("smaller", "seed", "original")]) > 0)
+    assert np.all(np.diff([models.count_params(v, n) for v in ("smaller", "seed", "original")]) > 0)
 
 
 def test_07_summary_is_the_seeds_mean_and_spread(ch07):
     for cell in ch07["summary"]:
-        psnr = [r["val_psnr"] for r in ch07["rows"]
-                if (r["variant"], r["acceleration"]) == (cell["variant"], cell["acceleration"])]
+        psnr = [r["val_psnr"] for r in ch07["rows"] if (r["variant"], r["acceleration"]) == (cell["variant"], cell["acceleration"])]
         assert len(psnr) == len(QUICK["study_seeds"]) == len(cell["seeds"])
         assert cell["val_psnr"] == pytest.approx(np.mean(psnr))
         assert cell["seed_spread"] == pytest.approx(max(psnr) - min(psnr))
 
 
 def _cell(variant, acc, psnr, spread, params=100):
-    return {"variant": variant, "acceleration": acc, "params": params, "seeds": [0, 1], "val_psnr": psnr,
-            "val_psnr_min": psnr - spread / 2, "val_psnr_max": psnr + spread / 2, "seed_spread": spread,
-            "val_ssim": 0.5, "train_seconds": 1.0}
+    return dict(variant=variant, acceleration=acc, params=params, seeds=[0, 1], val_psnr=psnr, val_psnr_min=psnr - spread / 2,
+                val_psnr_max=psnr + spread / 2, seed_spread=spread, val_ssim=0.5, train_seconds=1.0)
 
 
 def test_07_findings_rank_only_learned_variants_and_call_differences_real_beyond_the_spread():
-    summary = [_cell("seed", "1x", 22.0, 0.4), _cell("original", "1x", 23.0, 0.3),
-               _cell("smaller", "1x", 22.2, 0.5), _cell("fullconv", "1x", 17.0, 0.1)]
-    text = study.findings_07(summary, 10, 1, mean_image_psnr=17.5)
+    summary = [
+        _cell("seed", "1x", 22.0, 0.4),
+        _cell("original", "1x", 23.0, 0.3),
+        _cell("smaller", "1x", 22.2, 0.5),
+        _cell("fullconv", "1x", 17.0, 0.1)
+    ]
+    text = architecture.findings(summary, 10, 1, mean_image_psnr=17.5)
     assert "`fullconv` 1x" in text.split("Not learned")[1].split("\n")[0]
     ranking = next(line for line in text.splitlines() if line.startswith("- **1x**"))
     assert "fullconv" not in ranking and ranking.index("`original`") < ranking.index("`seed`")

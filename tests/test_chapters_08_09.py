@@ -42,8 +42,8 @@ def test_09_trains_every_mode_on_the_same_budget_and_freezes_what_it_says(ch09):
     samples = {m: r["curve"]["samples"] for m, r in ch09["modes"].items()}
     assert len({tuple(s) for s in samples.values()}) == 1  # equal samples seen at every epoch
     assert len(samples["scratch"]) == QUICK["transfer_epochs"]
-    layers = {"all": "dense_1 dense_2 conv_1 conv_2 deconv", "scratch": "dense_1 dense_2 conv_1 conv_2 deconv",
-              "conv_tail": "conv_1 conv_2 deconv", "dense": "dense_1 dense_2"}
+    layers = dict(all="dense_1 dense_2 conv_1 conv_2 deconv", scratch="dense_1 dense_2 conv_1 conv_2 deconv",
+                  conv_tail="conv_1 conv_2 deconv", dense="dense_1 dense_2")
     for mode, result in ch09["modes"].items():
         assert result["trainable"] == layers[mode].split()
         assert all(math.isfinite(v) for v in result["curve"]["val_psnr"])
@@ -51,6 +51,6 @@ def test_09_trains_every_mode_on_the_same_budget_and_freezes_what_it_says(ch09):
     assert ch09["modes"]["conv_tail"]["trainable_params"] < ch09["modes"]["dense"]["trainable_params"]
     assert ch09["references"]["ifft"]["psnr"] > 100  # fully sampled: exact up to float32 rounding
     assert math.isfinite(ch09["references"]["mean_image"]["psnr"])
-    assert ch09["crops"] == {"train": QUICK["transfer_train_crops"], "val": QUICK["transfer_val_crops"],
-                             "test": QUICK["transfer_test_crops"]}
+    assert ch09["crops"] == dict(train=QUICK["transfer_train_crops"], val=QUICK["transfer_val_crops"],
+                                 test=QUICK["transfer_test_crops"])
     assert ch09["pictures"] == transfer.PICTURES

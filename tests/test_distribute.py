@@ -60,10 +60,12 @@ print("RESULTS " + json.dumps(results))
 def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("distribute")
     prepared = write_tiny_prepared(folder / "prepared.h5", n=8)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(prepared), str(folder / "out")], env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
+        "TF_CPP_MIN_LOG_LEVEL": "3"
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(prepared), str(folder / "out")], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULTS "))
     return json.loads(line[len("RESULTS "):])

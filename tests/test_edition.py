@@ -20,14 +20,16 @@ def test_duration_formats():
 
 def _fake_run(folder: Path, drop: str | None = None) -> Path:
     files = {
-        "run.json": {"profile": "quick", "started": "2026-11-26T10:00:00", "data_dir": str(folder / "data"),
-                     "notebooks": {"01_a.ipynb": {"seconds": 30.0}, "02_b.ipynb": {"seconds": 45.5}}},
-        "01_data_exploration.json": {"volumes": 6, "slices": 18},
-        "02_preprocessing.json": {"size": 32},
-        "03_train_automap.json": {"epochs": 2, "variant": "seed", "params": 789921, "device_name": "CPU",
-                                  "keras": "3.15.1", "backend": "tensorflow", "final_val_psnr": 9.7},
-        "05_results.json": {"test_volumes": 1, "test_slices": 3,
-                            "metrics": {"automap": {"mean": {"psnr": 12.76, "ssim": 0.0318, "nmse": 0.733}}}},
+        "run.json": {
+            "profile": "quick", "started": "2026-11-26T10:00:00", "data_dir": str(folder / "data"),
+            "notebooks": {"01_a.ipynb": {"seconds": 30.0}, "02_b.ipynb": {"seconds": 45.5}}
+        }, "01_data_exploration.json": {"volumes": 6, "slices": 18}, "02_preprocessing.json": {"size": 32},
+        "03_train_automap.json": {
+            "epochs": 2, "variant": "seed", "params": 789921, "device_name": "CPU", "keras": "3.15.1", "backend": "tensorflow",
+            "final_val_psnr": 9.7
+        }, "05_results.json": {
+            "test_volumes": 1, "test_slices": 3, "metrics": {"automap": {"mean": {"psnr": 12.76, "ssim": 0.0318, "nmse": 0.733}}}
+        },
     }
     (folder / "data").mkdir()
     (folder / "data" / "SAMPLE_DATA.json").write_text("{}")
@@ -50,12 +52,11 @@ def test_edition_reads_the_run(tmp_path):
 
 def test_edition_gathers_the_chapters_departures(tmp_path):
     run = _fake_run(tmp_path)
-    row = {"parameter": "size", "the seed's setting": "128", "this run": "64", "why": "too slow | at 128²",
-           "cost": "less detail"}
-    (run / "03_train_automap.json").write_text(json.dumps(
-        {**json.loads((run / "03_train_automap.json").read_text()), "departures": [row]}))
-    (run / "06_undersampling_baselines.json").write_text(json.dumps({"departures": [
-        row, {**row, "parameter": "unet_epochs", "this run": "16", "the seed's setting": "50"}]}))
+    row = {"parameter": "size", "the seed's setting": "128", "this run": "64", "why": "too slow | at 128²", "cost": "less detail"}
+    (run / "03_train_automap.json").write_text(
+        json.dumps({**json.loads((run / "03_train_automap.json").read_text()), "departures": [row]}))
+    (run / "06_undersampling_baselines.json").write_text(
+        json.dumps({"departures": [row, {**row, "parameter": "unet_epochs", "this run": "16", "the seed's setting": "50"}]}))
     (run / "07_architecture_study.json").write_text(json.dumps({"departures": []}))
     table = edition.substitutions(run)["edition_departures"].splitlines()
     assert table[0] == "| parameter (chapters) | the seed → this run | why, and what it costs |"
@@ -78,8 +79,9 @@ def test_quoted_numbers_have_sources_and_are_not_typed_in_the_pages():
     for nb in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"):
         pages.append(nb)
     for page in pages:
-        text = page.read_text() if page.suffix == ".md" else "\n".join(
-            "".join(c["source"]) for c in json.loads(page.read_text())["cells"] if c["cell_type"] == "markdown")
+        text = page.read_text() if page.suffix == ".md" else "\n".join("".join(c["source"])
+                                                                       for c in json.loads(page.read_text())["cells"]
+                                                                       if c["cell_type"] == "markdown")
         for quoted in reference.QUOTED.values():
             if len(quoted.text) >= 4:  # "28.2", "51,288", "0.032"; short ones (300, 12) are too common
                 assert not re.search(r"(?<![\d.,])" + re.escape(quoted.text) + r"(?![\d])", text), \
@@ -87,14 +89,15 @@ def test_quoted_numbers_have_sources_and_are_not_typed_in_the_pages():
 
 
 def test_tidy_notebook_hides_bookkeeping():
-    notebook = {"cells": [
-        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "a = 1", "outputs": []},
-        {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "source": "a = '/tmp/x'", "outputs": []},
-        {"cell_type": "code", "metadata": {}, "source": "check(a)", "outputs": []},
-        {"cell_type": "code", "metadata": {}, "source": "write_json(p)", "outputs": [
-            {"output_type": "execute_result", "data": {"text/plain": ["PosixPath('/tmp/x/a.json')"]}},
-            {"output_type": "execute_result", "data": {"text/plain": ["42"]}}]},
-    ]}
+    notebook = {
+        "cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "a = 1", "outputs": []},
+                  {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "source": "a = '/tmp/x'",
+                   "outputs": []}, {"cell_type": "code", "metadata": {}, "source": "check(a)", "outputs": []}, {
+                       "cell_type": "code", "metadata": {}, "source": "write_json(p)",
+                       "outputs": [{"output_type": "execute_result", "data": {"text/plain": ["PosixPath('/tmp/x/a.json')"]}},
+                                   {"output_type": "execute_result", "data": {"text/plain": ["42"]}}]
+                   }, ]
+    }
     cells = book.tidy_notebook(notebook)["cells"]
     assert "remove-cell" in cells[0]["metadata"]["tags"] and "remove-cell" in cells[1]["metadata"]["tags"]
     assert cells[2]["metadata"]["tags"] == ["hide-input"]

@@ -20,8 +20,7 @@ def pair():
 
 def test_psnr_matches_skimage_with_volume_max(pair):
     gt, pred = pair
-    expected = peak_signal_noise_ratio(gt.astype(np.float64), pred.astype(np.float64),
-                                       data_range=float(gt.max()))
+    expected = peak_signal_noise_ratio(gt.astype(np.float64), pred.astype(np.float64), data_range=float(gt.max()))
     assert ev.psnr(gt, pred) == pytest.approx(expected, abs=1e-9)
     assert ev.psnr(gt, pred, data_range=2.0) == pytest.approx(
         peak_signal_noise_ratio(gt.astype(np.float64), pred.astype(np.float64), data_range=2.0))
@@ -47,13 +46,14 @@ def test_nmse_hand_computed():
 def test_ssim_matches_skimage_per_slice_with_volume_range(pair):
     gt, pred = pair
     rng = float(gt.max())
-    expected = np.mean([structural_similarity(g.astype(np.float64), p.astype(np.float64),
-                                              data_range=rng) for g, p in zip(gt, pred)])
+    expected = np.mean(
+        [structural_similarity(g.astype(np.float64), p.astype(np.float64), data_range=rng) for g, p in zip(gt, pred)])
     assert ev.ssim(gt, pred) == pytest.approx(expected, abs=1e-12)
     # per-slice data range would give a different number: the volume max is what is used
-    per_slice = np.mean([structural_similarity(g.astype(np.float64), p.astype(np.float64),
-                                               data_range=float(g.max() - g.min()))
-                         for g, p in zip(gt, pred)])
+    per_slice = np.mean([
+        structural_similarity(g.astype(np.float64), p.astype(np.float64), data_range=float(g.max() - g.min()))
+        for g, p in zip(gt, pred)
+    ])
     assert abs(ev.ssim(gt, pred) - per_slice) > 1e-6
 
 
@@ -96,18 +96,14 @@ def test_evaluate_volumes_aggregates_per_volume():
     assert out["infinite"]["psnr"] == 0
 
 
-@pytest.mark.parametrize(
-    "call, match",
-    [
-        (lambda: ev.psnr(np.ones((4, 4)), np.ones((4, 5))), "shape"),
-        (lambda: ev.nmse(np.zeros((4, 4)), np.ones((4, 4))), "all zeros"),
-        (lambda: ev.ssim(np.ones((2, 3, 8, 8)), np.ones((2, 3, 8, 8))), "ssim expects"),
-        (lambda: ev.psnr(np.zeros((4, 4)), np.ones((4, 4))), "data_range"),
-        (lambda: ev.psnr_seed(np.ones(3) + 0j, np.ones(3)), "real"),
-        (lambda: ev.evaluate_volumes(np.ones((2, 8, 8)), np.ones((2, 8, 8)), ["a"]), "volumes"),
-        (lambda: ev.evaluate_volumes(np.ones((2, 8)), np.ones((2, 8)), ["a", "b"]), "targets"),
-    ],
-)
+@pytest.mark.parametrize("call, match", [(lambda: ev.psnr(np.ones((4, 4)), np.ones((4, 5))), "shape"),
+                                         (lambda: ev.nmse(np.zeros((4, 4)), np.ones((4, 4))), "all zeros"),
+                                         (lambda: ev.ssim(np.ones((2, 3, 8, 8)), np.ones((2, 3, 8, 8))), "ssim expects"),
+                                         (lambda: ev.psnr(np.zeros((4, 4)), np.ones((4, 4))), "data_range"),
+                                         (lambda: ev.psnr_seed(np.ones(3) + 0j, np.ones(3)), "real"),
+                                         (lambda: ev.evaluate_volumes(np.ones((2, 8, 8)), np.ones((2, 8, 8)), ["a"]), "volumes"),
+                                         (lambda: ev.evaluate_volumes(np.ones((2, 8)), np.ones((2, 8)), ["a", "b"]), "targets"), ],
+                         )
 def test_errors_are_one_line_value_errors(call, match):
     with pytest.raises(ValueError, match=match) as info:
         call()

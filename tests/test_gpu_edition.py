@@ -17,10 +17,10 @@ SCRIPT = ROOT / "benchmarks" / "gpu_edition.sh"
 
 
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {**os.environ, "PYTHON": sys.executable, "WHEELS": "", "RUN": str(tmp_path / "run"),
-               "DATA": str(tmp_path / "data"), **env}
-    return subprocess.run(["bash", str(SCRIPT), *args], cwd=ROOT, env=environ, capture_output=True, text=True,
-                          timeout=300)
+    environ = {
+        **os.environ, "PYTHON": sys.executable, "WHEELS": "", "RUN": str(tmp_path / "run"), "DATA": str(tmp_path / "data"), **env
+    }
+    return subprocess.run(["bash", str(SCRIPT), *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path):

@@ -25,8 +25,18 @@ def test_generic_variants_scale_with_n():
     assert models.count_macs("seed-201m", 128) == pytest.approx(1.96e9, rel=0.01)  # facts.md
 
 
-@pytest.mark.parametrize("variant,n", [("seed", 8), ("original", 8), ("seed", 12), ("fullconv", 16),
-                                       ("fullconv", 32)])
+def test_chapter_07_shrinks_are_regular_variants():
+    assert models.variant_fc_widths("smaller", 64) == [256, 4096]  # a 4× narrower first layer than seed's
+    assert models.variant_fc_widths("one_dense", 64) == [4096]
+    assert models.count_params("smaller", 64) == 3_257_345
+    assert models.count_params("one_dense", 64) == 33_665_793
+    assert models.count_params("smaller", 16, conv_filters=8) == 14_769  # chapter 07's quick profile
+    assert [layer.name for layer in models.build_variant("one_dense", 8).layers
+            ] == ["kspace", "flatten", "dense_1", "reshape", "conv_1", "conv_2", "deconv"]
+
+
+@pytest.mark.parametrize("variant,n", [("seed", 8), ("original", 8), ("seed", 12), ("fullconv", 16), ("fullconv", 32),
+                                       ("smaller", 8), ("smaller", 16), ("one_dense", 8), ("one_dense", 16)])
 def test_built_model_matches_analytic_count_and_shapes(variant, n):
     model = models.build_variant(variant, n, seed=0)
     assert model.count_params() == models.count_params(variant, n)
@@ -58,8 +68,8 @@ def test_build_automap_requires_last_width_n_squared():
     assert model.get_layer("dense_1").units == 40 and model.name == "custom"
 
 
-@pytest.mark.parametrize("variant,n,message", [("nope", 8, "variant"), ("seed-201m", 64, "n = 128"),
-                                               ("seed", 1, "n must be"), ("fullconv", 9, "even")])
+@pytest.mark.parametrize("variant,n,message", [("nope", 8, "variant"), ("seed-201m", 64, "n = 128"), ("seed", 1, "n must be"),
+                                               ("fullconv", 9, "even")])
 def test_bad_variant_or_size_raises(variant, n, message):
     with pytest.raises(ValueError, match=message):
         models.count_params(variant, n)

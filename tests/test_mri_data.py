@@ -43,7 +43,7 @@ def test_missing_folder_and_empty_folder(tmp_path):
 def test_truncated_and_corrupt_files(tmp_path):
     good = write_fastmri_file(tmp_path / "good.h5", slices=2)
     data = good.read_bytes()
-    (tmp_path / "truncated.h5").write_bytes(data[: len(data) // 3])
+    (tmp_path / "truncated.h5").write_bytes(data[:len(data) // 3])
     (tmp_path / "corrupt.h5").write_bytes(b"\x00garbage" * 100)
     for name in ("truncated.h5", "corrupt.h5"):
         with pytest.raises(DataError, match=f"{name}: not a readable HDF5 file"):
@@ -63,15 +63,11 @@ def test_truncated_data_is_caught_when_read(tmp_path):
         mri_data.read_kspace_slice(info, 2)
 
 
-@pytest.mark.parametrize("problem, match", [
-    ("no_kspace", "no dataset 'kspace'"),
-    ("rank", "must have rank 3"),
-    ("dtype", "must be complex"),
-    ("no_header", "no dataset 'ismrmrd_header'"),
-    ("bad_xml", "not valid XML"),
-    ("header_field", "no element 'encoding/reconSpace/matrixSize/x'"),
-    ("target_shape", "does not match"),
-])
+@pytest.mark.parametrize("problem, match", [("no_kspace", "no dataset 'kspace'"), ("rank", "must have rank 3"),
+                                            ("dtype", "must be complex"), ("no_header", "no dataset 'ismrmrd_header'"),
+                                            ("bad_xml", "not valid XML"),
+                                            ("header_field", "no element 'encoding/reconSpace/matrixSize/x'"),
+                                            ("target_shape", "does not match"), ])
 def test_schema_errors_name_the_file(tmp_path, problem, match):
     path = write_fastmri_file(tmp_path / "vol.h5", slices=2)
     with h5py.File(path, "a") as f:
@@ -117,9 +113,10 @@ def test_nan_and_inf_name_file_and_slice(tmp_path):
 
 
 def test_cli_reports_one_line_errors(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "automap_nb.orchestration.cli", "prepare", "--data-dir",
-                             str(tmp_path / "missing"), "--out", str(tmp_path / "p.h5")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "automap_nb", "prepare", "--data-dir",
+         str(tmp_path / "missing"), "--out",
+         str(tmp_path / "p.h5")], capture_output=True, text=True)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "missing: data folder (--data-dir) does not exist" in lines[0]

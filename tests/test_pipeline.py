@@ -15,7 +15,7 @@ import pytest
 from processes import kill_after_first_checkpoint_then_resume
 from test_training import write_tiny_prepared
 
-from automap_nb import models, training
+from automap_nb import baselines, models, training
 from automap_nb.data import augment, pipeline, subsample
 
 N = 16
@@ -42,8 +42,8 @@ def assert_same_examples(reference, device):
     np.testing.assert_allclose(yd, y, rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("split,training_mode,masked", [("train", True, False), ("train", True, True),
-                                                        ("val", False, False), ("val", False, True)])
+@pytest.mark.parametrize("split,training_mode,masked", [("train", True, False), ("train", True, True), ("val", False, False),
+                                                        ("val", False, True)])
 def test_device_examples_equal_the_numpy_examples(prepared, bank, split, training_mode, masked):
     mask_fn = subsample.make_mask_fn("random", [4, 8], N) if masked else None
     for epoch in (0, 3):
@@ -65,8 +65,10 @@ def test_crop_is_the_reflection_tiling_crop_at_every_offset(bank):
     images = keras_images(bank)
     for top in range(0, N, 5):
         for left in (0, 1, N // 2, N - 1):
-            batch = {"index": np.array([2, 9], np.int32), "offset": np.array([[top, left]] * 2, np.int32),
-                     "mask": np.ones((2, N), np.float32)}
+            batch = {
+                "index": np.array([2, 9], np.int32), "offset": np.array([[top, left]] * 2, np.int32), "mask": np.ones((2, N),
+                                                                                                                      np.float32)
+            }
             _, targets = pipeline.examples(bank, batch)
             for k, row in enumerate(batch["index"]):
                 tiled = augment.reflection_tiling(images[row])[top:top + N, left:left + N]
@@ -99,14 +101,12 @@ def test_training_on_the_device_matches_numpy_training(prepared, tmp_path):
     numpy_run, device_run = histories["numpy"], histories["device"]
     assert device_run["config"]["pipeline"] == "device"
     for key in ("loss", "val_loss", "val_psnr"):
-        np.testing.assert_allclose([e[key] for e in device_run["epochs"]],
-                                   [e[key] for e in numpy_run["epochs"]], rtol=1e-4)
+        np.testing.assert_allclose([e[key] for e in device_run["epochs"]], [e[key] for e in numpy_run["epochs"]], rtol=1e-4)
     final = training.load_checkpoint(tmp_path / "device")  # the wrapped model, not the wrapper
     assert final.name == "seed" and final.count_params() == models.count_params("seed", N)
     assert not any("images" in v.path for v in final.weights)
     with pytest.raises(ValueError, match="pipeline"):  # a resume with the other pipeline is refused
-        training.train(models.build_variant("seed", N, seed=0), prepared, tmp_path / "device",
-                       epochs=3, pipeline="numpy", **ARGS)
+        training.train(models.build_variant("seed", N, seed=0), prepared, tmp_path / "device", epochs=3, pipeline="numpy", **ARGS)
 
 
 def test_bad_arguments_fail_with_one_line_naming_them(prepared, bank, tmp_path):
@@ -115,7 +115,7 @@ def test_bad_arguments_fail_with_one_line_naming_them(prepared, bank, tmp_path):
         training.train(model, prepared, tmp_path / "a", epochs=1, pipeline="gpu", **ARGS)
     with pytest.raises(ValueError, match="input_transform"):
         training.train(model, prepared, tmp_path / "b", epochs=1, pipeline="device",
-                       input_transform=training.zero_filled_magnitude(1.0), **ARGS)
+                       input_transform=baselines.zero_filled_input(1.0), **ARGS)
     square = pipeline.IndexBatches(np.arange(8), N, 4, training=True, mask_fn=lambda rng, n: np.ones((n, n)))
     with pytest.raises(ValueError, match="mask_fn returned a mask of shape"):
         square[0]
@@ -152,5 +152,4 @@ def test_kill_9_then_resume_replays_the_device_pipeline(prepared, tmp_path):
     assert [e["epoch"] for e in resumed["epochs"]] == list(range(1, epochs + 1))
     model = models.build_variant("seed", N, seed=0)
     straight = training.train(model, prepared, tmp_path / "straight", epochs=epochs, pipeline="device", **ARGS)
-    np.testing.assert_allclose([e["loss"] for e in resumed["epochs"]],
-                               [e["loss"] for e in straight["epochs"]], rtol=1e-5)
+    np.testing.assert_allclose([e["loss"] for e in resumed["epochs"]], [e["loss"] for e in straight["epochs"]], rtol=1e-5)

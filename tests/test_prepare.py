@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from fastmri_files import ifft2c, write_fastmri_file
 
-from automap_nb.data import mri_data, prepare, transforms
+from automap_nb.data import mri_data, prepare, prepared, transforms
 
 
 @pytest.mark.parametrize("size", [32, 33])
@@ -37,7 +37,7 @@ def test_prepared_file_matches_definition(fastmri_folder, tmp_path, size):
     np.testing.assert_allclose(np.abs(transforms.inputs_to_image(inputs, scale)), targets[..., 0], atol=2e-5)
     # unit RMS of the training inputs
     train = inputs[split == b"train"]
-    assert 0.9 < np.sqrt(np.mean(np.sum(train ** 2, axis=-1))) < 1.1
+    assert 0.9 < np.sqrt(np.mean(np.sum(train**2, axis=-1))) < 1.1
     assert targets.min() >= 0 and np.isclose(targets.max(), 1.0)
 
 
@@ -69,8 +69,7 @@ def test_bad_size(fastmri_folder, tmp_path):
 def test_mean_target_is_the_mean_over_the_split(fastmri_folder, tmp_path):
     out = tmp_path / "prepared.h5"
     prepare.prepare_dataset(fastmri_folder, out, size=16, progress=False)
-    train = prepare.read_split(out, "train")
-    np.testing.assert_allclose(prepare.mean_target(out, "train", chunk=3), train["targets"][..., 0].mean(axis=0),
-                               atol=1e-6)
+    train = prepared.read_split(out, "train")
+    np.testing.assert_allclose(prepared.mean_target(out, "train", chunk=3), train["targets"][..., 0].mean(axis=0), atol=1e-6)
     with pytest.raises(ValueError, match="split must be one of"):
-        prepare.read_split(out, "training")
+        prepared.read_split(out, "training")

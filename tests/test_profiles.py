@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from automap_nb.orchestration import profiles
+from automap_nb.orchestration import profiles, runner
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def declared_defaults() -> dict[str, str]:
-    """``{parameter: default source text}`` over every notebook's parameters cell."""
-    found = {}
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        cell = next(c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
-        for line in cell.source.splitlines():
-            match = re.match(r"(\w+)\s*=\s*(.+?)\s*(#.*)?$", line)
-            if match:
-                found[match.group(1)] = match.group(2)
-    return found
-
-
 @pytest.mark.parametrize("name", sorted(profiles.PROFILES))
 def test_every_profile_key_is_a_notebook_parameter(name):
-    unknown = set(profiles.PROFILES[name]) - set(declared_defaults())
+    declared = set().union(*(runner.declared_parameters(p) for p in runner.list_notebooks()))
+    unknown = set(profiles.PROFILES[name]) - declared
     assert not unknown, f"profile {name!r} sets parameters no notebook declares: {sorted(unknown)}"
 
 

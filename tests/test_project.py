@@ -23,8 +23,10 @@ def test_environment_yml_matches_pyproject():
 
 def test_constraints_pin_every_requirement():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pinned = {line.split("==")[0].lower().replace("_", "-")
-              for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line}
+    pinned = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line
+    }
     for requirement in project["dependencies"]:
         name = re.split(r"[<>=!~\[]", requirement)[0].lower()
         assert name in pinned, f"{name} is not pinned in constraints.txt"

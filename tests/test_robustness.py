@@ -31,13 +31,13 @@ from automap_nb.orchestration.params import ParameterError
 
 REPO = Path(__file__).resolve().parent.parent
 
-
 # ---- helpers ---------------------------------------------------------------------------------------
+
 
 def cli(*args, cwd=None, timeout=300):
     """Run ``automap-nb ARGS`` in a fresh process; returns the CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "automap_nb.orchestration.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "automap_nb", *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout)
 
 
 def assert_one_line_error(result, *fragments):
@@ -56,8 +56,6 @@ def folder(tmp_path, name, count, seed0=0, slices=2, prefix="file1"):
     for i in range(count):
         write_fastmri_file(path / f"{prefix}{seed0 + i:06d}.h5", slices=slices, seed=seed0 + i)
     return path
-
-
 
 
 @pytest.fixture
@@ -80,6 +78,7 @@ def dead_pid() -> int:
 
 
 # ---- 1. no data loss: book --build-dir --------------------------------------------------------------
+
 
 def fake_complete_run(tmp_path) -> Path:
     """A run folder holding every chapter (unexecuted copies: enough to reach the build folder)."""
@@ -111,6 +110,7 @@ def test_book_build_dir_that_is_a_file(tmp_path):
 
 
 # ---- 2. undersampled files -----------------------------------------------------------------------
+
 
 def make_test_set_file(path, slices=2, acceleration=4):
     """A fastMRI test/challenge-style file: 'mask' dataset, unsampled columns zeroed, no attrs."""
@@ -149,6 +149,7 @@ def test_zeroed_columns_without_mask_are_refused(tmp_path):
 
 # ---- 3. stale results ----------------------------------------------------------------------------
 
+
 def test_training_refuses_a_model_trained_on_other_data(tmp_path):
     from automap_nb import models, training
 
@@ -186,13 +187,14 @@ def test_book_refuses_chapters_from_other_data_or_parameters(tmp_path, small_not
     run = tmp_path / "run"
     runner.run_notebooks(run, profile="quick", data_dir=a, notebooks_dir=small_notebooks, progress=False)
     book.check_run_complete(run, small_notebooks.parent)  # complete and consistent
-    runner.run_notebooks(run, profile="quick", data_dir=a, notebooks_dir=small_notebooks, only=["02"],
-                         overrides={"seed": 3}, progress=False)
+    runner.run_notebooks(run, profile="quick", data_dir=a, notebooks_dir=small_notebooks, only=["02"], overrides={"seed": 3},
+                         progress=False)
     with pytest.raises(book.BookError, match=r"different values of parameter 'seed'"):
         book.stage_sources(run, tmp_path / "_build", repo_root=small_notebooks.parent)
 
 
 # ---- 4. corrupt but finite values ----------------------------------------------------------------
+
 
 def test_one_huge_finite_value_is_refused_naming_file_and_slice(tmp_path):
     data = folder(tmp_path, "data", 3, slices=3)
@@ -216,12 +218,12 @@ def test_a_slice_far_brighter_than_its_volume_is_refused(tmp_path):
 def test_plausible_data_passes_the_checks(tmp_path, quick_data):
     # the sample data and third-party files are far inside the limits
     for info in mri_data.index_folder(quick_data)[:2] + mri_data.index_folder(folder(tmp_path, "d", 1, slices=3)):
-        energies = [np.sum(np.abs(mri_data.read_kspace_slice(info, i).astype(np.complex128)) ** 2)
-                    for i in range(info.num_slices)]
+        energies = [np.sum(np.abs(mri_data.read_kspace_slice(info, i).astype(np.complex128))**2) for i in range(info.num_slices)]
         mri_data.check_slice_energies(info.path, energies)
 
 
 # ---- 5. no leaks after kill -9 -------------------------------------------------------------------
+
 
 def test_stale_prepare_temporary_is_removed(tmp_path):
     data = folder(tmp_path, "data", 3)
@@ -235,14 +237,13 @@ def test_stale_prepare_temporary_is_removed(tmp_path):
     assert out.is_file() and not stale.exists() and live.exists()
 
 
-def test_killed_training_leaves_its_checkpoints_in_the_run_folder_and_the_next_run_removes_them(
-        tmp_path, small_notebooks):
+def test_killed_training_leaves_its_checkpoints_in_the_run_folder_and_the_next_run_removes_them(tmp_path, small_notebooks):
     data = folder(tmp_path, "data", 6, slices=2)
     run = tmp_path / "run"
     prepare.prepare_dataset(data, run / "prepared.h5", size=8, fractions=(0.5, 0.25, 0.25), progress=False)
     tmp_before = set(Path("/tmp").glob("06_training-*"))
-    code = (f"from automap_nb import study\n"
-            f"study.train_all({str(run / 'prepared.h5')!r}, [[1, 4]], {str(run)!r}, keep_checkpoints=False,"
+    code = (f"from automap_nb.experiments import undersampling\n"
+            f"undersampling.train_all({str(run / 'prepared.h5')!r}, [[1, 4]], {str(run)!r}, keep_checkpoints=False,"
             f" progress=False, mask_kind='random', variant='seed', unet_chans=2, batch_size=2, seed=0,"
             f" unet={{'epochs': 500, 'learning_rate': 1e-3}}, automap={{'epochs': 500, 'learning_rate': 1e-3}})\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
@@ -256,19 +257,18 @@ def test_killed_training_leaves_its_checkpoints_in_the_run_folder_and_the_next_r
     assert list(scratch.glob("*/initial.keras")), "no checkpoints in the run folder's scratch space"
     assert set(Path("/tmp").glob("06_training-*")) == tmp_before  # nothing in /tmp
     # the next run in that folder removes what the killed process left
-    runner.run_notebooks(run, profile="quick", data_dir=data, notebooks_dir=small_notebooks, only=["02"],
-                         progress=False)
+    runner.run_notebooks(run, profile="quick", data_dir=data, notebooks_dir=small_notebooks, only=["02"], progress=False)
     assert not scratch.exists()
 
 
 # ---- 6. run.json agrees with the folder --------------------------------------------------------
 
+
 def test_only_keeps_the_other_chapters_records(tmp_path, small_notebooks):
     data = folder(tmp_path, "data", 1)
     run = tmp_path / "run"
     runner.run_notebooks(run, profile="quick", data_dir=data, notebooks_dir=small_notebooks, progress=False)
-    runner.run_notebooks(run, profile="quick", data_dir=data, notebooks_dir=small_notebooks, only=["02"],
-                         progress=False)
+    runner.run_notebooks(run, profile="quick", data_dir=data, notebooks_dir=small_notebooks, only=["02"], progress=False)
     record = json.loads((run / "run.json").read_text())
     assert set(record["notebooks"]) == {"01_first.ipynb", "02_second.ipynb"}
     assert all(nb["status"] == "ok" for nb in record["notebooks"].values())
@@ -278,11 +278,11 @@ def test_a_killed_chapter_makes_the_run_incomplete(tmp_path, small_notebooks):
     data = folder(tmp_path, "data", 1)
     run = tmp_path / "run"
     runner.run_notebooks(run, profile="quick", data_dir=data, notebooks_dir=small_notebooks, progress=False)
-    code = ("from automap_nb import runner\n"
+    code = ("from automap_nb.orchestration import runner\n"
             f"runner.run_notebooks({str(run)!r}, profile='quick', data_dir={str(data)!r}, "
             f"notebooks_dir={str(small_notebooks)!r}, only=['02'], overrides={{'pause': 60}}, progress=False)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     out = run / "02_second.ipynb"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -295,8 +295,9 @@ def test_a_killed_chapter_makes_the_run_incomplete(tmp_path, small_notebooks):
     proc.wait()
     record = json.loads((run / "run.json").read_text())
     assert record["notebooks"]["02_second.ipynb"]["status"] == "running"
-    with pytest.raises(book.BookError, match=r"the run is incomplete: 02_second.ipynb \(running\); "
-                                             r"rerun them: automap-nb run --out .* --only 02"):
+    with pytest.raises(
+            book.BookError, match=r"the run is incomplete: 02_second.ipynb \(running\); "
+            r"rerun them: automap-nb run --out .* --only 02"):
         book.stage_sources(run, tmp_path / "_build", repo_root=small_notebooks.parent)
     assert not (tmp_path / "_build").exists()
 
@@ -314,6 +315,7 @@ def test_pending_cells_make_the_run_incomplete_even_without_a_record(tmp_path, s
 
 
 # ---- 7. one-line errors naming the file or option ------------------------------------------------
+
 
 def test_corrupt_hdf5_metadata_names_the_file(tmp_path):
     data = folder(tmp_path, "data", 2)
@@ -342,11 +344,9 @@ def test_open_failures_keep_hdf5s_reason(tmp_path):
     assert "truncated file" in messages["truncated.h5"]
 
 
-@pytest.mark.parametrize("problem, match", [
-    ("acquisition_number", "attribute 'acquisition' must be text, got int 5"),
-    ("patient_latin1", "attribute 'patient_id' is not UTF-8 text"),
-    ("header_array", "'ismrmrd_header' must be XML text, got ndarray of dtype int64"),
-])
+@pytest.mark.parametrize("problem, match", [("acquisition_number", "attribute 'acquisition' must be text, got int 5"),
+                                            ("patient_latin1", "attribute 'patient_id' is not UTF-8 text"),
+                                            ("header_array", "'ismrmrd_header' must be XML text, got ndarray of dtype int64"), ])
 def test_header_attributes_of_unexpected_type_or_encoding(tmp_path, problem, match):
     path = write_fastmri_file(tmp_path / "vol.h5", slices=2)
     with h5py.File(path, "a") as f:
@@ -372,12 +372,12 @@ def test_out_paths_are_checked_before_any_work(tmp_path):
     (tmp_path / "adir").mkdir()
     assert_one_line_error(cli("prepare", "--data-dir", data, "--out", tmp_path / "adir", "--quiet"),
                           f"--out {tmp_path / 'adir'}: is a folder")
-    assert_one_line_error(cli("prepare", "--data-dir", data, "--out", tmp_path / "plain" / "p.h5", "--quiet"),
-                          "--out", "plain is a file, not a folder")
+    assert_one_line_error(cli("prepare", "--data-dir", data, "--out", tmp_path / "plain" / "p.h5", "--quiet"), "--out",
+                          "plain is a file, not a folder")
     assert_one_line_error(cli("run", "--data-dir", data, "--out", tmp_path / "plain", "--quiet"),
                           f"--out {tmp_path / 'plain'}: exists and is not a folder")
-    assert_one_line_error(cli("run", "--data-dir", data, "--out", tmp_path / "plain" / "run", "--quiet"),
-                          "--out", "plain is a file")
+    assert_one_line_error(cli("run", "--data-dir", data, "--out", tmp_path / "plain" / "run", "--quiet"), "--out",
+                          "plain is a file")
     assert_one_line_error(cli("sample-data", "--out", tmp_path / "plain" / "s", "--quiet"), "--out", "plain is a file")
     start = time.perf_counter()
     assert_one_line_error(cli("bench", "--steps", "1", "--out", tmp_path / "plain" / "b.json"), "--out", "plain is a file")
@@ -388,11 +388,11 @@ def test_out_paths_are_checked_before_any_work(tmp_path):
 
 # ---- 8. small ones -------------------------------------------------------------------------------
 
+
 def test_only_empty_or_unknown_prefix_is_an_error(tmp_path, small_notebooks):
     for only, match in (([""], "--only: '' is not a notebook number"), (["01", "09"], "--only '09' matches no notebook")):
         with pytest.raises(ParameterError, match=match):
-            runner.run_notebooks(tmp_path / "run", profile="quick", notebooks_dir=small_notebooks, only=only,
-                                 progress=False)
+            runner.run_notebooks(tmp_path / "run", profile="quick", notebooks_dir=small_notebooks, only=only, progress=False)
     assert not (tmp_path / "run").exists()
     assert_one_line_error(cli("run", "--only", "", "--out", tmp_path / "run2", "--data-dir", tmp_path),
                           "--only: '' is not a notebook number")
@@ -423,10 +423,11 @@ def test_stderr_has_no_kernel_or_tensorflow_noise(tmp_path):
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
     write_notebook(nbs / "01_keras.ipynb", 'run_dir = "."', "import keras\nprint(keras.ops.ones(2))")
-    code = (f"from automap_nb import runner\nrunner.run_notebooks({str(tmp_path / 'run')!r}, profile='quick', "
+    code = (f"from automap_nb.orchestration import runner\nrunner.run_notebooks({str(tmp_path / 'run')!r}, profile='quick', "
             f"notebooks_dir={str(nbs)!r}, progress=False)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+                            env={k: v
+                                 for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
     assert result.returncode == 0, result.stderr
     assert "IPKernelApp" not in result.stderr and "I0000" not in result.stderr, result.stderr
     assert (tmp_path / "run" / "logs" / "01_keras.kernel.log").is_file()  # kept, for a crash
@@ -449,6 +450,7 @@ def test_library_log_records_go_to_the_kernel_log_not_the_page(tmp_path):
 
 # ---- fastMRI's own folders -----------------------------------------------------------------------
 
+
 def test_train_folder_and_test_folder_the_fastmri_convention(tmp_path):
     train = folder(tmp_path, "singlecoil_train", 6, slices=2)
     val = folder(tmp_path, "singlecoil_val", 2, seed0=50, slices=3, prefix="file2")
@@ -464,9 +466,9 @@ def test_train_folder_and_test_folder_the_fastmri_convention(tmp_path):
     assert summary["volumes"]["val"] >= 1 and summary["volumes"]["train"] >= 1
     assert summary["slices"]["test"] == 6
     # the k-space scale comes from the training split only
-    train_rms = np.sqrt(np.mean(np.abs(images[split == "train"]) ** 2))
+    train_rms = np.sqrt(np.mean(np.abs(images[split == "train"])**2))
     assert np.isclose(scale, 1 / train_rms, rtol=1e-5)
-    assert not np.isclose(scale, 1 / np.sqrt(np.mean(np.abs(images) ** 2)), rtol=1e-3)
+    assert not np.isclose(scale, 1 / np.sqrt(np.mean(np.abs(images)**2)), rtol=1e-3)
     assert sources["test"] == f"every volume of {val.resolve()}" and "by patient hash" in sources["val"]
 
 
@@ -476,8 +478,8 @@ def test_three_folders_need_no_hashing_and_a_test_only_folder_is_allowed(tmp_pat
     test = folder(tmp_path, "test", 1, seed0=40, prefix="file4")
     summary = prepare.prepare_dataset(train, tmp_path / "p.h5", size=16, progress=False, val_dir=val, test_dir=test)
     assert summary["volumes"] == {"train": 2, "val": 1, "test": 1} and summary["split_notes"] == []
-    result = cli("prepare", "--data-dir", train, "--val-dir", val, "--test-dir", test, "--out", tmp_path / "q.h5",
-                 "--size", 16, "--quiet")
+    result = cli("prepare", "--data-dir", train, "--val-dir", val, "--test-dir", test, "--out", tmp_path / "q.h5", "--size", 16,
+                 "--quiet")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1])["volumes"] == {"train": 2, "val": 1, "test": 1}
 
@@ -490,13 +492,11 @@ def test_folder_mistakes_are_one_line_errors(tmp_path):
     undersampled.mkdir()
     make_test_set_file(undersampled / "file9000000.h5")
     same_patient = folder(tmp_path, "other", 1, seed0=0, prefix="file7")  # patient0000, as in train
-    cases = [
-        (("--test-dir", train), "--test-dir", "is the same folder as --data-dir"),
-        (("--test-dir", copy), "a file of the same name is in --data-dir"),
-        (("--val-dir", undersampled), "file9000000.h5: k-space is undersampled"),
-        (("--test-dir", same_patient), "patient 'patient0000' also has"),
-        (("--val-dir", tmp_path / "nope"), "nope: val folder (--val-dir) does not exist"),
-    ]
+    cases = [(("--test-dir", train), "--test-dir", "is the same folder as --data-dir"),
+             (("--test-dir", copy), "a file of the same name is in --data-dir"),
+             (("--val-dir", undersampled), "file9000000.h5: k-space is undersampled"),
+             (("--test-dir", same_patient), "patient 'patient0000' also has"),
+             (("--val-dir", tmp_path / "nope"), "nope: val folder (--val-dir) does not exist"), ]
     for extra, *fragments in cases:
         result = cli("prepare", "--data-dir", train, *extra, "--out", tmp_path / "o" / "p.h5", "--size", 16, "--quiet")
         assert_one_line_error(result, *fragments)
@@ -507,8 +507,7 @@ def test_run_passes_the_folders_to_chapters_01_02_and_the_book_says_so(tmp_path)
     train = folder(tmp_path, "singlecoil_train", 4)
     val = folder(tmp_path, "singlecoil_val", 2, seed0=60, prefix="file2")
     run = tmp_path / "run"
-    result = cli("run", "--profile", "quick", "--only", "01", "02", "--data-dir", train, "--test-dir", val,
-                 "--out", run, "--quiet")
+    result = cli("run", "--profile", "quick", "--only", "01", "02", "--data-dir", train, "--test-dir", val, "--out", run, "--quiet")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "IPKernelApp" not in result.stderr and "I0000" not in result.stderr
     chapter = json.loads((run / "02_preprocessing.json").read_text())
@@ -526,19 +525,22 @@ def test_run_passes_the_folders_to_chapters_01_02_and_the_book_says_so(tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"data: {train.resolve()}" in result.stdout
     # --val-dir/--test-dir given to chapters that do not read them
-    assert_one_line_error(cli("run", "--profile", "quick", "--only", "03", "--data-dir", train, "--test-dir", val,
-                              "--out", tmp_path / "r2"), "--test-dir is read by none of the notebooks run")
+    assert_one_line_error(
+        cli("run", "--profile", "quick", "--only", "03", "--data-dir", train, "--test-dir", val, "--out", tmp_path / "r2"),
+        "--test-dir is read by none of the notebooks run")
 
 
 def test_makefile_passes_the_folders():
-    result = subprocess.run(["make", "-n", "-W", ".venv/.installed", "book", "DATA_DIR=/d/train",
-                             "VAL_DIR=/d/v", "TEST_DIR=/d/val"], capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        ["make", "-n", "-W", ".venv/.installed", "book", "DATA_DIR=/d/train", "VAL_DIR=/d/v", "TEST_DIR=/d/val"],
+        capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     run_line = next(line for line in result.stdout.splitlines() if " run " in line)
     assert '--data-dir "/d/train"' in run_line and '--val-dir "/d/v"' in run_line and '--test-dir "/d/val"' in run_line
 
 
 # ---- beyond the list: other fastMRI variants, mixed folders, read-only and full disks -------------
+
 
 def test_multicoil_and_brain_files_are_named_as_such(tmp_path):
     path = tmp_path / "file_brain_AXT2_200_2000001.h5"

@@ -14,10 +14,10 @@ def notebooks(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     write_notebook(folder / "01_first.ipynb", 'run_dir = "."\nsize = 4',
-              "from pathlib import Path\nPath(run_dir, 'first.txt').write_text(str(size))")
-    write_notebook(folder / "02_second.ipynb", 'run_dir = "."\nepochs = 1',
-              "assert epochs < 5, 'too many epochs'\nfrom pathlib import Path\n"
-              "Path(run_dir, 'second.txt').write_text(str(epochs))")
+                   "from pathlib import Path\nPath(run_dir, 'first.txt').write_text(str(size))")
+    write_notebook(
+        folder / "02_second.ipynb", 'run_dir = "."\nepochs = 1', "assert epochs < 5, 'too many epochs'\nfrom pathlib import Path\n"
+        "Path(run_dir, 'second.txt').write_text(str(epochs))")
     (folder / "notes.ipynb").write_text("not a chapter: no number")
     return folder
 
@@ -30,8 +30,8 @@ def test_each_notebook_gets_only_its_declared_parameters(notebooks, tmp_path):
 
 def test_run_executes_in_order_and_records(notebooks, tmp_path):
     run = tmp_path / "run"
-    executed = runner.run_notebooks(run, profile="quick", overrides={"size": 7, "epochs": 2},
-                                    notebooks_dir=notebooks, progress=False)
+    executed = runner.run_notebooks(run, profile="quick", overrides={"size": 7, "epochs": 2}, notebooks_dir=notebooks,
+                                    progress=False)
     assert [p.name for p in executed] == ["01_first.ipynb", "02_second.ipynb"]
     assert (run / "first.txt").read_text() == "7" and (run / "second.txt").read_text() == "2"
     record = json.loads((run / "run.json").read_text())
@@ -42,8 +42,7 @@ def test_run_executes_in_order_and_records(notebooks, tmp_path):
 
 def test_failure_names_notebook_and_cell(notebooks, tmp_path):
     with pytest.raises(runner.RunError, match=r"02_second.ipynb failed in cell \d+: AssertionError: too many epochs"):
-        runner.run_notebooks(tmp_path / "run", profile="quick", overrides={"epochs": 9},
-                             notebooks_dir=notebooks, progress=False)
+        runner.run_notebooks(tmp_path / "run", profile="quick", overrides={"epochs": 9}, notebooks_dir=notebooks, progress=False)
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["notebooks"]["02_second.ipynb"]["status"] == "failed"
 
@@ -55,7 +54,7 @@ def test_unknown_parameter_and_profile_are_errors(notebooks, tmp_path):
         runner.run_notebooks(tmp_path / "run", profile="fast", notebooks_dir=notebooks)
 
 
-@pytest.mark.parametrize("text, value", [("3", 3), ("2e-4", 2e-4), ("True", True), ("[4, 8]", [4, 8]),
-                                         ("seed-201m", "seed-201m"), ("../data", "../data")])
+@pytest.mark.parametrize("text, value", [("3", 3), ("2e-4", 2e-4), ("True", True), ("[4, 8]", [4, 8]), ("seed-201m", "seed-201m"),
+                                         ("../data", "../data")])
 def test_parse_value(text, value):
     assert runner.parse_value(text) == value

@@ -14,15 +14,9 @@ import numpy as np
 import pytest
 
 from automap_nb.data import sample_data
-from automap_nb.data.sample_data import (
-    ACQUISITIONS,
-    MANIFEST_NAME,
-    MAX_SLICES,
-    ORIENTATIONS,
-    WIDTHS,
-    build_sample_dataset,
-)
+from automap_nb.data.sample_data import ACQUISITIONS, MANIFEST_NAME, MAX_SLICES, ORIENTATIONS, WIDTHS, build_sample_dataset
 from automap_nb.data.transforms import center_crop, ifft2c
+from automap_nb.orchestration.cli import main as cli_main
 
 VOLUMES = 3
 SLICES = 2
@@ -44,12 +38,8 @@ def digest(path: Path) -> str:
 def read(path: Path) -> dict:
     with h5py.File(path, "r") as hf:
         return {
-            "keys": sorted(hf.keys()),
-            "kspace": hf["kspace"][()],
-            "reconstruction_esc": hf["reconstruction_esc"][()],
-            "header": hf["ismrmrd_header"][()],
-            "header_shape": hf["ismrmrd_header"].shape,
-            "attrs": dict(hf.attrs),
+            "keys": sorted(hf.keys()), "kspace": hf["kspace"][()], "reconstruction_esc": hf["reconstruction_esc"][()],
+            "header": hf["ismrmrd_header"][()], "header_shape": hf["ismrmrd_header"].shape, "attrs": dict(hf.attrs),
         }
 
 
@@ -107,8 +97,7 @@ def test_header_reads_like_fastmri(built):
         assert root.tag == f"{{{NS}}}ismrmrdHeader"
         # top-level elements in the ISMRMRD schema's sequence order
         tags = [child.tag.split("}")[1] for child in root if isinstance(child.tag, str)]
-        assert tags == ["measurementInformation", "acquisitionSystemInformation",
-                        "experimentalConditions", "encoding"]
+        assert tags == ["measurementInformation", "acquisitionSystemInformation", "experimentalConditions", "encoding"]
         width = data["kspace"].shape[-1]
         enc = ["encoding", "encodedSpace", "matrixSize"]
         rec = ["encoding", "reconSpace", "matrixSize"]
@@ -148,13 +137,12 @@ def test_anatomy_and_noise(built):
         recon = data["reconstruction_esc"]
         for image in recon:
             centre = image[100:220, 100:220].mean()
-            corners = np.concatenate([image[:24, :24], image[:24, -24:], image[-24:, :24],
-                                      image[-24:, -24:]]).mean()
+            corners = np.concatenate([image[:24, :24], image[:24, -24:], image[-24:, :24], image[-24:, -24:]]).mean()
             assert centre > 20 * corners, f"{path.name}: no anatomy in the centre"
         # rows outside the central 320 of the 640-row (oversampled) image hold only noise
         image = ifft2c(data["kspace"].astype(np.complex128))
         outside = np.concatenate([image[:, :150], image[:, -150:]], axis=1)
-        sigma = np.sqrt(np.mean(np.abs(outside) ** 2))
+        sigma = np.sqrt(np.mean(np.abs(outside)**2))
         ratio = sigma / np.mean(np.abs(center_crop(image, 320)))
         assert 0.005 < ratio < 0.03, f"{path.name}: noise/mean = {ratio:.4f}"
         # a smooth, non-constant phase over the anatomy (noise alone gives ~0.02 rad)
@@ -173,9 +161,7 @@ def test_random_choices_cover_the_options():
 
 def test_deterministic_and_independent_per_volume(built, tmp_path):
     out, paths = built
-    again = build_sample_dataset(
-        tmp_path / "again", volumes=VOLUMES, slices=SLICES, seed=0, progress=False
-    )
+    again = build_sample_dataset(tmp_path / "again", volumes=VOLUMES, slices=SLICES, seed=0, progress=False)
     for a, b in zip(paths, again):
         assert digest(a) == digest(b)
         da, db = read(a), read(b)
@@ -190,9 +176,7 @@ def test_deterministic_and_independent_per_volume(built, tmp_path):
     other = build_sample_dataset(tmp_path / "other", 1, SLICES, seed=1, progress=False)
     first, changed = read(paths[0]), read(other[0])
     assert first["attrs"]["patient_id"] != changed["attrs"]["patient_id"]
-    assert first["kspace"].shape != changed["kspace"].shape or not np.array_equal(
-        first["kspace"], changed["kspace"]
-    )
+    assert first["kspace"].shape != changed["kspace"].shape or not np.array_equal(first["kspace"], changed["kspace"])
 
 
 def test_skip_existing_and_force(tmp_path):
@@ -216,6 +200,7 @@ def test_skip_existing_and_force(tmp_path):
 
 
 def test_failure_mid_write_leaves_nothing(tmp_path, monkeypatch):
+
     def broken_header(*args, **kwargs):
         raise RuntimeError("simulated failure while the HDF5 file is open")
 
@@ -253,20 +238,12 @@ def test_stale_temporary_of_dead_process_is_removed(tmp_path):
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "name"),
-    [
-        ({"volumes": 0}, "volumes"),
-        ({"volumes": 2.5}, "volumes"),
-        ({"volumes": "3"}, "volumes"),
-        ({"slices": 0}, "slices"),
-        ({"slices": MAX_SLICES + 1}, "slices"),
-        ({"seed": -1}, "seed"),
-        ({"seed": None}, "seed"),
-        ({"force": "yes"}, "force"),
-        ({"progress": 1}, "progress"),
-    ],
-)
+@pytest.mark.parametrize(("kwargs", "name"), [({"volumes": 0}, "volumes"), ({"volumes": 2.5}, "volumes"),
+                                              ({"volumes": "3"}, "volumes"), ({"slices": 0}, "slices"),
+                                              ({"slices": MAX_SLICES + 1}, "slices"), ({"seed": -1}, "seed"),
+                                              ({"seed": None}, "seed"), ({"force": "yes"}, "force"),
+                                              ({"progress": 1}, "progress"), ],
+                         )
 def test_bad_parameters(tmp_path, kwargs, name):
     with pytest.raises(ValueError, match=name) as info:
         build_sample_dataset(tmp_path / "out", **kwargs)
@@ -283,10 +260,10 @@ def test_bad_out_dir(tmp_path):
 
 
 def test_command_line(tmp_path, capsys):
-    sample_data.main([str(tmp_path), "--volumes", "1", "--slices", "1", "--quiet"])
+    assert cli_main(["sample-data", "--out", str(tmp_path), "--volumes", "1", "--slices", "1", "--quiet"]) == 0
     assert (tmp_path / "file1000001.h5").is_file()
     with pytest.raises(SystemExit) as info:
-        sample_data.main([str(tmp_path), "--volumes", "0"])
+        cli_main(["sample-data", "--out", str(tmp_path), "--volumes", "0"])
     assert info.value.code == 2
     assert "volumes" in capsys.readouterr().err
 
@@ -297,8 +274,7 @@ def test_command_line(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def compact(tmp_path_factory, built) -> list[Path]:
     out = tmp_path_factory.mktemp("compact")
-    return build_sample_dataset(out, volumes=VOLUMES, slices=SLICES, seed=0, progress=False,
-                                compact=True, workers=2)
+    return build_sample_dataset(out, volumes=VOLUMES, slices=SLICES, seed=0, progress=False, compact=True, workers=2)
 
 
 def test_compact_is_the_full_volume_band_limited_in_the_same_schema(built, compact):
@@ -349,6 +325,7 @@ def test_bad_compact_and_workers(tmp_path, kwargs, name):
 
 
 def test_worker_failure_leaves_no_partial_file(tmp_path, monkeypatch):
+
     def broken(index, slices, seed, compact):
         if index == 2:
             raise RuntimeError("simulated failure")

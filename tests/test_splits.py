@@ -26,6 +26,6 @@ def test_bad_fractions_and_too_few_groups():
     with pytest.raises(ValueError, match="sum to 1"):
         splits.assign_splits(["a", "b", "c"], (0.5, 0.2, 0.2))
     with pytest.raises(ValueError, match="three numbers"):
-        splits.assign_splits(["a"], (1.0,))
+        splits.assign_splits(["a"], (1.0, ))
     with pytest.raises(ValueError, match="cannot fill"):
         splits.assign_splits(["a", "b"])

@@ -40,11 +40,11 @@ def test_ifft_operator_is_the_projects_centred_orthonormal_inverse_fft():
 def test_value_and_gradient_matches_finite_differences():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 3, 4)).astype(np.float32)
-    fn = lambda t: ops.sum(ops.reshape(ops.tanh(t) ** 2, (2, -1)), axis=1)  # noqa: E731
+    fn = lambda t: ops.sum(ops.reshape(ops.tanh(t)**2, (2, -1)), axis=1)  # noqa: E731
     values, grad = stability.value_and_gradient(fn, x)
-    assert values.shape == (2,) and grad.shape == x.shape
-    assert np.allclose(values, np.sum(np.tanh(x) ** 2, axis=(1, 2)), rtol=1e-5)
-    analytic = 2 * np.tanh(x) * (1 - np.tanh(x) ** 2)
+    assert values.shape == (2, ) and grad.shape == x.shape
+    assert np.allclose(values, np.sum(np.tanh(x)**2, axis=(1, 2)), rtol=1e-5)
+    analytic = 2 * np.tanh(x) * (1 - np.tanh(x)**2)
     assert np.allclose(grad, analytic, atol=1e-5)
 
 
@@ -73,8 +73,8 @@ def test_search_keeps_r_on_the_sampled_columns():
     y = _kspace(np.random.default_rng(4), batch=2, n=n)
     mask = np.zeros((2, n), np.float32)
     mask[:, ::2] = 1
-    out = stability.search(stability.unet_operator(_toy_model(n, in_chans=1), mask), y, 0.1 * stability.norms(y),
-                           steps=5, mask=stability.channel_mask(mask, 2))
+    out = stability.search(stability.unet_operator(_toy_model(n, in_chans=1), mask), y, 0.1 * stability.norms(y), steps=5,
+                           mask=stability.channel_mask(mask, 2))
     assert np.all(out["r"][:, :, 1::2] == 0) and np.any(out["r"][:, :, ::2] != 0)
 
 
@@ -110,8 +110,7 @@ def test_run_group_and_summary_on_a_toy_model():
     result = stability.run_group(make, ["toy"], y, [0.01, 0.1], steps=4, step_size=0.2, momentum=0.9, seed=0)
     assert set(result["perturbations"]) == {"random", "search:toy"}
     assert result["change"]["ifft"]["search:toy"].shape == (2, 2)
-    assert np.allclose(stability.norms(result["perturbations"]["random"].reshape(4, n, n, 2)),
-                       result["radius"].ravel(), rtol=1e-5)
+    assert np.allclose(stability.norms(result["perturbations"]["random"].reshape(4, n, n, 2)), result["radius"].ravel(), rtol=1e-5)
     rows = stability.summary_rows("1×", result, np.abs(transforms.ifft2c(transforms.channels_to_complex(y))))
     assert len(rows) == 4
     for row in rows:

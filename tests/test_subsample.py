@@ -14,7 +14,7 @@ def test_shape_centre_and_acceleration(kind, n, acceleration):
     assert masks.shape == (200, n) and masks.dtype == bool
     num_low = max(1, round(n * ss.center_fraction_for(acceleration)))
     start = n // 2 - num_low // 2
-    assert masks[:, start : start + num_low].all()  # the centre block is always sampled
+    assert masks[:, start:start + num_low].all()  # the centre block is always sampled
     assert masks[:, n // 2].all()  # DC column
     # mean number of sampled columns is n / acceleration (random: in expectation)
     assert masks.sum(axis=1).mean() == pytest.approx(n / acceleration, rel=0.1)
@@ -72,14 +72,12 @@ def test_apply_mask_broadcasts_over_rows_and_channels():
     np.testing.assert_array_equal(y, y1)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: ss.mask_for("poisson", 4, 64, 0), "kind"),
-    (lambda: ss.mask_for("random", 3, 64, 0), "center_fraction"),
-    (lambda: ss.mask_for("random", 0.5, 64, 0), "acceleration"),
-    (lambda: ss.mask_for("random", 8, 64, 0, center_fraction=0.2), "center_fraction"),
-    (lambda: ss.apply_mask(np.ones((2, 8, 8, 2)), np.ones(7)), "width"),
-    (lambda: ss.make_mask_fn("random", 4, 64, mode="sometimes"), "mode"),
-])
+@pytest.mark.parametrize("call, match", [(lambda: ss.mask_for("poisson", 4, 64, 0), "kind"),
+                                         (lambda: ss.mask_for("random", 3, 64, 0), "center_fraction"),
+                                         (lambda: ss.mask_for("random", 0.5, 64, 0), "acceleration"),
+                                         (lambda: ss.mask_for("random", 8, 64, 0, center_fraction=0.2), "center_fraction"),
+                                         (lambda: ss.apply_mask(np.ones((2, 8, 8, 2)), np.ones(7)), "width"),
+                                         (lambda: ss.make_mask_fn("random", 4, 64, mode="sometimes"), "mode"), ])
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match) as info:
         call()
@@ -89,7 +87,7 @@ def test_errors(call, match):
 def test_mask_fn_fits_the_trainer_hook():
     fn = ss.make_mask_fn("random", 4, 32, seed=0)
     assert fn.__name__ == "random_4x"
-    assert fn(np.random.default_rng(0), 32).shape == (32,)
+    assert fn(np.random.default_rng(0), 32).shape == (32, )
     with pytest.raises(ValueError, match="n = 32"):
         fn(np.random.default_rng(0), 64)
 

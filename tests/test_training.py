@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from processes import kill_after_first_checkpoint_then_resume
 
-from automap_nb import models, training
+from automap_nb import baselines, models, training
 from automap_nb.data import transforms
 
 N = 8
@@ -39,7 +39,7 @@ def write_tiny_prepared(path: Path, n: int = N, seed: int = 0) -> Path:
         slices += list(range(count))
         split += [name.encode()] * count
     images = np.concatenate(images).astype(np.complex64)
-    scale = float(1 / np.sqrt(np.mean(np.abs(images) ** 2)))
+    scale = float(1 / np.sqrt(np.mean(np.abs(images)**2)))
     inputs, targets = transforms.image_to_example(images, scale)
     with h5py.File(path, "w") as f:
         f["images"], f["inputs"], f["targets"] = images, inputs, targets
@@ -94,15 +94,14 @@ def test_training_batches_shuffle_per_epoch_and_augment(prepared):
 
 
 def test_mask_and_input_transform_hooks(prepared):
+
     def every_other_column(rng, n):
         return (np.arange(n) % 2 == 0).astype(np.float32)
 
-    data = training.PreparedDataset(prepared, "test", 4, mask_fn=every_other_column,
-                                    input_transform=None)
+    data = training.PreparedDataset(prepared, "test", 4, mask_fn=every_other_column, input_transform=None)
     x, y = data[0]
     assert np.all(x[:, :, 1::2] == 0) and np.any(x[:, :, 0::2] != 0)
-    zero_filled = training.PreparedDataset(prepared, "test", 4,
-                                           input_transform=training.zero_filled_magnitude(data.kspace_scale))
+    zero_filled = training.PreparedDataset(prepared, "test", 4, input_transform=baselines.zero_filled_input(data.kspace_scale))
     image, target = zero_filled[0]
     assert image.shape == (4, N, N, 1)
     np.testing.assert_allclose(image, target, atol=1e-5)  # fully sampled: zero-filled = exact
@@ -112,7 +111,7 @@ def test_learning_rate_schedules_fall():
     lrs = [training.learning_rate_at(e, 10, 2e-4) for e in range(10)]
     assert lrs[0] == pytest.approx(2e-4) and all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] > 2e-6
     exp = [training.learning_rate_at(e, 10, 2e-4, "exponential") for e in range(10)]
-    assert exp[0] == pytest.approx(2e-4) and exp[-1] == pytest.approx(2e-4 * 0.1 ** 0.9)
+    assert exp[0] == pytest.approx(2e-4) and exp[-1] == pytest.approx(2e-4 * 0.1**0.9)
     with pytest.raises(ValueError, match="lr_schedule"):
         training.learning_rate_at(0, 10, 2e-4, "linear")
 
@@ -211,8 +210,9 @@ def test_python_epochs_log_what_fit_logs(prepared, tmp_path):
     histories = []
     for name, verbose in (("loop", 0), ("fit", 2)):
         model = models.build_variant("seed", N, seed=0, conv_filters=4)
-        histories.append(training.train(model, prepared, tmp_path / name, epochs=2, batch_size=4, learning_rate=1e-3,
-                                        progress=False, verbose=verbose)["epochs"])
+        histories.append(
+            training.train(model, prepared, tmp_path / name, epochs=2, batch_size=4, learning_rate=1e-3, progress=False,
+                           verbose=verbose)["epochs"])
     for loop, fit in zip(*histories):
         for key in ("loss", "mse", "psnr", "val_loss", "val_mse", "val_psnr"):
             assert loop[key] == pytest.approx(fit[key], rel=1e-4), key
@@ -220,8 +220,7 @@ def test_python_epochs_log_what_fit_logs(prepared, tmp_path):
 
 def test_mixed_bfloat16_training_learns(prepared, tmp_path):
     model = models.build_variant("seed", N, seed=0, conv_filters=4, precision="mixed_bfloat16")
-    history = training.train(model, prepared, tmp_path / "bf16", epochs=3, batch_size=4, learning_rate=1e-3,
-                             progress=False)
+    history = training.train(model, prepared, tmp_path / "bf16", epochs=3, batch_size=4, learning_rate=1e-3, progress=False)
     losses = [e["loss"] for e in history["epochs"]]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
     assert training.load_checkpoint(tmp_path / "bf16").get_layer("dense_1").compute_dtype == "bfloat16"

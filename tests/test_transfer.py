@@ -6,7 +6,7 @@ import pytest
 
 from automap_nb import models
 from automap_nb.data import transforms
-from automap_nb.data.prepare import read_split
+from automap_nb.data.prepared import read_split
 from automap_nb.experiments import transfer
 
 
@@ -15,12 +15,9 @@ def source():
     return models.build_variant("seed", 8, seed=0, conv_filters=4)
 
 
-@pytest.mark.parametrize("mode, trains", [
-    ("all", ["dense_1", "dense_2", "conv_1", "conv_2", "deconv"]),
-    ("scratch", ["dense_1", "dense_2", "conv_1", "conv_2", "deconv"]),
-    ("conv_tail", ["conv_1", "conv_2", "deconv"]),
-    ("dense", ["dense_1", "dense_2"]),
-])
+@pytest.mark.parametrize("mode, trains", [("all", ["dense_1", "dense_2", "conv_1", "conv_2", "deconv"]),
+                                          ("scratch", ["dense_1", "dense_2", "conv_1", "conv_2", "deconv"]),
+                                          ("conv_tail", ["conv_1", "conv_2", "deconv"]), ("dense", ["dense_1", "dense_2"]), ])
 def test_modes_freeze_exactly_the_layers_they_say(source, mode, trains):
     model = transfer.build_for_mode(mode, source, seed=1)
     trainable = [layer.name for layer in model.layers if layer.weights and layer.trainable]
@@ -82,6 +79,7 @@ def test_pictures_come_from_the_installed_wheel():
 
 
 def test_verdict_says_yes_only_when_transfer_clears_the_mean_image_and_beats_scratch():
+
     def curve(values):
         return {"val_psnr": values, "seconds": [1.0, 2.0]}
 

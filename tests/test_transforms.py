@@ -18,7 +18,7 @@ def test_fft_round_trip_and_parseval(rng, shape):
     x = random_complex(rng, shape)
     k = transforms.fft2c(x)
     np.testing.assert_allclose(transforms.ifft2c(k), x, atol=1e-5)
-    np.testing.assert_allclose(np.sum(np.abs(k) ** 2), np.sum(np.abs(x) ** 2), rtol=1e-5)
+    np.testing.assert_allclose(np.sum(np.abs(k)**2), np.sum(np.abs(x)**2), rtol=1e-5)
 
 
 @pytest.mark.parametrize("n", [8, 9])
@@ -58,8 +58,7 @@ def test_downsample_keeps_constants_and_is_lowpass(rng, size):
     small = transforms.downsample(x, size)
     assert small.shape == (size, size) and small.dtype == np.complex64
     # its k-space is exactly the central block of the original's, rescaled
-    np.testing.assert_allclose(transforms.fft2c(small),
-                               transforms.center_crop(transforms.fft2c(x), size) * size / 32, atol=1e-4)
+    np.testing.assert_allclose(transforms.fft2c(small), transforms.center_crop(transforms.fft2c(x), size) * size / 32, atol=1e-4)
 
 
 def test_downsample_removes_aliasing():
@@ -119,6 +118,7 @@ def test_indexed_crop_equals_the_mosaic_window_at_every_offset(rng):
     tiled = augment.reflection_tiling(x)
 
     class Fixed:  # a Generator stand-in that returns the offsets we ask for, in crop_offset's order
+
         def __init__(self, top, left):
             self.draws = [top, left]
 
@@ -127,5 +127,4 @@ def test_indexed_crop_equals_the_mosaic_window_at_every_offset(rng):
 
     for top in range(6):
         for left in range(5):
-            np.testing.assert_array_equal(augment.reflect_tile_crop(x, Fixed(top, left)),
-                                          tiled[:, top:top + 6, left:left + 5])
+            np.testing.assert_array_equal(augment.reflect_tile_crop(x, Fixed(top, left)), tiled[:, top:top + 6, left:left + 5])

@@ -39,6 +39,7 @@ import numpy as np
 
 ISMRMRD_NS = "http://www.ismrm.org/ISMRMRD"
 TARGET_KEYS = ("reconstruction_esc", "reconstruction_rss")
+RECON_SIZE = 320  # fastMRI knee reconstructions are RECON_SIZE × RECON_SIZE (the centre of the FFT)
 UNDERSAMPLING_ATTRS = ("acceleration", "num_low_frequency", "mask")
 STRING_ATTRS = ("acquisition", "patient_id")
 MAX_SAMPLE_ENERGY_FRACTION = 0.9
@@ -110,9 +111,7 @@ def parse_ismrmrd_header(xml: bytes | str, where: str = "header") -> dict:
     maximum = _int(root, f"{limits}/maximum", where)
     padding_left = encoding_size[1] // 2 - center
     return {
-        "encoding_size": encoding_size,
-        "recon_size": recon_size,
-        "padding_left": padding_left,
+        "encoding_size": encoding_size, "recon_size": recon_size, "padding_left": padding_left,
         "padding_right": padding_left + maximum + 1,
     }
 
@@ -216,16 +215,12 @@ def _volume_info(f: h5py.File, path: Path) -> VolumeInfo:
     if not isinstance(kspace, h5py.Dataset):
         raise DataError(f"{path}: 'kspace' is not a dataset")
     if kspace.ndim == 4:
-        raise DataError(
-            f"{path}: 'kspace' must have rank 3 (slices, rows, columns) for single-coil data, got shape "
-            f"{kspace.shape}: a multi-coil file (fastMRI multicoil knee or brain, coils on axis 1); "
-            "use fastMRI's single-coil files (singlecoil_train, singlecoil_val)"
-        )
+        raise DataError(f"{path}: 'kspace' must have rank 3 (slices, rows, columns) for single-coil data, got shape "
+                        f"{kspace.shape}: a multi-coil file (fastMRI multicoil knee or brain, coils on axis 1); "
+                        "use fastMRI's single-coil files (singlecoil_train, singlecoil_val)")
     if kspace.ndim != 3:
-        raise DataError(
-            f"{path}: 'kspace' must have rank 3 (slices, rows, columns) for single-coil data, "
-            f"got shape {kspace.shape}"
-        )
+        raise DataError(f"{path}: 'kspace' must have rank 3 (slices, rows, columns) for single-coil data, "
+                        f"got shape {kspace.shape}")
     if kspace.dtype.kind != "c":
         raise DataError(f"{path}: 'kspace' must be complex, got dtype {kspace.dtype}")
     if kspace.shape[0] == 0:
@@ -234,29 +229,19 @@ def _volume_info(f: h5py.File, path: Path) -> VolumeInfo:
     if target_key is not None:
         target = f[target_key]
         if target.ndim != 3 or target.shape[0] != kspace.shape[0]:
-            raise DataError(
-                f"{path}: '{target_key}' shape {target.shape} does not match "
-                f"{kspace.shape[0]} k-space slices"
-            )
+            raise DataError(f"{path}: '{target_key}' shape {target.shape} does not match "
+                            f"{kspace.shape[0]} k-space slices")
     if "ismrmrd_header" not in f:
         raise DataError(f"{path}: no dataset 'ismrmrd_header'")
     header = parse_ismrmrd_header(_header_bytes(f, str(path)), where=str(path))
     attrs = _read_attrs(f, str(path))
-    return VolumeInfo(
-        path=path,
-        num_slices=int(kspace.shape[0]),
-        kspace_shape=(int(kspace.shape[1]), int(kspace.shape[2])),
-        target_key=target_key,
-        acquisition=attrs.get("acquisition"),
-        patient_id=attrs.get("patient_id"),
-        attrs=attrs,
-        undersampled=_undersampling(f, attrs),
-        **header,
-    )
+    return VolumeInfo(path=path, num_slices=int(kspace.shape[0]), kspace_shape=(int(kspace.shape[1]), int(kspace.shape[2])),
+                      target_key=target_key, acquisition=attrs.get("acquisition"), patient_id=attrs.get("patient_id"), attrs=attrs,
+                      undersampled=_undersampling(f, attrs), **header,
+                      )
 
 
-def index_folder(data_dir: str | Path, allow_undersampled: bool = False,
-                 what: str = "data folder") -> list[VolumeInfo]:
+def index_folder(data_dir: str | Path, allow_undersampled: bool = False, what: str = "data folder") -> list[VolumeInfo]:
     """:func:`read_volume_info` for every ``*.h5`` file in ``data_dir`` (sorted by name).
 
     All files are checked before any work starts. Raises :class:`DataError` if the folder is
@@ -296,7 +281,7 @@ def check_kspace_values(data: np.ndarray, where: str) -> None:
     more than :data:`MAX_SAMPLE_ENERGY_FRACTION` of the energy (corrupt values)."""
     if not np.all(np.isfinite(data)):
         raise DataError(f"{where}: 'kspace' contains NaN or Inf")
-    energy = np.abs(data.astype(np.complex128)) ** 2
+    energy = np.abs(data.astype(np.complex128))**2
     total = float(energy.sum())
     if total == 0:
         raise DataError(f"{where}: 'kspace' is all zero")
@@ -326,21 +311,6 @@ def check_slice_energies(path: str | Path, energies) -> None:
         if ratio > MAX_SLICE_ENERGY_RATIO:
             raise DataError(f"{path}, slice {int(index)}: k-space energy is {ratio:.3g} × the median of the "
                             f"volume's other slices (plausible: < {MAX_SLICE_ENERGY_RATIO:g} ×): corrupt values")
-
-
-def folder_fingerprint(folders) -> str:
-    """A short hash of the ``*.h5`` files (name, size, modification time) in ``folders``:
-    changes when a file is added, removed, replaced or rewritten (without reading the data)."""
-    digest = hashlib.sha256()
-    for folder in folders:
-        if folder is None:
-            digest.update(b"-")
-            continue
-        digest.update(str(Path(folder).resolve()).encode())
-        for path in sorted(Path(folder).glob("*.h5")):
-            stat = path.stat()
-            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
-    return digest.hexdigest()[:16]
 
 
 def _check_slice(info_or_path, index: int) -> tuple[Path, int]:
@@ -389,18 +359,11 @@ def read_target_slice(volume: VolumeInfo | str | Path, index: int) -> np.ndarray
 
 def folder_summary(volumes: list[VolumeInfo]) -> list[dict]:
     """One row per volume (name, slices, k-space shape, acquisition, encoding/recon sizes)."""
-    return [
-        {
-            "volume": v.name,
-            "slices": v.num_slices,
-            "kspace": f"{v.kspace_shape[0]}×{v.kspace_shape[1]}",
-            "acquisition": v.acquisition or "",
-            "encoding": "×".join(map(str, v.encoding_size[:2])),
-            "recon": "×".join(map(str, v.recon_size[:2])),
-            "target": v.target_key or "",
-        }
-        for v in volumes
-    ]
+    return [{
+        "volume": v.name, "slices": v.num_slices, "kspace": f"{v.kspace_shape[0]}×{v.kspace_shape[1]}", "acquisition": v.acquisition
+        or "", "encoding": "×".join(map(str, v.encoding_size[:2])), "recon": "×".join(map(str, v.recon_size[:2])),
+        "target": v.target_key or "",
+    } for v in volumes]
 
 
 def file_schema(path: str | Path) -> tuple[list[dict], dict]:
@@ -408,8 +371,8 @@ def file_schema(path: str | Path) -> tuple[list[dict], dict]:
     path = Path(path)
     with _open(path) as f:
         try:
-            rows = [{"dataset": name, "shape": str(f[name].shape), "dtype": str(f[name].dtype)}
-                    for name in f.keys() if isinstance(f[name], h5py.Dataset)]
+            rows = [{"dataset": name, "shape": str(f[name].shape), "dtype": str(f[name].dtype)} for name in f.keys()
+                    if isinstance(f[name], h5py.Dataset)]
         except _H5_ERRORS as err:
             raise DataError(f"{path}: corrupt HDF5 metadata ({h5_reason(err)})") from None
         attrs = _read_attrs(f, str(path))

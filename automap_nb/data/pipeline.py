@@ -33,14 +33,13 @@ Equality with the numpy pipeline is to float32 precision (the FFTs differ in rou
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Callable
 
-import h5py
 import keras
 import numpy as np
 from keras import ops
 
+from automap_nb.data import prepared
 from automap_nb.data.augment import crop_offset
 
 PIPELINES = ("numpy", "device")
@@ -56,7 +55,7 @@ def check_pipeline(pipeline: str) -> str:
 def column_mask(mask, n: int) -> np.ndarray:
     """A ``mask_fn`` result as float32 ``(n,)``; only column masks ``(n,)`` / ``(1, n)`` are accepted."""
     arr = np.asarray(mask)
-    if arr.shape not in ((n,), (1, n)):
+    if arr.shape not in ((n, ), (1, n)):
         raise ValueError(f"mask_fn returned a mask of shape {arr.shape}; pipeline='device' takes "
                          f"column masks of shape ({n},) or (1, {n})")
     return arr.reshape(n).astype(np.float32)
@@ -102,9 +101,8 @@ class IndexBatches(EpochBatches):
     :class:`automap_nb.training.PreparedDataset`. Extra keyword arguments go to ``PyDataset``.
     """
 
-    def __init__(self, rows, n: int, batch_size: int = 32, training: bool = False,
-                 augment: bool | None = None, seed: int = 0, mask_fn: Callable | None = None,
-                 epoch: int = 0, **kwargs):
+    def __init__(self, rows, n: int, batch_size: int = 32, training: bool = False, augment: bool | None = None, seed: int = 0,
+                 mask_fn: Callable | None = None, epoch: int = 0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -157,8 +155,7 @@ class ImageBank(keras.layers.Layer):
             raise ValueError(f"kspace_scale must be a positive number, got {kspace_scale!r}")
         self.count, self.n = int(images.shape[0]), int(images.shape[1])
         self.kspace_scale = float(kspace_scale)
-        self.images = keras.Variable(images.astype(np.float32), trainable=False, dtype="float32",
-                                     name="images")
+        self.images = keras.Variable(images.astype(np.float32), trainable=False, dtype="float32", name="images")
         n = self.n
         self._ifftshift = np.roll(np.arange(n), -(n // 2)).astype(np.int32)  # out[k] = in[(k + n//2) % n]
         self._fftshift = np.roll(np.arange(n), n // 2).astype(np.int32)  # out[k] = in[(k - n//2) % n]
@@ -167,14 +164,9 @@ class ImageBank(keras.layers.Layer):
     @classmethod
     def from_prepared(cls, path) -> "ImageBank":
         """All images of ``prepared.h5`` (every split: bank row = file row)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: prepared file does not exist (run chapter 02)")
-        with h5py.File(path, "r") as f:
-            if "images" not in f or "kspace_scale" not in f.attrs:
-                raise ValueError(f"{path}: not a prepared file, missing 'images' or attribute 'kspace_scale'")
-            images = f["images"][()]
-            scale = float(f.attrs["kspace_scale"])
+        header = prepared.read_header(path, needs=("images", "split"))
+        images = prepared.read_rows(path, np.arange(len(header.split)), ["images"])["images"]
+        scale = header.kspace_scale
         return cls(images, scale)
 
     def _crop(self, batch, shifted: bool):
@@ -193,7 +185,7 @@ class ImageBank(keras.layers.Layer):
         images = ops.reshape(ops.take(self.images, index, axis=0), (-1, 2))  # (B·n·n, 2)
         start = ops.arange(ops.shape(index)[0], dtype="int32") * (n * n)
         flat = start[:, None, None] + rows[:, :, None] * n + cols[:, None, :]  # (B, n, n)
-        return ops.reshape(ops.take(images, ops.reshape(flat, (-1,)), axis=0), (-1, n, n, 2))
+        return ops.reshape(ops.take(images, ops.reshape(flat, (-1, )), axis=0), (-1, n, n, 2))
 
     def kspace(self, batch):
         """Model inputs: (real, imaginary) of ``fft2c(crop) · kspace_scale · mask``, ``(B, n, n, 2)``."""
@@ -248,8 +240,7 @@ class PipelineModel(keras.Model):
         return super().compute_metrics(x, targets, prediction, sample_weight)
 
 
-def wrap(model: keras.Model, bank: ImageBank, loss="mse", metrics=None,
-         steps_per_execution: int = 1) -> PipelineModel:
+def wrap(model: keras.Model, bank: ImageBank, loss="mse", metrics=None, steps_per_execution: int = 1) -> PipelineModel:
     """A compiled :class:`PipelineModel` sharing the compiled ``model``'s optimizer object.
 
     Sharing the optimizer keeps one Adam state: saving ``model`` (with its optimizer) after
@@ -258,14 +249,13 @@ def wrap(model: keras.Model, bank: ImageBank, loss="mse", metrics=None,
     if model.optimizer is None:
         raise ValueError("model must be compiled before it is wrapped (its optimizer is shared)")
     wrapper = PipelineModel(model, bank)
-    wrapper.compile(optimizer=model.optimizer, loss=loss, metrics=metrics,
-                    steps_per_execution=steps_per_execution)
+    wrapper.compile(optimizer=model.optimizer, loss=loss, metrics=metrics, steps_per_execution=steps_per_execution)
     return wrapper
 
 
-def prepared_batches(path, split: str, batch_size: int = 32, training: bool = False,
-                     augment: bool | None = None, seed: int = 0, mask_fn: Callable | None = None,
-                     input_transform: Callable | None = None, epoch: int = 0, **kwargs) -> IndexBatches:
+def prepared_batches(path, split: str, batch_size: int = 32, training: bool = False, augment: bool | None = None, seed: int = 0,
+                     mask_fn: Callable | None = None, input_transform: Callable | None = None, epoch: int = 0,
+                     **kwargs) -> IndexBatches:
     """:class:`IndexBatches` over one split of ``prepared.h5``: the device twin of ``PreparedDataset``.
 
     Takes ``PreparedDataset``'s arguments; ``input_transform`` must be ``None``. The result also
@@ -274,26 +264,18 @@ def prepared_batches(path, split: str, batch_size: int = 32, training: bool = Fa
     if input_transform is not None:
         raise ValueError("input_transform is a numpy hook: it cannot run with pipeline='device' "
                          "(use pipeline='numpy')")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: prepared file does not exist (run chapter 02)")
-    with h5py.File(path, "r") as f:
-        missing = {"images", "split"} - set(f)
-        if missing:
-            raise ValueError(f"{path}: not a prepared file, missing datasets {sorted(missing)}")
-        rows = np.flatnonzero(f["split"][()] == split.encode())
-        n, scale = int(f.attrs["size"]), float(f.attrs["kspace_scale"])
+    header = prepared.read_header(path, needs=("images", "split"))
+    rows, n, scale = header.rows(split), header.n, header.kspace_scale
     if len(rows) == 0:
         raise ValueError(f"{path}: split {split!r} has no slices")
     if training and len(rows) < batch_size:
         raise ValueError(f"{path}: split {split!r} has {len(rows)} slices, fewer than batch_size {batch_size}")
-    batches = IndexBatches(rows, n, batch_size, training=training, augment=augment, seed=seed,
-                           mask_fn=mask_fn, epoch=epoch, **kwargs)
+    batches = IndexBatches(rows, n, batch_size, training=training, augment=augment, seed=seed, mask_fn=mask_fn, epoch=epoch,
+                           **kwargs)
     batches.kspace_scale, batches.split = scale, split
     return batches
 
 
 def examples(bank: ImageBank, batch: dict) -> tuple[np.ndarray, np.ndarray]:
     """``(inputs, targets)`` of one batch as numpy arrays (eagerly; for tests and inspection)."""
-    return (keras.ops.convert_to_numpy(bank.kspace(batch)),
-            keras.ops.convert_to_numpy(bank.targets(batch)))
+    return (keras.ops.convert_to_numpy(bank.kspace(batch)), keras.ops.convert_to_numpy(bank.targets(batch)))

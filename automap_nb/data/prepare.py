@@ -7,26 +7,23 @@ centred k-space of that downsampled complex image, times one dataset-wide ``kspa
 (real, imaginary) channels. ``kspace_scale = 1 / RMS`` of the training images, which by Parseval
 is also the RMS of their k-space, so the inputs have unit RMS over the training split.
 
-:func:`prepare_dataset` writes the file described in CONTRIBUTING.md atomically (temp + rename).
+:func:`prepare_dataset` writes the file :mod:`automap_nb.data.prepared` describes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
-import h5py
 import numpy as np
 from tqdm import tqdm
 
 from automap_nb import results
-from automap_nb.data import mri_data, splits, transforms
+from automap_nb.data import mri_data, prepared, splits, transforms
 
-PREPARED_NAME = "prepared.h5"
-CROP = 320
+CROP = mri_data.RECON_SIZE  # the seed crops to fastMRI's reconstruction grid
 
 
 def preprocess_slice(kspace: np.ndarray, size: int, crop: int = CROP) -> np.ndarray:
@@ -44,10 +41,8 @@ def _group(info: mri_data.VolumeInfo) -> str:
 
 def _check_fully_sampled(info: mri_data.VolumeInfo) -> None:
     if info.undersampled or "mask" in info.attrs or "acceleration" in info.attrs:
-        raise mri_data.DataError(
-            f"{info.path}: k-space is undersampled ({info.undersampled or 'mask/acceleration attribute'}: "
-            "a test/challenge file); preparing training pairs needs fully sampled files"
-        )
+        raise mri_data.DataError(f"{info.path}: k-space is undersampled ({info.undersampled or 'mask/acceleration attribute'}: "
+                                 "a test/challenge file); preparing training pairs needs fully sampled files")
     rows, cols = info.kspace_shape
     if rows < CROP or cols < CROP:
         raise mri_data.DataError(f"{info.path}: k-space {rows}×{cols} is smaller than the {CROP}×{CROP} crop")
@@ -81,9 +76,8 @@ def _index_folders(folders: dict) -> list[tuple[mri_data.VolumeInfo, str | None]
             group = _group(info)
             if group in groups and groups[group][0] != split:
                 other_split, other = groups[group]
-                raise mri_data.DataError(
-                    f"{info.path}: patient {group!r} also has {other} in {FOLDER_OPTIONS[other_split]} "
-                    f"({folders[other_split]}); one patient's volumes must stay in one split")
+                raise mri_data.DataError(f"{info.path}: patient {group!r} also has {other} in {FOLDER_OPTIONS[other_split]} "
+                                         f"({folders[other_split]}); one patient's volumes must stay in one split")
             groups.setdefault(group, (split, info.name))
             found.append((info, fixed))
     return found
@@ -105,15 +99,9 @@ def describe_sources(folders: dict, fractions) -> dict:
     return out
 
 
-def prepare_dataset(
-    data_dir: str | Path,
-    out_path: str | Path,
-    size: int = 128,
-    fractions=splits.DEFAULT_FRACTIONS,
-    progress: bool = True,
-    val_dir: str | Path | None = None,
-    test_dir: str | Path | None = None,
-) -> dict:
+def prepare_dataset(data_dir: str | Path, out_path: str | Path, size: int = 128, fractions=splits.DEFAULT_FRACTIONS,
+                    progress: bool = True, val_dir: str | Path | None = None, test_dir: str | Path | None = None,
+                    ) -> dict:
     """Preprocess every slice of every file in ``data_dir`` (and ``val_dir``/``test_dir``) into
     ``out_path`` (HDF5).
 
@@ -134,8 +122,7 @@ def prepare_dataset(
     volumes = [info for info, _ in found]
     own = [s for s in ("val", "test") if folders[s] is not None]
     hashed = [info for info, fixed in found if fixed is None]
-    assignment, moved = splits.assign_splits([_group(v) for v in hashed],
-                                             splits.fractions_for_training_folder(fractions, own))
+    assignment, moved = splits.assign_splits([_group(v) for v in hashed], splits.fractions_for_training_folder(fractions, own))
     split_of = [fixed or assignment[_group(info)] for info, fixed in found]
     notes = [f"{', '.join(v.name for v in hashed if _group(v) == group)}: {note}" for group, note in moved.items()]
     sources = describe_sources(folders, fractions)
@@ -143,32 +130,28 @@ def prepare_dataset(
     created = results.missing_parents(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     results.remove_stale_temporaries(out_path.parent, f".{out_path.name}.tmp-*")
-    tmp_path = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")
-    total = sum(v.num_slices for v in volumes)
     done = False
     try:
         try:
-            with h5py.File(tmp_path, "w") as f:
-                scale, fingerprint = _write_images(f, volumes, split_of, size, total, progress)
-                _write_inputs(f, scale, size)
-                f.attrs.update({
-                    "size": size, "crop": CROP, "kspace_scale": scale,
-                    "source_dir": str(Path(data_dir).resolve()),
-                    "val_dir": str(Path(val_dir).resolve()) if val_dir is not None else "",
-                    "test_dir": str(Path(test_dir).resolve()) if test_dir is not None else "",
-                    "split_sources": json.dumps(sources),
-                    "normalisation": "per-volume: complex image / max |image| of the volume",
-                    "split_fractions": json.dumps(list(fractions)),
-                    "fingerprint": fingerprint,
-                })
-            os.replace(tmp_path, out_path)
+            with prepared.create(out_path, [v.name for v in volumes for _ in range(v.num_slices)],
+                                 np.concatenate([np.arange(v.num_slices) for v in volumes]),
+                                 [split for v, split in zip(volumes, split_of) for _ in range(v.num_slices)],
+                                 size) as (f, images, targets):
+                scale, fingerprint = _write_images(images, targets, volumes, split_of, size, progress)
+                prepared.finish(
+                    f, scale, {
+                        "crop": CROP, "source_dir": str(
+                            Path(data_dir).resolve()), "val_dir": str(Path(val_dir).resolve()) if val_dir is not None else "",
+                        "test_dir": str(Path(test_dir).resolve()) if test_dir is not None else "",
+                        "split_sources": json.dumps(sources),
+                        "normalisation": "per-volume: complex image / max |image| of the volume", "split_fractions": json.dumps(
+                            list(fractions)), "fingerprint": fingerprint,
+                    })
         except OSError as err:  # h5py's write errors (a full disk): name the file, one line
             raise results.OutputPathError(f"{out_path}: cannot write the prepared file "
                                           f"({mri_data.h5_reason(err)})") from None
         done = True
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
         if not done:
             results.remove_empty_folders(created)
     counts = {s: 0 for s in splits.SPLITS}
@@ -176,8 +159,8 @@ def prepare_dataset(
     for info, split in zip(volumes, split_of):
         counts[split] += info.num_slices
         volume_counts[split] += 1
-    return {"path": str(out_path), "size": size, "slices": counts, "volumes": volume_counts,
-            "kspace_scale": scale, "split_notes": notes, "sources": sources, "fingerprint": fingerprint}
+    return dict(path=str(out_path), size=size, slices=counts, volumes=volume_counts, kspace_scale=scale, split_notes=notes,
+                sources=sources, fingerprint=fingerprint)
 
 
 def _check_free_space(out_path: Path, slices: int, size: int) -> None:
@@ -193,28 +176,15 @@ def _check_free_space(out_path: Path, slices: int, size: int) -> None:
                                       f"(the prepared file needs about {needed / 2**20:.1f} MiB, {free / 2**20:.1f} MiB free)")
 
 
-def read_fingerprint(path: str | Path) -> str | None:
-    """The ``fingerprint`` attribute of a prepared file (None for files prepared before it existed)."""
-    with h5py.File(path, "r") as f:
-        value = f.attrs.get("fingerprint")
-    return value.decode() if isinstance(value, bytes) else (str(value) if value is not None else None)
-
-
-def _write_images(f, volumes, split_of, size, total, progress) -> tuple[float, str]:
-    """Write images/targets/volume/slice/split; return kspace_scale from the training images and a
-    fingerprint (SHA-256 of the images, names, slices and splits)."""
-    images = f.create_dataset("images", (total, size, size), np.complex64, chunks=(1, size, size))
-    targets = f.create_dataset("targets", (total, size, size, 1), np.float32, chunks=(1, size, size, 1))
-    f.create_dataset("volume", data=np.array([v.name.encode() for v in volumes for _ in range(v.num_slices)]))
-    f.create_dataset("slice", data=np.concatenate([np.arange(v.num_slices, dtype=np.int32) for v in volumes]))
-    f.create_dataset("split", data=np.array(
-        [split.encode() for v, split in zip(volumes, split_of) for _ in range(v.num_slices)]))
+def _write_images(images, targets, volumes, split_of, size, progress) -> tuple[float, str]:
+    """Fill the ``images`` and ``targets`` datasets volume by volume; return ``kspace_scale`` from the
+    training images and a fingerprint (SHA-256 of the images, names, slices and splits)."""
     digest = hashlib.sha256(f"size={size};crop={CROP}".encode())
     row, train_sq, train_count = 0, 0.0, 0
-    bar = tqdm(total=total, desc="prepare", unit="slice", disable=not progress)
+    bar = tqdm(total=len(images), desc="prepare", unit="slice", disable=not progress)
     for info, split in zip(volumes, split_of):
         kspaces = [mri_data.read_kspace_slice(info, i) for i in range(info.num_slices)]
-        mri_data.check_slice_energies(info.path, [np.sum(np.abs(k.astype(np.complex128)) ** 2) for k in kspaces])
+        mri_data.check_slice_energies(info.path, [np.sum(np.abs(k.astype(np.complex128))**2) for k in kspaces])
         stack = np.stack([preprocess_slice(k, size) for k in kspaces])
         del kspaces
         try:
@@ -226,7 +196,7 @@ def _write_images(f, volumes, split_of, size, total, progress) -> tuple[float, s
         digest.update(f"{info.name}:{info.num_slices}:{split};".encode())
         digest.update(np.ascontiguousarray(stack).tobytes())
         if split == "train":
-            train_sq += float(np.sum(np.abs(stack) ** 2))
+            train_sq += float(np.sum(np.abs(stack)**2))
             train_count += stack.size
         row += len(stack)
         bar.update(len(stack))
@@ -234,68 +204,3 @@ def _write_images(f, volumes, split_of, size, total, progress) -> tuple[float, s
     if train_count == 0:
         raise ValueError("the training split is empty: cannot compute kspace_scale")
     return float(1.0 / np.sqrt(train_sq / train_count)), digest.hexdigest()[:16]
-
-
-def _write_inputs(f, scale: float, size: int, chunk: int = 256) -> None:
-    images = f["images"]
-    inputs = f.create_dataset("inputs", (len(images), size, size, 2), np.float32, chunks=(1, size, size, 2))
-    for start in range(0, len(images), chunk):
-        batch = images[start:start + chunk]
-        inputs[start:start + len(batch)] = transforms.image_to_example(batch, scale)[0]
-
-
-def write_prepared_arrays(path: str | Path, images: np.ndarray, meta: dict, kspace_scale: float,
-                          attrs: dict) -> Path:
-    """Write a prepared file (CONTRIBUTING.md's format) from images already in memory, atomically.
-
-    ``images``: complex ``(B, n, n)``, stored as given; ``inputs`` and ``targets`` are built from
-    them with ``kspace_scale`` (:func:`transforms.image_to_example`). ``meta``: the per-slice
-    datasets (``volume``, ``slice``, ``split``), stored as given. ``attrs``: the file's attributes;
-    ``size`` and ``kspace_scale`` are set here. Used for files derived from a prepared file or made
-    from other images (chapters 07 and 09); :func:`prepare_dataset` streams fastMRI volumes instead.
-    """
-    path = Path(path)
-    inputs, targets = transforms.image_to_example(images, kspace_scale)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w") as f:
-        f.create_dataset("images", data=images)
-        f.create_dataset("targets", data=targets)
-        f.create_dataset("inputs", data=inputs)
-        for key, value in meta.items():
-            f.create_dataset(key, data=value)
-        f.attrs.update({**attrs, "size": images.shape[-1], "kspace_scale": float(kspace_scale)})
-    tmp.replace(path)
-    return path
-
-
-def read_split(path: str | Path, split: str) -> dict:
-    """Load one split of a prepared file into memory: ``images``, ``inputs``, ``targets``,
-    ``volume`` (str), ``slice``, and the attribute ``kspace_scale``. For the small evaluation
-    splits; training reads lazily through :mod:`automap_nb.training`."""
-    if split not in splits.SPLITS:
-        raise ValueError(f"split must be one of {splits.SPLITS}, got {split!r}")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: prepared file does not exist (run chapter 02 or `automap-nb prepare`)")
-    with h5py.File(path, "r") as f:
-        index = np.flatnonzero(f["split"][()] == split.encode())
-        out = {key: f[key][index] if len(index) else np.zeros((0,) + f[key].shape[1:], f[key].dtype)
-               for key in ("images", "inputs", "targets", "slice")}
-        out["volume"] = np.array([v.decode() for v in f["volume"][()][index]])
-        out["kspace_scale"] = float(f.attrs["kspace_scale"])
-    return out
-
-
-def mean_target(path: str | Path, split: str = "train", chunk: int = 256) -> np.ndarray:
-    """The mean target image ``(n, n)`` over one split, read in chunks (never the whole split).
-
-    Predicting it for every input is the trivial baseline a learned model must beat.
-    """
-    with h5py.File(path, "r") as f:
-        rows = np.flatnonzero(f["split"][()] == split.encode())
-        if not len(rows):
-            raise ValueError(f"{path}: the {split!r} split is empty")
-        total = np.zeros(f["targets"].shape[1:3], np.float64)
-        for start in range(0, len(rows), chunk):
-            total += f["targets"][rows[start:start + chunk]][..., 0].sum(axis=0)
-    return (total / len(rows)).astype(np.float32)

@@ -6,7 +6,7 @@ offline and deterministically, a folder of HDF5 files that any fastMRI single-co
     from automap_nb.data.sample_data import build_sample_dataset
     paths = build_sample_dataset("data/sample", volumes=16, slices=10, seed=0)
 
-or ``python -m automap_nb.data.sample_data data/sample --volumes 16 --slices 10``.
+or ``automap-nb sample-data --out data/sample --volumes 16 --slices 10``.
 
 Anatomy
     Real MRI anatomy, not a phantom: the ICBM152 2009a nonlinear symmetric T1 template and its
@@ -89,26 +89,15 @@ import h5py
 import numpy as np
 from scipy import ndimage
 
-from automap_nb.orchestration.params import require_bool, require_int
+from automap_nb.data.mri_data import RECON_SIZE
 from automap_nb.data.transforms import center_crop, fft2c, ifft2c
+from automap_nb.orchestration.params import require_bool, require_int
+from automap_nb.results import atomic_path, remove_stale_temporaries, write_text_atomic
 
 __all__ = [
-    "ACQUISITIONS",
-    "COMPACT_COLUMNS",
-    "COMPACT_MAX_SIZE",
-    "COMPACT_ROWS",
-    "GENERATOR_VERSION",
-    "MANIFEST_NAME",
-    "MAX_SLICES",
-    "MAX_VOLUMES",
-    "ORIENTATIONS",
-    "TEMPLATE",
-    "WIDTHS",
-    "build_sample_dataset",
-    "ismrmrd_header",
-    "load_template",
-    "sample_file_name",
-    "simulate_volume",
+    "ACQUISITIONS", "COMPACT_COLUMNS", "COMPACT_MAX_SIZE", "COMPACT_ROWS", "GENERATOR_VERSION", "MANIFEST_NAME", "MAX_SLICES",
+    "MAX_VOLUMES", "ORIENTATIONS", "TEMPLATE", "WIDTHS", "build_sample_dataset", "ismrmrd_header", "load_template",
+    "sample_file_name", "simulate_volume",
 ]
 
 GENERATOR_VERSION = "1"
@@ -134,7 +123,7 @@ MAX_WORKERS = 256
 _COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 
 READOUT = 640  # k-space rows (2× oversampled readout)
-CROP = 320  # reconstruction size
+CROP = RECON_SIZE  # the reconstruction grid of fastMRI files
 FOV_MM = 210.0  # field of view of the 320 × 320 reconstruction
 PIXEL_MM = FOV_MM / CROP
 SLICE_MM = 3.0  # slice thickness = spacing (contiguous slices)
@@ -142,28 +131,20 @@ FIELD_STRENGTHS_T = (1.5, 3.0)
 GYROMAGNETIC_HZ_PER_T = 42.577478e6
 
 TEMPLATE = {
-    "name": "ICBM152 2009a nonlinear symmetric (MNI152NLin2009aSym), as bundled in nilearn",
-    "files": [
+    "name": "ICBM152 2009a nonlinear symmetric (MNI152NLin2009aSym), as bundled in nilearn", "files": [
         "nilearn/datasets/data/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
         "nilearn/datasets/data/mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz",
         "nilearn/datasets/data/mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz",
-    ],
-    "loaders": [
-        "nilearn.datasets.load_mni152_template(resolution=1)",
-        "nilearn.datasets.load_mni152_gm_template(resolution=1)",
+    ], "loaders": [
+        "nilearn.datasets.load_mni152_template(resolution=1)", "nilearn.datasets.load_mni152_gm_template(resolution=1)",
         "nilearn.datasets.load_mni152_wm_template(resolution=1)",
-    ],
-    "copyright": "Copyright (C) 1993-2009 Louis Collins, McConnell Brain Imaging Centre, "
+    ], "copyright": "Copyright (C) 1993-2009 Louis Collins, McConnell Brain Imaging Centre, "
     "Montreal Neurological Institute, McGill University",
     "licence": "MNI ICBM152 terms: use, copying, modification and distribution for any purpose "
     "without fee are permitted provided the copyright notice appears in all copies; provided "
     "'as is' without express or implied warranty (nilearn's dataset description lists the "
-    "licence as 'unknown')",
-    "url": "https://nist.mni.mcgill.ca/icbm-152-nonlinear-atlases-2009/",
-    "references": [
-        "Fonov et al., NeuroImage 47 (Suppl. 1) S102, 2009",
-        "Fonov et al., NeuroImage 54(1) 313-327, 2011",
-    ],
+    "licence as 'unknown')", "url": "https://nist.mni.mcgill.ca/icbm-152-nonlinear-atlases-2009/",
+    "references": ["Fonov et al., NeuroImage 47 (Suppl. 1) S102, 2009", "Fonov et al., NeuroImage 54(1) 313-327, 2011", ],
 }
 
 _ISMRMRD_NS = "http://www.ismrm.org/ISMRMRD"
@@ -177,8 +158,7 @@ _CONTRASTS = {
 # Orientation → template axes (voxel axes x: left→right, y: posterior→anterior, z: inferior→
 # superior, 1 mm) of the image rows (u), the image columns (v) and the slice normal (w).
 _ORIENTATION_AXES = {
-    "axial": ((0, -1, 0), (-1, 0, 0), (0, 0, 1)),
-    "coronal": ((0, 0, -1), (-1, 0, 0), (0, 1, 0)),
+    "axial": ((0, -1, 0), (-1, 0, 0), (0, 0, 1)), "coronal": ((0, 0, -1), (-1, 0, 0), (0, 1, 0)),
     "sagittal": ((0, 0, -1), (0, -1, 0), (1, 0, 0)),
 }
 _FIELD_HALF_MM = 120.0  # the smooth random fields are defined on [-120, 120] mm around the centre
@@ -220,13 +200,7 @@ def load_template() -> dict[str, Any]:
     centre = np.argwhere(t1 > 0).mean(axis=0)
     for array in (gm, wm, rest):
         array.setflags(write=False)
-    return {
-        "gm": gm,
-        "wm": wm,
-        "rest": rest,
-        "centre": centre,
-        "nilearn_version": nilearn.__version__,
-    }
+    return {"gm": gm, "wm": wm, "rest": rest, "centre": centre, "nilearn_version": nilearn.__version__, }
 
 
 def _rotation(angles: np.ndarray) -> np.ndarray:
@@ -252,8 +226,8 @@ def _draw_volume_parameters(seed: int, index: int) -> dict[str, Any]:
         "angles": np.clip(rng.normal(0.0, np.deg2rad(4.0), 3), -np.deg2rad(10), np.deg2rad(10)),
         "scales": rng.uniform(0.92, 1.08, 3),
         "slab_shift_mm": float(rng.uniform(-4.0, 4.0)),
-        "displacement": rng.normal(0.0, rng.uniform(1.5, 3.5), (3,) + (_DISPLACEMENT_NODES,) * 3),
-        "log_bias": rng.normal(0.0, 0.12, (_BIAS_NODES,) * 3),
+        "displacement": rng.normal(0.0, rng.uniform(1.5, 3.5), (3, ) + (_DISPLACEMENT_NODES, ) * 3),
+        "log_bias": rng.normal(0.0, 0.12, (_BIAS_NODES, ) * 3),
         "weights": np.asarray(contrast["weights"]) * rng.uniform(0.92, 1.08, 3),
         "noise_fraction": float(rng.uniform(*contrast["noise"])),
         "peak": float(rng.uniform(0.7, 2.0) * 1e-4),
@@ -286,7 +260,7 @@ def _upsample(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     rows = np.arange(shape[0]) / _SMOOTH_STEP
     cols = np.arange(shape[1]) / _SMOOTH_STEP
     r, c = np.meshgrid(rows, cols, indexing="ij")
-    flat = coarse.reshape((-1,) + coarse.shape[-2:])
+    flat = coarse.reshape((-1, ) + coarse.shape[-2:])
     out = np.stack([ndimage.map_coordinates(f, [r, c], order=1, mode="nearest") for f in flat])
     return out.reshape(coarse.shape[:-2] + tuple(shape))
 
@@ -314,7 +288,7 @@ def _magnitude(p: dict[str, Any], slices: int) -> np.ndarray:
     coords = np.tensordot(linear, grid, axes=1) + displacement
     coords += template["centre"].reshape(3, 1, 1, 1)
     coords = coords.astype(np.float32)
-    image = np.zeros((slices,) + shape)
+    image = np.zeros((slices, ) + shape)
     for weight, key in zip(p["weights"], ("gm", "wm", "rest")):
         image += weight * ndimage.map_coordinates(template[key], coords, order=1, mode="constant")
     return image * bias
@@ -361,10 +335,10 @@ def simulate_volume(index: int, slices: int = 10, seed: int = 0, compact: bool =
     magnitude *= p["peak"] / magnitude.max()
     image = np.zeros((slices, READOUT, width), dtype=np.complex128)
     top = READOUT // 2 - CROP // 2
-    image[:, top : top + CROP, :] = magnitude
+    image[:, top:top + CROP, :] = magnitude
     image *= np.exp(1j * _phase(p, slices))
     sigma = p["noise_fraction"] * float(np.mean(center_crop(magnitude, CROP)))
-    noise = p["rng"].standard_normal((2,) + image.shape) * (sigma / np.sqrt(2.0))
+    noise = p["rng"].standard_normal((2, ) + image.shape) * (sigma / np.sqrt(2.0))
     kspace = (fft2c(image) + noise[0] + 1j * noise[1]).astype(np.complex64)
     if compact:
         band = np.zeros_like(kspace)
@@ -374,19 +348,12 @@ def simulate_volume(index: int, slices: int = 10, seed: int = 0, compact: bool =
         kspace = band
     reconstruction = np.abs(center_crop(ifft2c(kspace), (CROP, CROP))).astype(np.float32)
     attrs = {
-        "acquisition": p["acquisition"],
-        "max": float(reconstruction.max()),
-        "norm": float(np.linalg.norm(reconstruction)),
+        "acquisition": p["acquisition"], "max": float(reconstruction.max()), "norm": float(np.linalg.norm(reconstruction)),
         "patient_id": _patient_id(seed, index),
     }
     return {
-        "kspace": kspace,
-        "reconstruction_esc": reconstruction,
-        "attrs": attrs,
-        "orientation": p["orientation"],
-        "width": width,
-        "field_strength": p["field_strength"],
-        "acquired_columns": COMPACT_COLUMNS if compact else None,
+        "kspace": kspace, "reconstruction_esc": reconstruction, "attrs": attrs, "orientation": p["orientation"], "width": width,
+        "field_strength": p["field_strength"], "acquired_columns": COMPACT_COLUMNS if compact else None,
     }
 
 
@@ -400,6 +367,7 @@ def ismrmrd_header(width: int, slices: int, acquisition: str, field_strength: fl
     ``acquired_columns`` (compact files): ``kspace_encoding_step_1`` runs ``0 … acquired_columns − 1``
     with centre ``acquired_columns // 2``, so fastMRI's padding puts them in the middle of the width.
     """
+
     def sub(parent: ET.Element, tag: str, text: object | None = None) -> ET.Element:
         element = ET.SubElement(parent, f"{{{_ISMRMRD_NS}}}{tag}")
         if text is not None:
@@ -421,15 +389,13 @@ def ismrmrd_header(width: int, slices: int, acquisition: str, field_strength: fl
         return f"{value:.4f}".rstrip("0").rstrip(".")
 
     root = ET.Element(f"{{{_ISMRMRD_NS}}}ismrmrdHeader")
-    root.append(ET.Comment(
-        f" automap_nb.data.sample_data {GENERATOR_VERSION}: synthetic pseudo-subject built from the "
-        "ICBM152 2009a nonlinear symmetric brain template (not a knee, not a patient) "
-    ))
+    root.append(
+        ET.Comment(f" automap_nb.data.sample_data {GENERATOR_VERSION}: synthetic pseudo-subject built from the "
+                   "ICBM152 2009a nonlinear symmetric brain template (not a knee, not a patient) "))
     if acquired_columns is not None:
-        root.append(ET.Comment(
-            f" compact: k-space kept in the central {COMPACT_ROWS} rows x {acquired_columns} columns, "
-            "zero elsewhere "
-        ))
+        root.append(
+            ET.Comment(f" compact: k-space kept in the central {COMPACT_ROWS} rows x {acquired_columns} columns, "
+                       "zero elsewhere "))
     measurement = sub(root, "measurementInformation")
     sub(measurement, "patientPosition", "HFS")
     sub(measurement, "protocolName", acquisition)
@@ -461,48 +427,14 @@ def _write_volume(path: Path, volume: dict[str, Any], slices: int) -> None:
     with h5py.File(path, "w") as hf:
         for key in ("kspace", "reconstruction_esc"):
             data = volume[key]
-            options = dict(_COMPRESSION, chunks=(1,) + data.shape[1:]) if compact else {}
+            options = dict(_COMPRESSION, chunks=(1, ) + data.shape[1:]) if compact else {}
             hf.create_dataset(key, data=data, track_times=False, **options)
-        header = ismrmrd_header(
-            volume["width"], slices, volume["attrs"]["acquisition"], volume["field_strength"],
-            volume.get("acquired_columns"),
-        )
+        header = ismrmrd_header(volume["width"], slices, volume["attrs"]["acquisition"], volume["field_strength"],
+                                volume.get("acquired_columns"),
+                                )
         hf.create_dataset("ismrmrd_header", data=np.bytes_(header), track_times=False)
         for key, value in volume["attrs"].items():
             hf.attrs[key] = value
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp)`` on ``.NAME.tmp-PID`` beside ``path``, then rename it to ``path``.
-
-    On any exception (KeyboardInterrupt too) the temporary file is removed and re-raised, so a
-    half-written ``path`` never exists.
-    """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _remove_stale_temporaries(out_dir: Path) -> None:
-    """Remove temporary files left by builder processes that no longer run (e.g. killed)."""
-    for tmp in out_dir.glob(".*.tmp-*"):
-        pid_text = tmp.name.rsplit("-", 1)[-1]
-        if not pid_text.isdigit():
-            continue
-        pid = int(pid_text)
-        if pid == os.getpid():
-            tmp.unlink(missing_ok=True)
-            continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            tmp.unlink(missing_ok=True)
-        except PermissionError:
-            pass  # the process exists (owned by someone else): leave its file alone
 
 
 def _check_existing(path: Path, seed: int, index: int, slices: int, compact: bool = False) -> None:
@@ -514,26 +446,22 @@ def _check_existing(path: Path, seed: int, index: int, slices: int, compact: boo
             shape = hf["kspace"].shape if "kspace" in hf else None
             is_compact = "kspace" in hf and hf["kspace"].compression is not None
     except OSError as error:
-        raise ValueError(
-            f"{path}: exists but cannot be read ({error}); pass force=True to rebuild"
-        ) from error
+        raise ValueError(f"{path}: exists but cannot be read ({error}); pass force=True to rebuild") from error
     if isinstance(patient_id, bytes):
         patient_id = patient_id.decode()
     if patient_id != expected or shape is None or shape[0] != slices or is_compact != compact:
-        raise ValueError(
-            f"{path}: exists but was not built with seed={seed}, slices={slices}, "
-            f"compact={compact}, generator {GENERATOR_VERSION}; pass force=True to rebuild"
-        )
+        raise ValueError(f"{path}: exists but was not built with seed={seed}, slices={slices}, "
+                         f"compact={compact}, generator {GENERATOR_VERSION}; pass force=True to rebuild")
 
 
 def _build_volume(path: Path, index: int, slices: int, seed: int, compact: bool) -> None:
     """Simulate volume ``index`` and write it to ``path`` atomically (also a worker's task)."""
     volume = simulate_volume(index, slices, seed, compact)
-    _atomic_write(path, lambda tmp: _write_volume(tmp, volume, slices))
+    with atomic_path(path) as tmp:
+        _write_volume(tmp, volume, slices)
 
 
-def _build_in_processes(todo: list[tuple[Path, int]], slices: int, seed: int, compact: bool,
-                        workers: int, progress: bool) -> None:
+def _build_in_processes(todo: list[tuple[Path, int]], slices: int, seed: int, compact: bool, workers: int, progress: bool) -> None:
     """:func:`_build_volume` for every ``(path, index)`` of ``todo`` in ``workers`` forked processes.
 
     The first failure is re-raised after the volumes not yet started are cancelled; volumes that
@@ -564,16 +492,9 @@ def _build_in_processes(todo: list[tuple[Path, int]], slices: int, seed: int, co
             bar.close()
 
 
-def build_sample_dataset(
-    out_dir: str | os.PathLike[str],
-    volumes: int = 16,
-    slices: int = 10,
-    seed: int = 0,
-    force: bool = False,
-    progress: bool = True,
-    compact: bool = False,
-    workers: int = 1,
-) -> list[Path]:
+def build_sample_dataset(out_dir: str | os.PathLike[str], volumes: int = 16, slices: int = 10, seed: int = 0, force: bool = False,
+                         progress: bool = True, compact: bool = False, workers: int = 1,
+                         ) -> list[Path]:
     """Write the sample dataset: ``volumes`` fastMRI single-coil files in ``out_dir``.
 
     Files are ``out_dir/file{1000000 + i}.h5`` for ``i = 1 … volumes`` (``file1000001.h5`` …);
@@ -609,7 +530,7 @@ def build_sample_dataset(
     if out.exists() and not out.is_dir():
         raise ValueError(f"parameter 'out_dir': {str(out)!r} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(out)
+    remove_stale_temporaries(out)
 
     from tqdm import tqdm
 
@@ -627,48 +548,13 @@ def build_sample_dataset(
         _build_in_processes(todo, slices, seed, compact, workers, progress)
 
     manifest = {
-        "generator": "automap_nb.data.sample_data",
-        "generator_version": GENERATOR_VERSION,
-        "seed": seed,
-        "volumes": volumes,
-        "slices": slices,
-        "compact": compact,
-        "files": [path.name for path in paths],
+        "generator": "automap_nb.data.sample_data", "generator_version": GENERATOR_VERSION, "seed": seed, "volumes": volumes,
+        "slices": slices, "compact": compact, "files": [path.name for path in paths],
         "schema": "fastMRI single-coil: kspace (slices, 640, W) complex64, reconstruction_esc "
         "(slices, 320, 320) float32, ismrmrd_header; attrs acquisition, max, norm, patient_id",
         "anatomy": "brain (not knee); pseudo-subjects of one template are strongly correlated",
         "template": dict(TEMPLATE, nilearn_version=importlib.metadata.version("nilearn")),
     }
     text = json.dumps(manifest, indent=2) + "\n"
-    _atomic_write(out / MANIFEST_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_text_atomic(out / MANIFEST_NAME, text)
     return paths
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Command line: ``python -m automap_nb.data.sample_data OUT_DIR [--volumes N] [--slices S]``
-    ``[--seed K] [--force] [--quiet]``.
-    """
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Build the fastMRI-schema sample dataset.")
-    parser.add_argument("out_dir")
-    parser.add_argument("--volumes", type=int, default=16)
-    parser.add_argument("--slices", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--force", action="store_true")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--compact", action="store_true", help="compact k-space storage (see the docstring)")
-    parser.add_argument("--workers", type=int, default=1, help="processes building volumes in parallel")
-    args = parser.parse_args(argv)
-    try:
-        paths = build_sample_dataset(
-            args.out_dir, args.volumes, args.slices, args.seed, args.force, not args.quiet,
-            compact=args.compact, workers=args.workers,
-        )
-    except ValueError as error:
-        parser.exit(2, f"error: {error}\n")
-    print(f"{len(paths)} volumes in {Path(args.out_dir)}")
-
-
-if __name__ == "__main__":
-    main()

@@ -63,9 +63,7 @@ def assign_splits(groups, fractions=DEFAULT_FRACTIONS, salt: str = "automap-nb")
     moved_notes = {}
     wanted = [s for s, frac in zip(SPLITS, check_fractions(fractions)) if frac > 0]
     if len(names) < len(wanted):
-        raise ValueError(
-            f"{len(names)} volume group(s) cannot fill the {len(wanted)} non-empty splits {wanted}"
-        )
+        raise ValueError(f"{len(names)} volume group(s) cannot fill the {len(wanted)} non-empty splits {wanted}")
     for split in wanted:
         if split in assignment.values():
             continue
@@ -86,8 +84,3 @@ def fractions_for_training_folder(fractions, own_folders) -> tuple[float, float,
         raise ValueError(f"split fractions {tuple(fractions)!r} give the training folder no training volumes")
     total = sum(kept)
     return tuple(frac / total for frac in kept)
-
-
-def describe_convention(sources: dict) -> str:
-    """One sentence saying where each split came from; ``sources`` maps split → description."""
-    return "; ".join(f"{split}: {sources[split]}" for split in SPLITS)

@@ -36,9 +36,8 @@ CENTER_FRACTIONS = {1: 1.0, 4: 0.08, 8: 0.04}
 def center_fraction_for(acceleration: int) -> float:
     """The standard centre fraction of ``acceleration`` (1 → 1.0, 4 → 0.08, 8 → 0.04)."""
     if acceleration not in CENTER_FRACTIONS:
-        raise ValueError(
-            f"acceleration {acceleration!r} has no standard center_fraction "
-            f"(known: {sorted(CENTER_FRACTIONS)}); pass center_fraction explicitly")
+        raise ValueError(f"acceleration {acceleration!r} has no standard center_fraction "
+                         f"(known: {sorted(CENTER_FRACTIONS)}); pass center_fraction explicitly")
     return CENTER_FRACTIONS[acceleration]
 
 
@@ -52,9 +51,8 @@ def _check(n: int, acceleration, center_fraction: float) -> int:
         raise ValueError(f"center_fraction must be in (0, 1], got {center_fraction!r}")
     num_low = max(1, int(round(n * center_fraction)))
     if acceleration > 1 and num_low >= n / acceleration:
-        raise ValueError(
-            f"center_fraction {center_fraction} keeps {num_low} of {n} columns, already more than "
-            f"n/acceleration = {n / acceleration:.1f}: lower center_fraction or acceleration")
+        raise ValueError(f"center_fraction {center_fraction} keeps {num_low} of {n} columns, already more than "
+                         f"n/acceleration = {n / acceleration:.1f}: lower center_fraction or acceleration")
     return num_low
 
 
@@ -62,12 +60,11 @@ def center_block(n: int, num_low: int) -> np.ndarray:
     """Bool ``(n,)`` with ``num_low`` centre columns set, starting at ``n // 2 − num_low // 2``."""
     mask = np.zeros(n, dtype=bool)
     start = n // 2 - num_low // 2
-    mask[start : start + num_low] = True
+    mask[start:start + num_low] = True
     return mask
 
 
-def random_mask(n: int, acceleration: float, center_fraction: float,
-                rng: np.random.Generator) -> np.ndarray:
+def random_mask(n: int, acceleration: float, center_fraction: float, rng: np.random.Generator) -> np.ndarray:
     """fastMRI-style random column mask, bool ``(n,)`` (see module docstring)."""
     num_low = _check(n, acceleration, center_fraction)
     if acceleration == 1:
@@ -78,8 +75,7 @@ def random_mask(n: int, acceleration: float, center_fraction: float,
     return mask
 
 
-def equispaced_mask(n: int, acceleration: float, center_fraction: float,
-                    rng: np.random.Generator) -> np.ndarray:
+def equispaced_mask(n: int, acceleration: float, center_fraction: float, rng: np.random.Generator) -> np.ndarray:
     """fastMRI-style equispaced column mask from a random offset, bool ``(n,)``."""
     num_low = _check(n, acceleration, center_fraction)
     if acceleration == 1:
@@ -115,8 +111,7 @@ def volume_seed(name: str | bytes) -> int:
     return int.from_bytes(hashlib.sha256(bytes(data)).digest()[:4], "little")
 
 
-def volume_masks(volumes: Iterable, kind: str, acceleration: float, n: int,
-                 center_fraction: float | None = None) -> np.ndarray:
+def volume_masks(volumes: Iterable, kind: str, acceleration: float, n: int, center_fraction: float | None = None) -> np.ndarray:
     """Per-slice masks ``(N, n)`` bool for slices of the given ``volumes`` ``(N,)`` names.
 
     Every slice of a volume gets that volume's mask, seeded by :func:`volume_seed` of its name

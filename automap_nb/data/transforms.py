@@ -41,7 +41,7 @@ def center_crop(array: np.ndarray, shape: tuple[int, int] | int) -> np.ndarray:
         raise ValueError(f"cannot centre-crop {(big_h, big_w)} to {(h, w)}")
     top = big_h // 2 - h // 2
     left = big_w // 2 - w // 2
-    return array[..., top : top + h, left : left + w]
+    return array[..., top:top + h, left:left + w]
 
 
 def center_pad(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -53,7 +53,7 @@ def center_pad(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     out = np.zeros(array.shape[:-2] + (big_h, big_w), dtype=array.dtype)
     top = big_h // 2 - h // 2
     left = big_w // 2 - w // 2
-    out[..., top : top + h, left : left + w] = array
+    out[..., top:top + h, left:left + w] = array
     return out
 
 
@@ -99,9 +99,7 @@ def channels_to_complex(array: np.ndarray) -> np.ndarray:
     return (array[..., 0] + 1j * array[..., 1]).astype(np.complex64)
 
 
-def image_to_example(
-    image: np.ndarray, kspace_scale: float, mask: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def image_to_example(image: np.ndarray, kspace_scale: float, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One training example from a normalised complex image ``(..., n, n)``.
 
     Returns ``(inputs, targets)``: ``inputs`` float32 ``(..., n, n, 2)`` is the centred k-space of

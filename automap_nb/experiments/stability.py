@@ -20,12 +20,11 @@ The search (:func:`search`) is Antun et al.'s gradient ascent with momentum on
 ``J(r) = ‖f(y + r) − f(y)‖² − λ‖r‖²``, per slice, kept inside a ball ``‖r‖ ≤ radius`` (projected
 ascent): fixing ``‖r‖`` lets every method be compared at equal perturbation size. The only
 backend-specific code is :func:`value_and_gradient` (``tf.GradientTape`` / ``jax.grad`` /
-``torch.autograd``).
+``torch.autograd``). The figures are in :mod:`automap_nb.figures.robustness`.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
@@ -36,13 +35,14 @@ from tqdm import tqdm
 
 from automap_nb import baselines
 from automap_nb.data import transforms
+from automap_nb.results import atomic_path
 
 UNET_FILE = "06_unet_4x.keras"  # chapter 06 keeps the U-Net that serves 4× here for chapter 08
-METHOD_LABELS = {"automap": "AUTOMAP", "ifft": "inverse FFT", "unet": "U-Net", "zero_filled": "zero-filled",
-                 "tv": "TV (sigpy)", "mean_image": "mean training image"}
-
+METHOD_LABELS = dict(automap="AUTOMAP", ifft="inverse FFT", unet="U-Net", zero_filled="zero-filled", tv="TV (sigpy)",
+                     mean_image="mean training image")
 
 # ---- the one backend switch ---------------------------------------------------------------------
+
 
 def value_and_gradient(fn: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(fn(x), ∇ₓ Σ fn(x))`` for ``fn`` mapping a float32 array ``(B, …)`` to per-sample values ``(B,)``.
@@ -67,6 +67,7 @@ def value_and_gradient(fn: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndar
                     values = fn(xt)
                     total = tf.reduce_sum(values)
                 return values, tape.gradient(total, xt)
+
             compiled = tf.function(compiled)
         elif backend == "jax":
             import jax
@@ -74,6 +75,7 @@ def value_and_gradient(fn: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndar
             def total(xj):
                 values = fn(xj)
                 return ops.sum(values), values
+
             gradient = jax.jit(jax.value_and_grad(total, has_aux=True))
 
             def compiled(xj):
@@ -85,7 +87,7 @@ def value_and_gradient(fn: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndar
             def compiled(xt):
                 xt = xt.detach().requires_grad_(True)
                 values = fn(xt)
-                (grad,) = torch.autograd.grad(values.sum(), xt)
+                (grad, ) = torch.autograd.grad(values.sum(), xt)
                 return values.detach(), grad
         else:
             raise NotImplementedError(f"value_and_gradient: Keras backend {backend!r} is not supported "
@@ -99,6 +101,7 @@ def value_and_gradient(fn: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 # ---- reconstruction operators (keras.ops: differentiable on every backend) ---------------------------
+
 
 def _shift(x, n: int, inverse: bool):
     """``fftshift`` (or ``ifftshift``) over axes 1 and 2 of ``(B, n, n)``."""
@@ -140,6 +143,7 @@ def ifft_operator(mask: np.ndarray | None = None) -> Callable:
 
     def f(y):
         return magnitude(*ifft2c_channels(_masked(y, mask)))
+
     return f
 
 
@@ -149,6 +153,7 @@ def model_operator(model: keras.Model, kspace_scale: float, mask: np.ndarray | N
 
     def f(y):
         return model(_masked(y, mask) * kspace_scale, training=False)[..., 0]
+
     return f
 
 
@@ -158,15 +163,18 @@ def unet_operator(model: keras.Model, mask: np.ndarray | None = None) -> Callabl
 
     def f(y):
         return model(zero_filled(y)[..., None], training=False)[..., 0]
+
     return f
 
 
 def tv_operator(mask: np.ndarray, lamda: float, iterations: int) -> Callable:
     """``y ↦ |TV(M·y)|`` in numpy (sigpy, as chapter 06; not differentiable). ``mask``: ``(B, n)``."""
+
     def f(y):
         y = np.asarray(y)
         k = transforms.channels_to_complex(y)
         return np.stack([np.abs(baselines.tv_slice(k[i], mask[i], lamda, iterations)) for i in range(len(k))])
+
     f.numpy_only = True  # evaluate() hands it numpy arrays; search() cannot differentiate it
     return f
 
@@ -180,6 +188,7 @@ def evaluate(f: Callable, y: np.ndarray) -> np.ndarray:
 
 # ---- perturbations ----------------------------------------------------------------------------------
 
+
 def norms(x: np.ndarray) -> np.ndarray:
     """Frobenius norm per sample: ``(B, …)`` → ``(B,)``."""
     return np.sqrt(np.sum(np.square(np.asarray(x, np.float64)).reshape(len(x), -1), axis=1))
@@ -190,7 +199,7 @@ def project(r: np.ndarray, radius: np.ndarray, mask=None) -> np.ndarray:
     if mask is not None:
         r = r * mask
     scale = np.minimum(1.0, np.asarray(radius, np.float64) / np.maximum(norms(r), 1e-30))
-    return (r * scale.reshape((-1,) + (1,) * (r.ndim - 1))).astype(np.float32)
+    return (r * scale.reshape((-1, ) + (1, ) * (r.ndim - 1))).astype(np.float32)
 
 
 def random_perturbation(shape, radius: np.ndarray, rng: np.random.Generator, mask=None) -> np.ndarray:
@@ -198,7 +207,7 @@ def random_perturbation(shape, radius: np.ndarray, rng: np.random.Generator, mas
     r = rng.standard_normal(shape).astype(np.float32)
     if mask is not None:
         r = r * mask
-    return (r * (np.asarray(radius) / norms(r)).reshape((-1,) + (1,) * (len(shape) - 1))).astype(np.float32)
+    return (r * (np.asarray(radius) / norms(r)).reshape((-1, ) + (1, ) * (len(shape) - 1))).astype(np.float32)
 
 
 def objective(f: Callable, y: np.ndarray, f0, lam: float = 0.0) -> Callable:
@@ -209,12 +218,12 @@ def objective(f: Callable, y: np.ndarray, f0, lam: float = 0.0) -> Callable:
     def J(r):
         change = ops.sum(ops.reshape(ops.square(f(y + r) - f0), (r.shape[0], -1)), axis=1)
         return change - lam * ops.sum(ops.reshape(ops.square(r), (r.shape[0], -1)), axis=1)
+
     return J
 
 
-def search(f: Callable, y: np.ndarray, radius, *, steps: int = 50, step_size: float = 0.2,
-           momentum: float = 0.9, lam: float = 0.0, mask=None, seed: int = 0,
-           start_fraction: float = 0.5, progress: bool = False) -> dict:
+def search(f: Callable, y: np.ndarray, radius, *, steps: int = 50, step_size: float = 0.2, momentum: float = 0.9, lam: float = 0.0,
+           mask=None, seed: int = 0, start_fraction: float = 0.5, progress: bool = False) -> dict:
     """Worst-case perturbation of ``f`` at ``y`` within ``‖r‖ ≤ radius``: projected gradient ascent.
 
     Ascends ``J(r) = ‖f(y + r) − f(y)‖² − λ‖r‖²`` per slice (``y`` ``(B, n, n, 2)``, image units;
@@ -230,7 +239,7 @@ def search(f: Callable, y: np.ndarray, radius, *, steps: int = 50, step_size: fl
         raise ValueError("search needs a keras.ops operator; this one runs in numpy (TV): evaluate it on "
                          "perturbations found for the others instead")
     y = np.asarray(y, np.float32)
-    radius = np.broadcast_to(np.asarray(radius, np.float64), (len(y),)).copy()
+    radius = np.broadcast_to(np.asarray(radius, np.float64), (len(y), )).copy()
     if np.any(radius <= 0):
         raise ValueError(f"radius must be > 0 per slice, got {radius}")
     f0 = evaluate(f, y)
@@ -238,7 +247,7 @@ def search(f: Callable, y: np.ndarray, radius, *, steps: int = 50, step_size: fl
     rng = np.random.default_rng(seed)
     r = random_perturbation(y.shape, start_fraction * radius, rng, mask)
     velocity = np.zeros_like(r)
-    shape = (-1,) + (1,) * (r.ndim - 1)
+    shape = (-1, ) + (1, ) * (r.ndim - 1)
     best_r, best_j, trace = r.copy(), None, []
     for step in tqdm(range(steps + 1), desc="search", disable=not progress):
         values, grad = value_and_gradient(J, r)
@@ -276,12 +285,12 @@ def keep_unet(model: keras.Model | None, run_dir) -> None:
     if model is None:
         path.unlink(missing_ok=True)
         return
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # keeps the .keras suffix Keras needs
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
 
 
 # ---- the chapter's experiment -------------------------------------------------------------------------
+
 
 def pick_slices(images: np.ndarray, count: int) -> np.ndarray:
     """Indices of the ``count`` slices with the most signal (largest ``‖x‖``), in file order."""
@@ -290,8 +299,8 @@ def pick_slices(images: np.ndarray, count: int) -> np.ndarray:
     return np.sort(np.argsort(-norms(np.abs(images)), kind="stable")[:count])
 
 
-def run_group(make_operators: Callable, searched, y: np.ndarray, fractions, *, mask: np.ndarray | None = None,
-              steps: int, step_size: float, momentum: float, seed: int, progress: bool = False) -> dict:
+def run_group(make_operators: Callable, searched, y: np.ndarray, fractions, *, mask: np.ndarray | None = None, steps: int,
+              step_size: float, momentum: float, seed: int, progress: bool = False) -> dict:
     """Every operator of ``make_operators(masks)`` (``{method: f}`` for a batch whose column masks are
     ``masks`` ``(B', n)``, or ``None``) under random and searched perturbations.
 
@@ -315,8 +324,8 @@ def run_group(make_operators: Callable, searched, y: np.ndarray, fractions, *, m
     perturbations = {"random": random_perturbation(Y.shape, radius.ravel(), rng, col)}
     traces = {}
     for method in tqdm(list(searched), desc="search", disable=not progress):
-        found = search(operators[method], Y, radius.ravel(), steps=steps, step_size=step_size,
-                       momentum=momentum, mask=col, seed=seed)
+        found = search(operators[method], Y, radius.ravel(), steps=steps, step_size=step_size, momentum=momentum, mask=col,
+                       seed=seed)
         perturbations[f"search:{method}"] = found["r"]
         traces[method] = found["trace"].reshape(-1, K, B)
     clean, change, output = {}, {}, {}
@@ -329,9 +338,9 @@ def run_group(make_operators: Callable, searched, y: np.ndarray, fractions, *, m
             out = amplification(f, Y, r, F0)
             change[method][name] = out["change"].reshape(K, B)
             output[method][name] = out["output"].reshape((K, B) + f0.shape[1:]).astype(np.float32)
-    return {"fractions": fractions, "radius": radius, "clean": clean,
-            "perturbations": {k: v.reshape((K, B) + y.shape[1:]) for k, v in perturbations.items()},
-            "change": change, "output": output, "objective_trace": traces}
+    return dict(fractions=fractions, radius=radius, clean=clean,
+                perturbations={k: v.reshape((K, B) + y.shape[1:])
+                               for k, v in perturbations.items()}, change=change, output=output, objective_trace=traces)
 
 
 def summary_rows(group: str, result: dict, targets: np.ndarray) -> list[dict]:
@@ -349,83 +358,15 @@ def summary_rows(group: str, result: dict, targets: np.ndarray) -> list[dict]:
             worst = np.stack([by_pert[p][k] for p in tried])  # (P, B)
             which = np.argmax(worst, axis=0)
             worst_out = np.stack([result["output"][method][tried[w]][k, b] for b, w in enumerate(which)])
-            rows.append({
-                "group": group, "method": method, "budget": fraction,
-                "norm_r": float(np.mean(norm)),
-                "amp_random": float(np.mean(by_pert["random"][k] / norm)),
-                "amp_worst": float(np.mean(worst.max(axis=0) / norm)),
-                "amp_worst_max": float(np.max(worst.max(axis=0) / norm)),
-                "worst_from": [tried[w].removeprefix("search:") for w in which],
-                "own_search": f"search:{method}" in tried,
-                "psnr_clean": float(np.mean([psnr(t, c, data_range=t.max()) for t, c in zip(targets, result["clean"][method])])),
-                "psnr_worst": float(np.mean([psnr(t, o, data_range=t.max()) for t, o in zip(targets, worst_out)])),
-            })
+            rows.append(
+                dict(group=group, method=method, budget=fraction, norm_r=float(np.mean(norm)),
+                     amp_random=float(np.mean(by_pert["random"][k] / norm)), amp_worst=float(np.mean(worst.max(axis=0) / norm)),
+                     amp_worst_max=float(np.max(worst.max(axis=0) / norm)),
+                     worst_from=[tried[w].removeprefix("search:") for w in which], own_search=f"search:{method}" in tried,
+                     psnr_clean=float(np.mean([psnr(t, c, data_range=t.max()) for t, c in zip(targets, result["clean"][method])])),
+                     psnr_worst=float(np.mean([psnr(t, o, data_range=t.max()) for t, o in zip(targets, worst_out)])),
+                     ))
     return rows
-
-
-def curves_figure(rows: list[dict], labels: dict[str, str] | None = None):
-    """Output change against perturbation size, both relative to ``‖y‖`` (%), one panel per group:
-    worst searched perturbation (solid) and random noise (dashed) per method, and the inverse FFT's
-    bound ``‖Δf‖ = ‖r‖`` (dotted)."""
-    import matplotlib.pyplot as plt
-
-    from automap_nb.plotting import TEXT_WIDTH
-
-    labels = labels or {}
-    groups = list(dict.fromkeys(r["group"] for r in rows))
-    fig, axes = plt.subplots(1, len(groups), figsize=(TEXT_WIDTH, 4.3), squeeze=False, sharey=True)
-    colours = dict(zip(METHOD_LABELS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    for ax, group in zip(axes[0], groups):
-        mine = [r for r in rows if r["group"] == group]
-        budgets_pct = sorted({100 * r["budget"] for r in mine})
-        ax.plot(budgets_pct, budgets_pct, ":", color="black", label="‖Δf‖ = ‖r‖")
-        for method in dict.fromkeys(r["method"] for r in mine):
-            rs = sorted((r for r in mine if r["method"] == method), key=lambda r: r["budget"])
-            x = [100 * r["budget"] for r in rs]
-            ax.plot(x, [x_ * r["amp_worst"] for x_, r in zip(x, rs)], "o-", color=colours.get(method),
-                    label=f"{labels.get(method, METHOD_LABELS.get(method, method))}")
-            ax.plot(x, [x_ * r["amp_random"] for x_, r in zip(x, rs)], "s--", color=colours.get(method), alpha=0.6)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xticks(budgets_pct, [f"{x:g}" for x in budgets_pct])
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
-        ax.set_xlabel("‖r‖ / ‖y‖ (%)")
-        ax.set_title(group)
-        ax.legend(loc="upper left", frameon=False)
-    axes[0, 0].set_ylabel("‖f(y+r) − f(y)‖ / ‖y‖ (%)")
-    styles = [plt.Line2D([], [], color="grey", marker="o", label="worst perturbation found"),
-              plt.Line2D([], [], color="grey", marker="s", linestyle="--", alpha=0.6, label="Gaussian noise, same ‖r‖")]
-    fig.legend(handles=styles, loc="lower center", ncol=2, frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return fig
-
-
-def images_figure(cases: list[dict]):
-    """Rows of ``{"label", "target", "input_image", "clean", "perturbed"}`` (``(n, n)`` arrays): the
-    target, the inverse FFT of the perturbed input, the method's output on ``y`` and on ``y + r``
-    (grey, [0, max target]) and ``|f(y + r) − f(y)|`` (its own colour scale, with a colorbar)."""
-    import matplotlib.pyplot as plt
-
-    from automap_nb.plotting import TEXT_WIDTH
-
-    titles = ["target", "|IFFT(y+r)|", "f(y)", "f(y+r)", "|f(y+r)−f(y)|"]
-    fig, axes = plt.subplots(len(cases), 5, figsize=(TEXT_WIDTH, 1.45 * len(cases) + 0.5), squeeze=False)
-    for row, case in enumerate(cases):
-        vmax = float(case["target"].max())
-        panels = [case["target"], case["input_image"], case["clean"], case["perturbed"]]
-        for col, image in enumerate(panels):
-            axes[row, col].imshow(image, cmap="gray", vmin=0, vmax=vmax)
-        diff = np.abs(case["perturbed"] - case["clean"])
-        handle = axes[row, 4].imshow(diff, cmap="magma", vmin=0)
-        fig.colorbar(handle, ax=axes[row, 4], fraction=0.046, pad=0.04)
-        for col in range(5):
-            axes[row, col].set_xticks([])
-            axes[row, col].set_yticks([])
-            if row == 0:
-                axes[row, col].set_title(titles[col], fontsize=12)
-        axes[row, 0].set_ylabel(case["label"], fontsize=12)
-    fig.tight_layout()
-    return fig
 
 
 def verdict(rows: list[dict], learned: dict | None = None, tolerance: float = 1e-3) -> str:

@@ -11,41 +11,36 @@ MRI slices are; the splits are by *picture*, so no test crop comes from a pictur
 inputs on the scale it was trained on and :func:`automap_nb.training.train` trains on them unchanged.
 
 Fine-tuning modes (:data:`MODES`, :func:`set_mode`): which layers of chapter 03's AUTOMAP train.
+The figures are :func:`automap_nb.figures.mri.natural_image_crops` and
+:func:`automap_nb.figures.learning.transfer_curves`.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
-from automap_nb.data import transforms
-from automap_nb.data.prepare import write_prepared_arrays
-
-if TYPE_CHECKING:
-    import matplotlib.pyplot as plt
+from automap_nb.data import prepared, transforms
 
 #: Pictures of scikit-image's wheel used here (functions of ``skimage.data``), by split. Textures
 #: (brick, grass, gravel) and documents (page, text) train only; val and test are photographs, each
 #: with a smooth, low-contrast picture (moon, clock) and a high-contrast one (coins, camera).
-PICTURES = {
-    "train": ["astronaut", "cat", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
-              "cell", "brick", "grass", "gravel", "page", "text"],
-    "val": ["moon", "coins"],
-    "test": ["clock", "camera"],
-}
+PICTURES = dict(
+    train=[
+        "astronaut", "cat", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "cell", "brick", "grass",
+        "gravel", "page", "text"
+    ], val=["moon", "coins"], test=["clock", "camera"],
+)
 
 #: Fine-tuning modes: which layers train (the rest are frozen). ``scratch`` trains every layer from
 #: fresh random weights; the others start from chapter 03's trained weights.
-MODES = {
-    "all": "every layer, from chapter 03's weights",
-    "conv_tail": "the conv tail only (conv_1, conv_2, deconv); the dense layers frozen",
-    "dense": "the dense layers only; the conv tail frozen",
-    "scratch": "every layer, from random weights (no transfer)",
-}
+MODES = dict(all="every layer, from chapter 03's weights",
+             conv_tail="the conv tail only (conv_1, conv_2, deconv); the dense layers frozen",
+             dense="the dense layers only; the conv tail frozen", scratch="every layer, from random weights (no transfer)",
+             )
 MODE_LABELS = {"all": "fine-tune all", "conv_tail": "conv tail only", "dense": "dense only", "scratch": "from scratch"}
 CONV_TAIL = ("conv_1", "conv_2", "deconv")
 
@@ -105,7 +100,7 @@ def natural_images(n: int, counts: dict[str, int], seed: int = 0, pictures: dict
         if total < 1:
             raise ValueError(f"{name}: at least one crop is needed, got {total}")
         per = np.full(len(names), total // len(names))
-        per[: total % len(names)] += 1
+        per[:total % len(names)] += 1
         for picture, k in zip(names, per):
             if k == 0:
                 continue
@@ -113,8 +108,7 @@ def natural_images(n: int, counts: dict[str, int], seed: int = 0, pictures: dict
             volume += [picture] * int(k)
             index += list(range(int(k)))
             split += [name] * int(k)
-    return {"images": np.concatenate(images), "volume": np.array(volume), "slice": np.array(index, np.int32),
-            "split": np.array(split)}
+    return dict(images=np.concatenate(images), volume=np.array(volume), slice=np.array(index, np.int32), split=np.array(split))
 
 
 def write_prepared(path, data: dict, kspace_scale: float, source: str) -> Path:
@@ -122,11 +116,11 @@ def write_prepared(path, data: dict, kspace_scale: float, source: str) -> Path:
     images = data["images"]
     digest = hashlib.sha256(np.ascontiguousarray(images).tobytes())
     digest.update("|".join(f"{v}:{s}:{p}" for v, s, p in zip(data["volume"], data["slice"], data["split"])).encode())
-    meta = {"volume": np.array([v.encode() for v in data["volume"]]), "slice": data["slice"],
-            "split": np.array([s.encode() for s in data["split"]])}
-    return write_prepared_arrays(path, images, meta, kspace_scale,
-                                 {"crop": 0, "normalisation": "per crop: max magnitude 1", "source": source,
-                                  "fingerprint": digest.hexdigest()[:16]})
+    meta = dict(volume=np.array([v.encode() for v in data["volume"]]), slice=data["slice"],
+                split=np.array([s.encode() for s in data["split"]]))
+    return prepared.write(
+        path, images, meta, kspace_scale,
+        {"crop": 0, "normalisation": "per crop: max magnitude 1", "source": source, "fingerprint": digest.hexdigest()[:16]})
 
 
 def layer_groups(model: keras.Model) -> dict[str, list[str]]:
@@ -169,63 +163,12 @@ def trainable_params(model: keras.Model) -> int:
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
-def examples_figure(images: np.ndarray, labels) -> "plt.Figure":
-    """Magnitude (top, grey, [0, 1]) and phase (bottom, radians, with a colorbar) of a few crops."""
-    import matplotlib.pyplot as plt
-
-    from automap_nb.plotting import TEXT_WIDTH
-
-    count = len(images)
-    fig, axes = plt.subplots(2, count, figsize=(TEXT_WIDTH, 2 * TEXT_WIDTH / count + 0.8), squeeze=False)
-    for i, (image, label) in enumerate(zip(images, labels)):
-        axes[0, i].imshow(np.abs(image), cmap="gray", vmin=0, vmax=1)
-        axes[0, i].set_title(label, fontsize=12)
-        handle = axes[1, i].imshow(np.angle(image), cmap="twilight", vmin=-np.pi, vmax=np.pi)
-        for ax in axes[:, i]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    axes[0, 0].set_ylabel("magnitude")
-    axes[1, 0].set_ylabel("phase")
-    bar = fig.colorbar(handle, ax=axes[1, :].tolist(), orientation="horizontal", fraction=0.08, pad=0.08)
-    bar.set_label("phase (rad)")
-    bar.set_ticks([-np.pi, 0, np.pi], labels=["−π", "0", "π"])
-    return fig
-
-
 def curves(history: dict) -> dict:
     """Learning curve of a :func:`automap_nb.training.train` history: ``samples`` seen, cumulative
     training ``seconds`` and ``val_psnr`` (seed PSNR, MAX = 1) after each epoch."""
     epochs = history["epochs"]
-    return {"samples": np.cumsum([e["samples"] for e in epochs]).tolist(),
-            "seconds": np.cumsum([e["train_seconds"] for e in epochs]).tolist(),
-            "val_psnr": [e["val_psnr"] for e in epochs]}
-
-
-def curves_figure(results: dict, references: dict):
-    """Validation PSNR against samples seen (left) and training seconds (right) for each mode;
-    horizontal lines for ``references`` (``{label: psnr}``, e.g. the mean image, chapter 03's model
-    before fine-tuning)."""
-    import matplotlib.pyplot as plt
-
-    from automap_nb.plotting import TEXT_WIDTH
-
-    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 4.2), sharey=True)
-    for mode, result in results.items():
-        c = result["curve"]
-        for ax, x in zip(axes, (c["samples"], c["seconds"])):
-            ax.plot(x, c["val_psnr"], "o-", markersize=3, label=MODE_LABELS[mode])
-    styles = iter([":", "--", "-."])
-    for label, value in references.items():
-        style = next(styles)
-        for ax in axes:
-            ax.axhline(value, color="grey", linestyle=style, label=label if ax is axes[0] else None)
-    axes[0].set_xlabel("training samples seen")
-    axes[1].set_xlabel("training time (s)")
-    axes[0].set_ylabel("validation PSNR (dB, MAX = 1)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False)
-    fig.tight_layout(rect=(0, 0.2, 1, 1))
-    return fig
+    return dict(samples=np.cumsum([e["samples"] for e in epochs]).tolist(),
+                seconds=np.cumsum([e["train_seconds"] for e in epochs]).tolist(), val_psnr=[e["val_psnr"] for e in epochs])
 
 
 def verdict(final: dict, curves_by_mode: dict, mean_psnr: float, zero_shot_psnr: float, margin_db: float = 5.0) -> str:

@@ -14,7 +14,12 @@ change; ``VARIANTS`` names them:
 | ``original-806m`` | 128  | 16,384 → 16,384        | 805,446,401 (AUTOMAP's "806M")  |
 | ``seed``          | any  | n²/4 → n²              | 12,695,297 at n = 64            |
 | ``original``      | any  | n² → n²                | 50,447,105 at n = 64            |
+| ``smaller``       | any  | n²/16 → n²             | 3,257,345 at n = 64             |
+| ``one_dense``     | any  | n² (one dense layer)   | 33,665,793 at n = 64            |
 | ``fullconv``      | any  | none (see below)       | ≈ ``seed`` at the same n         |
+
+``smaller`` and ``one_dense`` are chapter 07's further shrinks of the dense part (a 4× narrower
+first layer than ``seed``'s; a single 2n² → n² layer).
 
 ``fullconv`` is our stand-in for the seed's "fully convolutional network with more layers and just
 as many parameters" (§6), whose design the paper does not give. A plain stack of stride-1
@@ -51,10 +56,12 @@ DECONV_KERNEL = 7
 FULLCONV_BOTTOM = 4  # fullconv halves the grid while it stays even and >= this
 
 VARIANTS: dict[str, dict] = {
-    "seed-201m": {"n": 128, "kind": "automap", "description": "the seed paper's model (201M parameters)"},
-    "original-806m": {"n": 128, "kind": "automap", "description": "original AUTOMAP at 128² (806M)"},
-    "seed": {"n": None, "kind": "automap", "description": "seed's width ratios at any n: 2n² → n²/4 → n²"},
-    "original": {"n": None, "kind": "automap", "description": "original AUTOMAP at any n: 2n² → n² → n²"},
+    "seed-201m": {"n": 128, "kind": "automap", "description": "the seed paper's model (201M parameters)"
+                  }, "original-806m": {"n": 128, "kind": "automap", "description": "original AUTOMAP at 128² (806M)"},
+    "seed": {"n": None, "kind": "automap", "description": "seed's width ratios at any n: 2n² → n²/4 → n²"
+             }, "original": {"n": None, "kind": "automap", "description": "original AUTOMAP at any n: 2n² → n² → n²"},
+    "smaller": {"n": None, "kind": "automap", "description": "a 4× narrower first layer than seed's: 2n² → n²/16 → n²"},
+    "one_dense": {"n": None, "kind": "automap", "description": "a single dense layer: 2n² → n²"},
     "fullconv": {"n": None, "kind": "fullconv", "description": "no dense layers; encoder–decoder, ≈ seed's parameters"},
 }
 
@@ -83,6 +90,10 @@ def variant_fc_widths(name: str, n: int) -> list[int]:
         return [max(1, n * n // 4), n * n]
     if name in ("original-806m", "original"):
         return [n * n, n * n]
+    if name == "smaller":
+        return [max(1, n * n // 16), n * n]
+    if name == "one_dense":
+        return [n * n]
     return []
 
 
@@ -141,8 +152,7 @@ def _fullconv_filters(n: int, base: int) -> tuple[list[int], list[int]]:
 def fullconv_base_width(n: int) -> int:
     """Base width (multiple of 4, 4 … 2048) of ``fullconv`` whose count is closest to ``seed``'s."""
     target = count_params("seed", n)
-    return min(range(4, 2049, 4),
-               key=lambda base: abs(sum(_params(s) for s in _specs("fullconv", n, base)) - target))
+    return min(range(4, 2049, 4), key=lambda base: abs(sum(_params(s) for s in _specs("fullconv", n, base)) - target))
 
 
 def count_params(variant: str, n: int, conv_filters: int = CONV_FILTERS) -> int:
@@ -189,8 +199,7 @@ def _conv_tail(x, l1: float, conv_filters: int):
     return layers.Conv2DTranspose(1, DECONV_KERNEL, padding="same", dtype="float32", name="deconv")(x)
 
 
-def build_automap(n: int, fc_widths, l1: float = 1e-6, conv_filters: int = CONV_FILTERS,
-                  name: str = "automap") -> keras.Model:
+def build_automap(n: int, fc_widths, l1: float = 1e-6, conv_filters: int = CONV_FILTERS, name: str = "automap") -> keras.Model:
     """AUTOMAP: k-space ``(B, n, n, 2)`` (real, imaginary) → magnitude image ``(B, n, n, 1)``.
 
     ``fc_widths``: widths of the tanh dense layers ``dense_1 …``; the last must be ``n²`` (it is
@@ -230,8 +239,8 @@ def build_fullconv(n: int, base: int | None = None, l1: float = 1e-6, name: str 
 PRECISIONS = {"float32": "float32", "mixed_bfloat16": "mixed_bfloat16"}
 
 
-def build_variant(variant: str, n: int, l1: float = 1e-6, seed: int | None = None,
-                  conv_filters: int = CONV_FILTERS, precision: str = "float32") -> keras.Model:
+def build_variant(variant: str, n: int, l1: float = 1e-6, seed: int | None = None, conv_filters: int = CONV_FILTERS,
+                  precision: str = "float32") -> keras.Model:
     """Build a named variant at grid size ``n`` (``seed`` given: ``keras.utils.set_random_seed`` first).
 
     ``conv_filters``: width of the conv tail (the seed: 64). ``fullconv``'s encoder–decoder keeps
@@ -261,7 +270,8 @@ def layer_table(model: keras.Model) -> list[dict]:
     rows = []
     for layer in model.layers:
         shape = tuple(layer.output.shape)
-        rows.append({"name": layer.name, "type": type(layer).__name__,
-                     "output_shape": "(" + ", ".join("B" if d is None else str(d) for d in shape) + ")",
-                     "params": int(layer.count_params())})
+        rows.append({
+            "name": layer.name, "type": type(layer).__name__,
+            "output_shape": "(" + ", ".join("B" if d is None else str(d) for d in shape) + ")", "params": int(layer.count_params())
+        })
     return rows

@@ -29,7 +29,7 @@ def max_pool_levels(n: int, limit: int = 4, smallest: int = 2) -> int:
     """The largest ``num_pool`` ≤ ``limit`` with ``n`` divisible by ``2^num_pool`` and the bottom
     grid at least ``smallest`` pixels."""
     levels = 0
-    while levels < limit and n % (2 ** (levels + 1)) == 0 and n // 2 ** (levels + 1) >= smallest:
+    while levels < limit and n % (2**(levels + 1)) == 0 and n // 2**(levels + 1) >= smallest:
         levels += 1
     return levels
 
@@ -49,8 +49,8 @@ def _conv_block(x, chans: int, norm: str, dropout: float, name: str):
     return x
 
 
-def build_unet(n: int, in_chans: int = 1, chans: int = 32, num_pool: int = 4, norm: str = "instance",
-               dropout: float = 0.0, residual: bool = False, name: str = "unet") -> keras.Model:
+def build_unet(n: int, in_chans: int = 1, chans: int = 32, num_pool: int = 4, norm: str = "instance", dropout: float = 0.0,
+               residual: bool = False, name: str = "unet") -> keras.Model:
     """U-Net ``(B, n, n, in_chans)`` → ``(B, n, n, 1)``; see the module docstring.
 
     ``residual=True`` (not in fastMRI's baseline) adds the input's magnitude to the output
@@ -104,4 +104,4 @@ class _Magnitude(layers.Layer):
         return keras.ops.sqrt(keras.ops.sum(keras.ops.square(x), axis=-1, keepdims=True))
 
     def compute_output_shape(self, shape):
-        return tuple(shape[:-1]) + (1,)
+        return tuple(shape[:-1]) + (1, )

@@ -102,8 +102,10 @@ def check_run_complete(run_dir: Path, repo_root: Path = REPO_ROOT) -> list[Path]
             cells = json.loads(nb.read_text())["cells"]
         except (ValueError, KeyError) as err:
             raise BookError(f"{nb}: not a readable notebook ({err})") from None
-        pending = [c for c in cells if c.get("cell_type") == "code"
-                   and c.get("metadata", {}).get("papermill", {}).get("status", "completed") != "completed"]
+        pending = [
+            c for c in cells
+            if c.get("cell_type") == "code" and c.get("metadata", {}).get("papermill", {}).get("status", "completed") != "completed"
+        ]
         if pending:
             unfinished[nb.name] = f"{len(pending)} cell(s) not completed"
     if unfinished:
@@ -113,8 +115,8 @@ def check_run_complete(run_dir: Path, repo_root: Path = REPO_ROOT) -> list[Path]
     if len(set(fingerprints.values())) > 1:
         latest = record.get("data_fingerprint")
         stale = [name for name, fp in fingerprints.items() if fp != latest]
-        raise BookError(f"{run_dir}: {', '.join(sorted(stale))} computed from other data than the rest of the run; "
-                        + _rerun_hint(run_dir, stale))
+        raise BookError(f"{run_dir}: {', '.join(sorted(stale))} computed from other data than the rest of the run; " +
+                        _rerun_hint(run_dir, stale))
     values: dict[str, dict] = {}
     for name, nb in sorted(notebooks.items()):
         for key, value in nb.get("parameters", {}).items():
@@ -123,8 +125,8 @@ def check_run_complete(run_dir: Path, repo_root: Path = REPO_ROOT) -> list[Path]
         distinct = {json.dumps(v, sort_keys=True) for v in by_notebook.values()}
         if len(distinct) > 1:
             shown = ", ".join(f"{name}: {value!r}" for name, value in by_notebook.items())
-            raise BookError(f"{run_dir}: chapters ran with different values of parameter {key!r} ({shown}); "
-                            + _rerun_hint(run_dir, by_notebook))
+            raise BookError(f"{run_dir}: chapters ran with different values of parameter {key!r} ({shown}); " +
+                            _rerun_hint(run_dir, by_notebook))
     return executed
 
 
@@ -190,10 +192,11 @@ def tidy_notebook(notebook: dict) -> dict:
             if not {"remove-input", "remove-cell", "hide-input", "hide-cell"} & set(tags):
                 tags.append("hide-input")
             after_parameters = False
-        cell["outputs"] = [o for o in cell.get("outputs", []) if not (
-            o.get("output_type") == "execute_result"
-            and set(o.get("data", {})) == {"text/plain"}
-            and PATH_REPR.match("".join(o["data"]["text/plain"]).strip()))]
+        cell["outputs"] = [
+            o for o in cell.get("outputs", [])
+            if not (o.get("output_type") == "execute_result" and set(o.get("data", {})) == {"text/plain"}
+                    and PATH_REPR.match("".join(o["data"]["text/plain"]).strip()))
+        ]
     return notebook
 
 
@@ -229,8 +232,7 @@ def build_book(run_dir: str | Path, build_dir: str | Path = REPO_ROOT / "_build"
     source = stage_sources(run_dir, build_dir)
     html = build_dir / "html"
     remove_stale_temporaries(build_dir, ".html.tmp-*")
-    command = [_jupyter_book(), "build", str(source), "--path-output", str(source),
-               "--builder", "html"]
+    command = [_jupyter_book(), "build", str(source), "--path-output", str(source), "--builder", "html"]
     if strict:
         command += ["-W", "-n", "--keep-going"]
     result = subprocess.run(command, capture_output=True, text=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -21,8 +20,7 @@ DEFAULT_SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 
 def sample_dir_for(profile: str) -> Path:
     """The embedded default data folder a profile uses when no ``--data-dir`` is given."""
-    return {"quick": REPO_ROOT / "data" / "sample-quick", "gpu": REPO_ROOT / "data" / "sample-gpu"}.get(
-        profile, DEFAULT_SAMPLE_DIR)
+    return {"quick": REPO_ROOT / "data" / "sample-quick", "gpu": REPO_ROOT / "data" / "sample-gpu"}.get(profile, DEFAULT_SAMPLE_DIR)
 
 
 def _cmd_sample_data(args) -> None:
@@ -31,9 +29,8 @@ def _cmd_sample_data(args) -> None:
 
     check_output_dir(args.out, "--out")
     start = time.perf_counter()
-    paths = build_sample_dataset(args.out, volumes=args.volumes, slices=args.slices, seed=args.seed,
-                                 force=args.force, progress=not args.quiet, compact=args.compact,
-                                 workers=args.workers)
+    paths = build_sample_dataset(args.out, volumes=args.volumes, slices=args.slices, seed=args.seed, force=args.force,
+                                 progress=not args.quiet, compact=args.compact, workers=args.workers)
     size = sum(p.stat().st_size for p in paths) / 2**20
     print(f"{len(paths)} volumes in {args.out} ({size:.0f} MiB, {time.perf_counter() - start:.1f} s)")
 
@@ -44,8 +41,8 @@ def _cmd_prepare(args) -> None:
 
     _check_split(args.split)
     check_output_file(args.out, "--out")
-    summary = prepare_dataset(args.data_dir, args.out, size=args.size, fractions=args.split,
-                              progress=not args.quiet, val_dir=args.val_dir, test_dir=args.test_dir)
+    summary = prepare_dataset(args.data_dir, args.out, size=args.size, fractions=args.split, progress=not args.quiet,
+                              val_dir=args.val_dir, test_dir=args.test_dir)
     for note in summary["split_notes"]:
         print(f"note: {note}")
     print(json.dumps({k: summary[k] for k in ("path", "size", "slices", "volumes", "kspace_scale", "sources")}))
@@ -67,8 +64,8 @@ def _ensure_sample_data(profile: str) -> Path:
     size = profiles.SAMPLE_DATA[profile]
     print(f"[automap-nb] sample data: {folder} ({size['volumes']} volumes × {size['slices']} slices)")
     workers = min(os.cpu_count() or 1, 32) if size.get("parallel") else 1
-    build_sample_dataset(folder, volumes=size["volumes"], slices=size["slices"], seed=0,
-                         compact=size.get("compact", False), workers=workers)
+    build_sample_dataset(folder, volumes=size["volumes"], slices=size["slices"], seed=0, compact=size.get("compact", False),
+                         workers=workers)
     return folder
 
 
@@ -85,18 +82,13 @@ def _cmd_run(args) -> None:
         print(f"[automap-nb] data: {data['data_dir']} (recorded in {Path(out) / 'run.json'})")
     elif args.data_dir is None:
         data["data_dir"] = _ensure_sample_data(args.profile)
-    overrides = {key: _parse(value) for key, value in args.parameters}
-    start = time.perf_counter()
-    executed = run_notebooks(out, profile=args.profile, overrides=overrides,
-                             only=args.only, progress=not args.quiet, **data)
-    print(f"[automap-nb] {len(executed)} notebooks executed into {Path(out).resolve()} "
-          f"in {time.perf_counter() - start:.0f} s")
-
-
-def _parse(value: str):
     from automap_nb.orchestration.runner import parse_value
 
-    return parse_value(value)
+    overrides = {key: parse_value(value) for key, value in args.parameters}
+    start = time.perf_counter()
+    executed = run_notebooks(out, profile=args.profile, overrides=overrides, only=args.only, progress=not args.quiet, **data)
+    print(f"[automap-nb] {len(executed)} notebooks executed into {Path(out).resolve()} "
+          f"in {time.perf_counter() - start:.0f} s")
 
 
 def _cmd_book(args) -> None:
@@ -112,11 +104,18 @@ def _cmd_bench(args) -> None:
 
     if args.out:
         check_output_file(args.out, "--out")  # before the benchmark (and before importing Keras)
-    from automap_nb.bench import format_table, run_benchmark, write_report
+    from automap_nb.bench import format_table, run_benchmark, summarise, write_report
 
-    result = run_benchmark(variant=args.variant, n=args.size, batch=args.batch, steps=args.steps,
-                           warmup=args.warmup, repeats=args.repeats, precision=args.precision,
-                           data=args.data, steps_per_execution=args.steps_per_execution)
+    if args.summarise:
+        if not args.out:
+            raise ValueError("--summarise needs --out STEM")
+        for path in summarise(args.summarise, args.out, args.title or "Benchmark summary"):
+            print(f"written: {path}")
+        return
+
+    result = run_benchmark(variant=args.variant, n=args.size, batch=args.batch, steps=args.steps, warmup=args.warmup,
+                           repeats=args.repeats, precision=args.precision, data=args.data,
+                           steps_per_execution=args.steps_per_execution)
     print(format_table(result))
     if args.out:
         title = args.title or (f"Benchmark: {result['variant']} on {result['device_name']} "
@@ -127,8 +126,9 @@ def _cmd_bench(args) -> None:
 
 def _folder_options(p) -> None:
     p.add_argument("--val-dir", type=Path, help="a folder whose volumes are all the val split (monitoring, tuning)")
-    p.add_argument("--test-dir", type=Path, help="a folder whose volumes are all the test split (reported numbers); "
-                   "fastMRI's convention: --data-dir singlecoil_train --test-dir singlecoil_val")
+    p.add_argument(
+        "--test-dir", type=Path, help="a folder whose volumes are all the test split (reported numbers); "
+        "fastMRI's convention: --data-dir singlecoil_train --test-dir singlecoil_val")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="rewrite volumes that already exist")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--compact", action="store_true", help="k-space kept in the band that prepared sizes "
-                   "n <= 128 use, gzip-compressed: same schema, about 3x less disk (the gpu profile's data)")
+    p.add_argument(
+        "--compact", action="store_true", help="k-space kept in the band that prepared sizes "
+        "n <= 128 use, gzip-compressed: same schema, about 3x less disk (the gpu profile's data)")
     p.add_argument("--workers", type=int, default=1, help="processes building volumes in parallel")
     p.set_defaults(func=_cmd_sample_data)
 
@@ -160,12 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="execute the numbered notebooks with papermill into a run folder")
     p.add_argument("--profile", choices=sorted(profiles.PROFILES), default=profiles.DEFAULT_PROFILE)
-    p.add_argument("--data-dir", type=Path, help="fastMRI folder (default: the embedded sample data, built if absent; "
-                   "with --only: the folder the run was made from)")
+    p.add_argument(
+        "--data-dir", type=Path, help="fastMRI folder (default: the embedded sample data, built if absent; "
+        "with --only: the folder the run was made from)")
     _folder_options(p)
     p.add_argument("--out", type=Path, help="run folder (default: runs/default)")
-    p.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", default=[],
-                   metavar=("KEY", "VALUE"), help="override a notebook parameter (Python literal or string)")
+    p.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                   help="override a notebook parameter (Python literal or string)")
     p.add_argument("--only", nargs="+", metavar="NN", help="run only notebooks whose names start with these prefixes")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_run)
@@ -189,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps-per-execution", type=int, default=1)
     p.add_argument("--out", type=Path, help="write the figures to OUT.json and OUT.md (.json/.md suffix dropped)")
     p.add_argument("--title", help="title of the .md report (default: variant, device, precision, batch)")
+    p.add_argument("--summarise", nargs="+", type=Path, metavar="FILE.json",
+                   help="no benchmark: gather earlier --out results into one table at --out")
     p.set_defaults(func=_cmd_bench)
     return parser
 
@@ -212,7 +216,3 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,10 +14,8 @@ from pathlib import Path
 from automap_nb import tables
 
 METHOD_NAMES = {
-    "automap": "AUTOMAP, trained (chapter 03)",
-    "untrained": "AUTOMAP, untrained (same initial weights)",
-    "ifft": "inverse FFT of the input (exact on fully sampled k-space)",
-    "mean_image": "mean training image (ignores the input)",
+    "automap": "AUTOMAP, trained (chapter 03)", "untrained": "AUTOMAP, untrained (same initial weights)",
+    "ifft": "inverse FFT of the input (exact on fully sampled k-space)", "mean_image": "mean training image (ignores the input)",
 }
 
 
@@ -110,8 +108,10 @@ def departures_table(run_dir: Path) -> str:
     lines = ["| parameter (chapters) | the seed → this run | why, and what it costs |", "| --- | --- | --- |"]
     for row in merged.values():
         seed = row.get("the seed's setting", "")
-        cells = [f"`{row['parameter']}` ({', '.join(row['chapters'])})", f"`{seed}` → `{row['this run']}`",
-                 f"{str(row.get('why', '')).rstrip('.')}. *Cost:* {row.get('cost', '')}"]
+        cells = [
+            f"`{row['parameter']}` ({', '.join(row['chapters'])})", f"`{seed}` → `{row['this run']}`",
+            f"{str(row.get('why', '')).rstrip('.')}. *Cost:* {row.get('cost', '')}"
+        ]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 
@@ -128,22 +128,21 @@ def substitutions(run_dir: str | Path) -> dict[str, str]:
     total = sum(float(_get(entry, f"run.json notebooks.{name}", "seconds")) for name, entry in notebooks.items())
     volumes = _get(results, "05_results.json", "test_volumes")
     return {
-        "edition_profile": str(_get(record, "run.json", "profile")),
-        "edition_data": data_description(record.get("data_dir"), _get(data, "01_data_exploration.json", "volumes"),
-                                         _get(data, "01_data_exploration.json", "slices"), run_dir),
+        "edition_profile": str(_get(record, "run.json",
+                                    "profile")), "edition_data": data_description(record.get("data_dir"),
+                                                                                  _get(data, "01_data_exploration.json", "volumes"),
+                                                                                  _get(data, "01_data_exploration.json", "slices"),
+                                                                                  run_dir),
         "edition_n": f"{_get(prepared, '02_preprocessing.json', 'size')} × {_get(prepared, '02_preprocessing.json', 'size')}",
-        "edition_epochs": str(_get(training, "03_train_automap.json", "epochs")),
-        "edition_model": f"`{_get(training, '03_train_automap.json', 'variant')}`, "
-                         f"{_get(training, '03_train_automap.json', 'params'):,} parameters",
+        "edition_epochs": str(_get(training, "03_train_automap.json",
+                                   "epochs")), "edition_model": f"`{_get(training, '03_train_automap.json', 'variant')}`, "
+        f"{_get(training, '03_train_automap.json', 'params'):,} parameters",
         "edition_device": f"{_get(training, '03_train_automap.json', 'device_name')} "
-                          f"(Keras {_get(training, '03_train_automap.json', 'keras')}, "
-                          f"{_get(training, '03_train_automap.json', 'backend')} backend)",
-        "edition_date": str(_get(record, "run.json", "started"))[:10],
-        "edition_total_time": duration(total),
-        "edition_chapters": str(len(notebooks)),
+        f"(Keras {_get(training, '03_train_automap.json', 'keras')}, "
+        f"{_get(training, '03_train_automap.json', 'backend')} backend)", "edition_date": str(_get(record, "run.json",
+                                                                                                   "started"))[:10],
+        "edition_total_time": duration(total), "edition_chapters": str(len(notebooks)),
         "edition_val_psnr": f"{_get(training, '03_train_automap.json', 'final_val_psnr'):.1f}",
-        "edition_test_volumes": str(volumes),
-        "edition_test_slices": str(_get(results, "05_results.json", "test_slices")),
-        "edition_headline": headline_table(results),
-        "edition_departures": departures_table(run_dir),
+        "edition_test_volumes": str(volumes), "edition_test_slices": str(_get(results, "05_results.json", "test_slices")),
+        "edition_headline": headline_table(results), "edition_departures": departures_table(run_dir),
     }

@@ -17,12 +17,12 @@ from __future__ import annotations
 # Values every profile shares; each profile below adds or overrides its own.
 _SHARED: dict[str, object] = {
     "seed": 0,
-    "train_learning_rate": 2e-4,         # 03: the seed's Adam learning rate
+    "train_learning_rate": 2e-4,  # 03: the seed's Adam learning rate
     "train_lr_schedule": "cosine",
     "train_augment": True,
-    "train_precision": "float32",   # 03: the seed trained in float32
-    "accelerations": [1, 4, 8],     # 06
-    "mask_kind": "random",          # 06, 07
+    "train_precision": "float32",  # 03: the seed trained in float32
+    "accelerations": [1, 4, 8],  # 06
+    "mask_kind": "random",  # 06, 07
     "unet_learning_rate": 1e-3,
     "keep_checkpoints": False,
     "study_variants": ["original", "seed", "smaller", "one_dense", "fullconv"],
@@ -37,15 +37,15 @@ PROFILES: dict[str, dict[str, object]] = {
         # data and preprocessing (01, 02)
         "size": 32,
         # ---- chapters 03-05 (AUTOMAP) ----
-        "train_variant": "seed",       # 03: 32² seed-scaled AUTOMAP
+        "train_variant": "seed",  # 03: 32² seed-scaled AUTOMAP
         "train_conv_filters": 8,
         "train_epochs": 2,
-        "train_batch_size": 4,          # 03, 05 (inference batch)
-        "weights_units_shown": 2,       # 04
-        "results_examples": 2,          # 05
+        "train_batch_size": 4,  # 03, 05 (inference batch)
+        "weights_units_shown": 2,  # 04
+        "results_examples": 2,  # 05
         # ---- chapters 06-07 (undersampling, architecture study) ----
-        "train_groups": [[1, 4, 8]],    # 06: one U-Net and one AUTOMAP for all accelerations
-        "automap_init": "chapter03",    # 06: fine-tune chapter 03's model
+        "train_groups": [[1, 4, 8]],  # 06: one U-Net and one AUTOMAP for all accelerations
+        "automap_init": "chapter03",  # 06: fine-tune chapter 03's model
         "automap_epochs": 1,
         "automap_learning_rate": 1e-3,
         "automap_lr_schedule": "cosine",
@@ -54,22 +54,22 @@ PROFILES: dict[str, dict[str, object]] = {
         "unet_epochs": 1,
         "baseline_batch_size": 4,
         "automap_batch_size": 4,
-        "tv_lambdas": [1e-2],           # 06: one λ, nothing to tune
+        "tv_lambdas": [1e-2],  # 06: one λ, nothing to tune
         "tv_iterations": 10,
-        "tv_val_volumes": 0,            # 06: 0 = every val volume tunes λ
-        "study_size": 16,               # 07
+        "tv_val_volumes": 0,  # 06: 0 = every val volume tunes λ
+        "study_size": 16,  # 07
         "study_epochs": 1,
         "study_learning_rate": 1e-3,
         "study_lr_schedule": "cosine",
         "study_batch_size": 4,
         "study_conv_filters": 8,
         # ---- chapters 08-09 (stability, transfer) ----
-        "stability_slices": 1,         # 08
+        "stability_slices": 1,  # 08
         "stability_budgets": [0.01, 0.05],
         "stability_steps": 3,
         "stability_step_size": 0.2,
-        "stability_momentum": 0.9,        # Antun et al.
-        "transfer_train_crops": 8,      # 09
+        "stability_momentum": 0.9,  # Antun et al.
+        "transfer_train_crops": 8,  # 09
         "transfer_val_crops": 2,
         "transfer_test_crops": 2,
         "transfer_modes": ["all", "conv_tail", "dense", "scratch"],
@@ -82,44 +82,44 @@ PROFILES: dict[str, dict[str, object]] = {
         **_SHARED,
         "size": 64,
         # ---- chapters 03-05 (AUTOMAP) ----
-        "train_variant": "seed",       # 03: 64² seed-scaled AUTOMAP
-        "train_conv_filters": 16,       # 03, 06: ≈ 3× the samples/s of 64 filters (benchmarks/learning.md)
-        "train_learning_rate": 1e-3,    # 03: 2e-4 stays near the mean image within the budget
+        "train_variant": "seed",  # 03: 64² seed-scaled AUTOMAP
+        "train_conv_filters": 16,  # 03, 06: ≈ 3× the samples/s of 64 filters (benchmarks/learning.md)
+        "train_learning_rate": 1e-3,  # 03: 2e-4 stays near the mean image within the budget
         "train_lr_schedule": "warmup-cosine",
-        "train_precision": "auto",      # 03, 06: bfloat16 arithmetic where the CPU has it (≈ 1.2× the samples/s)
-        "train_epochs": 600,            # 03: 76,800 samples, ≈ 230 s of training on 2 idle cores (130 training slices)
-        "train_batch_size": 32,         # 03, 05 (inference batch)
-        "weights_units_shown": 4,       # 04
-        "results_examples": 4,          # 05
+        "train_precision": "auto",  # 03, 06: bfloat16 arithmetic where the CPU has it (≈ 1.2× the samples/s)
+        "train_epochs": 600,  # 03: 76,800 samples, ≈ 230 s of training on 2 idle cores (130 training slices)
+        "train_batch_size": 32,  # 03, 05 (inference batch)
+        "weights_units_shown": 4,  # 04
+        "results_examples": 4,  # 05
         # ---- chapters 06-07 (undersampling, architecture study) ----
-        "train_groups": [[1, 4, 8]],    # 06: one U-Net and one AUTOMAP for all accelerations (budget)
-        "automap_init": "chapter03",    # 06: fine-tune chapter 03's model on masked k-space
-        "automap_epochs": 30,           # 06: 3,840 samples of fine-tuning on 4×/8× masks
+        "train_groups": [[1, 4, 8]],  # 06: one U-Net and one AUTOMAP for all accelerations (budget)
+        "automap_init": "chapter03",  # 06: fine-tune chapter 03's model on masked k-space
+        "automap_epochs": 30,  # 06: 3,840 samples of fine-tuning on 4×/8× masks
         "automap_learning_rate": 5e-4,
         "automap_lr_schedule": "warmup-cosine",
         "unet_chans": 16,
-        "unet_residual": True,          # 06: a plain U-Net stays below zero-filled at this budget
+        "unet_residual": True,  # 06: a plain U-Net stays below zero-filled at this budget
         "unet_epochs": 12,
         "baseline_batch_size": 8,
         "automap_batch_size": 32,
         "tv_lambdas": [1e-3, 3e-3, 1e-2, 3e-2],
         "tv_iterations": 100,
         "tv_val_volumes": 0,
-        "study_size": 32,               # 07: prepared 64² data Fourier-cropped to 32²
+        "study_size": 32,  # 07: prepared 64² data Fourier-cropped to 32²
         "study_variants": ["seed", "original", "fullconv"],  # 07: the seed's question, FC layers or none (budget)
-        "study_accelerations": [1],     # 07: the seed's task only (budget)
-        "study_epochs": 24,             # 07: 3,072 samples per run
+        "study_accelerations": [1],  # 07: the seed's task only (budget)
+        "study_epochs": 24,  # 07: 3,072 samples per run
         "study_learning_rate": 1e-3,
         "study_lr_schedule": "warmup-cosine",
         "study_batch_size": 16,
         "study_conv_filters": 8,
         # ---- chapters 08-09 (stability, transfer) ----
-        "stability_slices": 3,         # 08: ≈ 20 s of notebook on 2 idle cores
+        "stability_slices": 3,  # 08: ≈ 20 s of notebook on 2 idle cores
         "stability_budgets": [0.005, 0.01, 0.02, 0.05],
         "stability_steps": 30,
         "stability_step_size": 0.2,
-        "stability_momentum": 0.9,        # Antun et al.
-        "transfer_train_crops": 64,     # 09: 512 samples per mode, ≈ 45 s of notebook on 2 busy cores
+        "stability_momentum": 0.9,  # Antun et al.
+        "transfer_train_crops": 64,  # 09: 512 samples per mode, ≈ 45 s of notebook on 2 busy cores
         "transfer_val_crops": 16,
         "transfer_test_crops": 16,
         "transfer_modes": ["all", "conv_tail", "dense", "scratch"],
@@ -145,42 +145,42 @@ PROFILES: dict[str, dict[str, object]] = {
         "size": 128,
         # ---- chapters 03-05 (AUTOMAP) ----
         "train_variant": "seed-201m",  # 03: the seed's model, 201,454,337 parameters at 128²
-        "train_conv_filters": 64,       # the seed's conv tail
-        "train_learning_rate": 5e-4,    # 03: a 60-epoch budget; the seed's 2e-4 learns slowly in short runs
+        "train_conv_filters": 64,  # the seed's conv tail
+        "train_learning_rate": 5e-4,  # 03: a 60-epoch budget; the seed's 2e-4 learns slowly in short runs
         "train_lr_schedule": "warmup-cosine",
-        "train_epochs": 60,             # 03: 255,360 samples (4,256 training slices), ≈ 170 s at 1,500 samples/s
-        "train_batch_size": 32,         # 03, 05 (inference batch)
-        "weights_units_shown": 4,       # 04
-        "results_examples": 4,          # 05
+        "train_epochs": 60,  # 03: 255,360 samples (4,256 training slices), ≈ 170 s at 1,500 samples/s
+        "train_batch_size": 32,  # 03, 05 (inference batch)
+        "weights_units_shown": 4,  # 04
+        "results_examples": 4,  # 05
         # ---- chapters 06-07 (undersampling, architecture study) ----
-        "train_groups": [[1, 4, 8]],    # 06: one U-Net and one AUTOMAP for all accelerations (budget)
-        "automap_init": "chapter03",    # 06: fine-tune chapter 03's model on masked k-space
-        "automap_epochs": 6,            # 06: 25,536 samples of fine-tuning on 4×/8× masks
+        "train_groups": [[1, 4, 8]],  # 06: one U-Net and one AUTOMAP for all accelerations (budget)
+        "automap_init": "chapter03",  # 06: fine-tune chapter 03's model on masked k-space
+        "automap_epochs": 6,  # 06: 25,536 samples of fine-tuning on 4×/8× masks
         "automap_learning_rate": 2e-4,
         "automap_lr_schedule": "cosine",
-        "unet_chans": 32,               # fastMRI's U-Net
-        "unet_residual": True,          # 06: as cpu: a plain U-Net stays below zero-filled in a short budget
+        "unet_chans": 32,  # fastMRI's U-Net
+        "unet_residual": True,  # 06: as cpu: a plain U-Net stays below zero-filled in a short budget
         "unet_epochs": 5,
         "baseline_batch_size": 32,
         "automap_batch_size": 32,
         "tv_lambdas": [1e-3, 3e-3, 1e-2, 3e-2],
         "tv_iterations": 100,
-        "tv_val_volumes": 2,            # 06: λ tuned on 2 val volumes (64 slices; TV runs on the CPU)
-        "study_size": 64,               # 07
+        "tv_val_volumes": 2,  # 06: λ tuned on 2 val volumes (64 slices; TV runs on the CPU)
+        "study_size": 64,  # 07
         "study_variants": ["seed", "original", "fullconv"],  # 07: the seed's question, FC layers or none (budget)
-        "study_accelerations": [1],     # 07: the seed's task only (budget)
-        "study_epochs": 4,              # 07: 17,024 samples per run, 6 runs
+        "study_accelerations": [1],  # 07: the seed's task only (budget)
+        "study_epochs": 4,  # 07: 17,024 samples per run, 6 runs
         "study_learning_rate": 1e-3,
         "study_lr_schedule": "warmup-cosine",
         "study_batch_size": 32,
         "study_conv_filters": 64,
         # ---- chapters 08-09 (stability, transfer) ----
-        "stability_slices": 4,         # 08: TV (CPU) is most of its time
+        "stability_slices": 4,  # 08: TV (CPU) is most of its time
         "stability_budgets": [0.005, 0.01, 0.02, 0.05],
         "stability_steps": 50,
         "stability_step_size": 0.2,
-        "stability_momentum": 0.9,        # Antun et al.
-        "transfer_train_crops": 512,    # 09: 2,048 samples per mode; 2.4-GB checkpoints dominate
+        "stability_momentum": 0.9,  # Antun et al.
+        "transfer_train_crops": 512,  # 09: 2,048 samples per mode; 2.4-GB checkpoints dominate
         "transfer_val_crops": 64,
         "transfer_test_crops": 64,
         "transfer_modes": ["all", "conv_tail", "dense", "scratch"],
@@ -194,38 +194,38 @@ PROFILES: dict[str, dict[str, object]] = {
         "size": 128,
         # ---- chapters 03-05 (AUTOMAP) ----
         "train_variant": "seed-201m",  # 03: the seed's model, 201,454,337 parameters at 128²
-        "train_conv_filters": 64,       # the seed's conv tail
-        "train_epochs": 300,            # the seed: 300 epochs, batch 32, Adam 2e-4
-        "train_batch_size": 32,         # 03, 05 (inference batch)
-        "weights_units_shown": 4,       # 04
-        "results_examples": 4,          # 05
+        "train_conv_filters": 64,  # the seed's conv tail
+        "train_epochs": 300,  # the seed: 300 epochs, batch 32, Adam 2e-4
+        "train_batch_size": 32,  # 03, 05 (inference batch)
+        "weights_units_shown": 4,  # 04
+        "results_examples": 4,  # 05
         # ---- chapters 06-07 (undersampling, architecture study) ----
         "train_groups": [[1], [4, 8]],  # 06: a 1× model, and a 4×/8× model as fastMRI's baseline
-        "automap_init": "scratch",      # 06: AUTOMAP trained from random weights, as the seed's
+        "automap_init": "scratch",  # 06: AUTOMAP trained from random weights, as the seed's
         "automap_epochs": 100,
         "automap_learning_rate": 2e-4,  # the seed's
         "automap_lr_schedule": "cosine",
-        "unet_chans": 32,               # fastMRI's U-Net
+        "unet_chans": 32,  # fastMRI's U-Net
         "unet_residual": False,
         "unet_epochs": 50,
         "baseline_batch_size": 32,
         "automap_batch_size": 32,
         "tv_lambdas": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
-        "tv_iterations": 200,           # fastMRI's BART baseline: 200 iterations
-        "tv_val_volumes": 8,            # 06: λ tuned on 8 val volumes (TV runs on the CPU)
-        "study_size": 64,               # 07
+        "tv_iterations": 200,  # fastMRI's BART baseline: 200 iterations
+        "tv_val_volumes": 8,  # 06: λ tuned on 8 val volumes (TV runs on the CPU)
+        "study_size": 64,  # 07
         "study_epochs": 50,
         "study_learning_rate": 2e-4,
         "study_lr_schedule": "cosine",
         "study_batch_size": 32,
         "study_conv_filters": 64,
         # ---- chapters 08-09 (stability, transfer) ----
-        "stability_slices": 8,         # 08
+        "stability_slices": 8,  # 08
         "stability_budgets": [0.0025, 0.005, 0.01, 0.02, 0.05],
         "stability_steps": 100,
         "stability_step_size": 0.2,
-        "stability_momentum": 0.9,        # Antun et al.
-        "transfer_train_crops": 2048,   # 09
+        "stability_momentum": 0.9,  # Antun et al.
+        "transfer_train_crops": 2048,  # 09
         "transfer_val_crops": 128,
         "transfer_test_crops": 128,
         "transfer_modes": ["all", "conv_tail", "dense", "scratch"],
@@ -241,14 +241,13 @@ DEFAULT_PROFILE = "cpu"
 # Sample-data size used by `make book` / `automap-nb run` when no data folder is given.
 SAMPLE_DATA = {
     "quick": {"volumes": 6, "slices": 3},
-    "cpu": {"volumes": 16, "slices": 10, "parallel": True},     # one process per CPU: byte-identical files
+    "cpu": {"volumes": 16, "slices": 10, "parallel": True},  # one process per CPU: byte-identical files
     "paper": {"volumes": 16, "slices": 10, "parallel": True},
     # 150 × 32 = 4,800 slices; the patient-hash split gives train 4,256 / val 352 / test 192 (6 volumes).
     # Compact files (sample_data: same schema, k-space kept where n ≤ 128 needs it): ≈ 3.7 GB instead of
     # ≈ 11 GB; built by one process per CPU.
     "gpu": {"volumes": 150, "slices": 32, "compact": True, "parallel": True},
 }
-
 
 # ---- departures from the seed ------------------------------------------------------------------
 
@@ -316,7 +315,6 @@ DEPARTURES: dict[str, tuple[str, str]] = {
     "transfer_lr_schedule": ("as chapter 03", "none measured"),
 }
 
-
 #: Reasons that differ by profile: they replace :data:`DEPARTURES`' entry for a run of that profile.
 PROFILE_DEPARTURES: dict[str, dict[str, tuple[str, str]]] = {
     "gpu": {
@@ -326,10 +324,9 @@ PROFILE_DEPARTURES: dict[str, dict[str, tuple[str, str]]] = {
                                 "(benchmarks/learning.md)", "not measured on a GPU"),
         "automap_epochs": ("the 15-minute budget", "AUTOMAP at 4×/8× is fine-tuned briefly, not trained to convergence"),
         "unet_residual": ("a plain U-Net stayed below zero-filled in the CPU edition's short budget",
-                          "not fastMRI's exact baseline"),
-        "unet_epochs": ("the 15-minute budget", "the U-Net is not trained to convergence"),
-        "tv_val_volumes": ("TV runs on the CPU: 2 val volumes (64 slices) tune λ within the budget",
-                           "λ is tuned on fewer slices"),
+                          "not fastMRI's exact baseline"), "unet_epochs": ("the 15-minute budget",
+                                                                           "the U-Net is not trained to convergence"),
+        "tv_val_volumes": ("TV runs on the CPU: 2 val volumes (64 slices) tune λ within the budget", "λ is tuned on fewer slices"),
         "study_epochs": ("the 15-minute budget: 6 runs of 4 epochs", "short budgets favour variants that learn fast"),
     },
 }
@@ -357,8 +354,10 @@ def departures(values: dict, reference: str = "paper", profile: str | None = Non
         if key not in seed or seed[key] == value:
             continue
         why, cost = reasons.get(key, ("(not documented)", "(not documented)"))
-        rows.append({"parameter": key, "the seed's setting": repr(seed[key]), "this run": repr(value),
-                     "why": why or "(not documented)", "cost": cost or "(not documented)"})
+        rows.append({
+            "parameter": key, "the seed's setting": repr(seed[key]), "this run": repr(value), "why": why or "(not documented)",
+            "cost": cost or "(not documented)"
+        })
     return rows
 
 
@@ -372,7 +371,9 @@ def departures_markdown(rows: list[dict]) -> str:
     lines = ["| parameter | the seed → this run | why, and what it costs |", "| --- | --- | --- |"]
     for row in rows:
         why, seed = str(row["why"]), row["the seed's setting"]
-        cells = [f"`{row['parameter']}`", f"`{seed}` → `{row['this run']}`",
-                 f"{why}{'' if why.endswith('.') else '.'} *Cost:* {row['cost']}"]
+        cells = [
+            f"`{row['parameter']}`", f"`{seed}` → `{row['this run']}`",
+            f"{why}{'' if why.endswith('.') else '.'} *Cost:* {row['cost']}"
+        ]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)

@@ -64,8 +64,8 @@ def parse_value(text: str):
         return text
 
 
-def plan_parameters(notebooks: list[Path], profile: str, run_dir: Path, data_dir: Path | None,
-                    overrides: dict, val_dir: Path | None = None, test_dir: Path | None = None) -> dict[str, dict]:
+def plan_parameters(notebooks: list[Path], profile: str, run_dir: Path, data_dir: Path | None, overrides: dict,
+                    val_dir: Path | None = None, test_dir: Path | None = None) -> dict[str, dict]:
     """The parameters each notebook receives: profile values, then overrides, then paths.
 
     Raises :class:`ParameterError` for an unknown profile or an override that no notebook declares.
@@ -170,7 +170,6 @@ def _check_same_data(run_dir: Path, record: dict | None, fingerprint: str, folde
 
 LOG_DIR = "logs"
 
-
 # What a reader of the book should not see goes to the kernel's log, not into the executed notebook:
 # - ``capture_fd_output=False``: output written by C/C++ code straight to file descriptors 1 and 2
 #   (TensorFlow/absl ``I0000`` and oneDNN lines) is not forwarded into cell outputs;
@@ -181,11 +180,10 @@ LOG_DIR = "logs"
 #   interactive kernel, would otherwise add its own handler on *stdout*, and its warnings (e.g.
 #   "5 out of the last 6 calls … triggered tf.function retracing") would print into the page.
 # Interactive use (JupyterLab) is untouched: these arguments are given only to the runner's kernels.
-KERNEL_ARGUMENTS = (
-    "--IPKernelApp.capture_fd_output=False",
-    "--IPKernelApp.exec_lines=import logging, sys; sys.stderr = sys.__stderr__; "
-    "logging.basicConfig(stream=sys.__stderr__)",
-)
+KERNEL_ARGUMENTS = ("--IPKernelApp.capture_fd_output=False",
+                    "--IPKernelApp.exec_lines=import logging, sys; sys.stderr = sys.__stderr__; "
+                    "logging.basicConfig(stream=sys.__stderr__)",
+                    )
 
 
 def _kernel_manager_logging_to(log_path: Path):
@@ -195,6 +193,7 @@ def _kernel_manager_logging_to(log_path: Path):
     from jupyter_client import AsyncKernelManager
 
     class _LoggingKernelManager(AsyncKernelManager):
+
         async def start_kernel(self, **kw):
             log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(log_path, "ab") as handle:  # the kernel keeps its own copy of the descriptor
@@ -205,11 +204,9 @@ def _kernel_manager_logging_to(log_path: Path):
     return _LoggingKernelManager
 
 
-def run_notebooks(run_dir: str | Path, profile: str = profiles.DEFAULT_PROFILE,
-                  data_dir: str | Path | None = None, overrides: dict | None = None,
-                  notebooks_dir: str | Path = NOTEBOOKS_DIR, only: list[str] | None = None,
-                  progress: bool = True, val_dir: str | Path | None = None,
-                  test_dir: str | Path | None = None) -> list[Path]:
+def run_notebooks(run_dir: str | Path, profile: str = profiles.DEFAULT_PROFILE, data_dir: str | Path | None = None,
+                  overrides: dict | None = None, notebooks_dir: str | Path = NOTEBOOKS_DIR, only: list[str] | None = None,
+                  progress: bool = True, val_dir: str | Path | None = None, test_dir: str | Path | None = None) -> list[Path]:
     """Execute the numbered notebooks in order into ``run_dir``; stop at the first failure.
 
     ``only`` restricts the run to notebooks whose names start with one of the given prefixes
@@ -225,14 +222,13 @@ def run_notebooks(run_dir: str | Path, profile: str = profiles.DEFAULT_PROFILE,
 
     run_dir = check_output_dir(run_dir, "--out").resolve()
     notebooks = select_notebooks(list_notebooks(notebooks_dir), only)
-    folders = {key: Path(value).resolve() if value else None
-               for key, value in zip(DATA_KEYS, (data_dir, val_dir, test_dir))}
+    folders = {key: Path(value).resolve() if value else None for key, value in zip(DATA_KEYS, (data_dir, val_dir, test_dir))}
     for key, folder in folders.items():
         if folder is not None and not folder.is_dir():
             raise ParameterError(f"--{key.replace('_', '-')} {folder}: "
                                  f"{'is not a folder' if folder.exists() else 'folder does not exist'}")
-    plan = plan_parameters(notebooks, profile, run_dir, folders["data_dir"], dict(overrides or {}),
-                           folders["val_dir"], folders["test_dir"])
+    plan = plan_parameters(notebooks, profile, run_dir, folders["data_dir"], dict(overrides or {}), folders["val_dir"],
+                           folders["test_dir"])
     unused = [key for key in ("val_dir", "test_dir") if folders[key] and not any(key in p for p in plan.values())]
     if unused:
         raise ParameterError(f"--{unused[0].replace('_', '-')} is read by none of the notebooks run "
@@ -248,11 +244,10 @@ def run_notebooks(run_dir: str | Path, profile: str = profiles.DEFAULT_PROFILE,
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ[profiles.PROFILE_ENV] = profile  # profiles.departures gives this profile's reasons
     record = previous or {"notebooks": {}}
-    record.update({"profile": profile, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                   "python": platform.python_version(), "platform": platform.platform(),
-                   "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
-                   **{key: str(folder) if folder else None for key, folder in folders.items()},
-                   "data_fingerprint": fingerprint})
+    record.update(profile=profile, started=time.strftime("%Y-%m-%dT%H:%M:%S"), python=platform.python_version(),
+                  platform=platform.platform(), keras_backend=os.environ.get("KERAS_BACKEND", "tensorflow"),
+                  **{key: str(folder) if folder else None
+                     for key, folder in folders.items()}, data_fingerprint=fingerprint)
     record.setdefault("notebooks", {})
     executed = []
     for nb in notebooks:
@@ -263,25 +258,21 @@ def run_notebooks(run_dir: str | Path, profile: str = profiles.DEFAULT_PROFILE,
         log = run_dir / LOG_DIR / f"{nb.stem}.kernel.log"
         log.unlink(missing_ok=True)
         try:
-            papermill.execute_notebook(str(nb), str(out), parameters=plan[nb.name], kernel_name=kernel,
-                                       cwd=str(nb.parent), progress_bar=progress, request_save_on_cell_execute=True,
+            papermill.execute_notebook(str(nb), str(out), parameters=plan[nb.name], kernel_name=kernel, cwd=str(nb.parent),
+                                       progress_bar=progress, request_save_on_cell_execute=True,
                                        kernel_manager_class=_kernel_manager_logging_to(log))
         except (DeadKernelError, CellTimeoutError) as err:
-            _write_record(run_dir, record, nb.name, plan[nb.name], time.perf_counter() - start, "failed",
-                          profile, fingerprint)
+            _write_record(run_dir, record, nb.name, plan[nb.name], time.perf_counter() - start, "failed", profile, fingerprint)
             raise RunError(f"{nb.name}: the kernel died or timed out ({type(err).__name__}: "
                            f"{_one_line(err)[:200]}); its log: {log}") from None
         except PapermillExecutionError as err:
-            _write_record(run_dir, record, nb.name, plan[nb.name], time.perf_counter() - start, "failed",
-                          profile, fingerprint)
+            _write_record(run_dir, record, nb.name, plan[nb.name], time.perf_counter() - start, "failed", profile, fingerprint)
             raise RunError(f"{nb.name} failed in cell {err.exec_count}: {err.ename}: {_one_line(err.evalue)} "
                            f"(executed copy with the traceback: {out})") from None
         except BaseException:
-            _write_record(run_dir, record, nb.name, plan[nb.name], time.perf_counter() - start, "interrupted",
-                          profile, fingerprint)
+            _write_record(run_dir, record, nb.name, plan[nb.name], time.perf_counter() - start, "interrupted", profile, fingerprint)
             raise
-        _write_record(run_dir, record, nb.name, plan[nb.name], time.perf_counter() - start, "ok",
-                      profile, fingerprint)
+        _write_record(run_dir, record, nb.name, plan[nb.name], time.perf_counter() - start, "ok", profile, fingerprint)
         executed.append(out)
     return executed
 
@@ -290,10 +281,9 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _write_record(run_dir: Path, record: dict, name: str, params: dict, seconds: float, status: str,
-                  profile: str, fingerprint: str) -> None:
-    entry = {"parameters": params, "seconds": round(seconds, 1), "status": status, "profile": profile,
-             "data_fingerprint": fingerprint}
+def _write_record(run_dir: Path, record: dict, name: str, params: dict, seconds: float, status: str, profile: str,
+                  fingerprint: str) -> None:
+    entry = dict(parameters=params, seconds=round(seconds, 1), status=status, profile=profile, data_fingerprint=fingerprint)
     if status == "running":
         entry["pid"] = os.getpid()
     latest = read_record(run_dir) or {}  # a concurrent run may have recorded other notebooks meanwhile

@@ -1,4 +1,6 @@
-"""Figures for the data chapters (01, 02). Each function returns a matplotlib Figure."""
+"""Figures of the data: MRI images and their k-space, each preprocessing step, augmentation, the
+network's input channels, the splits, undersampling masks, and the natural-image crops that stand in
+for MRI slices when a model is transferred. Each function returns a matplotlib Figure."""
 
 from __future__ import annotations
 
@@ -6,31 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from automap_nb.data import augment, transforms
-
-# The book's column is about 700 px wide and figures are drawn at 100 dpi, so a figure at most
-# TEXT_WIDTH inches wide is shown at (about) its own size, and 12 pt text (16.7 px) is no smaller
-# than the page's body text (16 px).
-TEXT_WIDTH = 6.8
-BOOK_STYLE = {
-    "figure.dpi": 100, "savefig.dpi": 100, "font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12,
-    "xtick.labelsize": 12, "ytick.labelsize": 12, "legend.fontsize": 12, "figure.titlesize": 12,
-}
-
-
-def use_book_style() -> None:
-    """Set matplotlib's defaults to the book's (font sizes legible at the page's width)."""
-    plt.rcParams.update(BOOK_STYLE)
-
-
-use_book_style()  # the chapters import this module (or one that imports it) before drawing
-
-
-def _image(ax, array, title, cmap="gray", **kwargs):
-    handle = ax.imshow(array, cmap=cmap, **kwargs)
-    ax.set_title(title)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return handle
+from automap_nb.figures.style import TEXT_WIDTH, image_panel
 
 
 def log_magnitude(kspace: np.ndarray) -> np.ndarray:
@@ -81,18 +59,16 @@ def pipeline_steps(kspace: np.ndarray, size: int, crop: int = 320) -> plt.Figure
     cropped = transforms.center_crop(full, (crop, crop))
     small = transforms.downsample(cropped, size)
     small_norm, _ = transforms.normalize(small)
-    panels = [
-        (log_magnitude(kspace), f"1. k-space\n{kspace.shape[0]} × {kspace.shape[1]} (log)", {"cmap": "magma"}),
-        (np.abs(full), f"2. ifft2c\n{full.shape[0]} × {full.shape[1]}", {}),
-        (np.abs(cropped), f"3. centre crop\n{crop} × {crop}", {}),
-        (np.abs(small_norm), f"4. downsampled\n{size} × {size}, / max", {"vmin": 0, "vmax": 1}),
-        (np.where(np.abs(small_norm) > 0.05, np.angle(small_norm), np.nan), "phase kept\n(where |x| > 5 %)",
-         {"cmap": "twilight", "vmin": -np.pi, "vmax": np.pi}),
-        (log_magnitude(transforms.fft2c(small_norm)), f"5. input k-space\n{size} × {size} (log)", {"cmap": "magma"}),
-    ]
+    panels = [(log_magnitude(kspace), f"1. k-space\n{kspace.shape[0]} × {kspace.shape[1]} (log)", {"cmap": "magma"}),
+              (np.abs(full), f"2. ifft2c\n{full.shape[0]} × {full.shape[1]}", {}),
+              (np.abs(cropped), f"3. centre crop\n{crop} × {crop}", {}),
+              (np.abs(small_norm), f"4. downsampled\n{size} × {size}, / max", {"vmin": 0, "vmax": 1}),
+              (np.where(np.abs(small_norm) > 0.05, np.angle(small_norm),
+                        np.nan), "phase kept\n(where |x| > 5 %)", {"cmap": "twilight", "vmin": -np.pi, "vmax": np.pi}),
+              (log_magnitude(transforms.fft2c(small_norm)), f"5. input k-space\n{size} × {size} (log)", {"cmap": "magma"}), ]
     fig, axes = plt.subplots(2, 3, figsize=(TEXT_WIDTH, 6.4))
     for ax, (array, title, kwargs) in zip(axes.ravel(), panels):
-        handle = _image(ax, array, title, **kwargs)
+        handle = image_panel(ax, array, title, **kwargs)
         if "phase" in title:
             bar = fig.colorbar(handle, ax=ax, fraction=0.046, ticks=[-np.pi, 0, np.pi])
             bar.ax.set_yticklabels(["−π", "0", "π"])
@@ -106,10 +82,10 @@ def augmentation_examples(image: np.ndarray, rng: np.random.Generator, count: in
     fig = plt.figure(figsize=(TEXT_WIDTH, 3.6))
     grid = fig.add_gridspec(2, 4)
     mosaic = np.abs(augment.reflection_tiling(image))
-    _image(fig.add_subplot(grid[:, :2]), mosaic, "2 × 2 reflection tiling", vmin=0, vmax=1)
+    image_panel(fig.add_subplot(grid[:, :2]), mosaic, "2 × 2 reflection tiling", vmin=0, vmax=1)
     for k in range(count):
         ax = fig.add_subplot(grid[k // 2, 2 + k % 2])
-        _image(ax, np.abs(augment.reflect_tile_crop(image, rng)), f"crop {k + 1}", vmin=0, vmax=1)
+        image_panel(ax, np.abs(augment.reflect_tile_crop(image, rng)), f"crop {k + 1}", vmin=0, vmax=1)
     fig.tight_layout()
     return fig
 
@@ -121,7 +97,7 @@ def input_channels(inputs: np.ndarray) -> plt.Figure:
         values = inputs[..., channel]
         shown = np.sign(values) * np.log1p(np.abs(values) * 100)
         limit = float(np.max(np.abs(shown)))
-        handle = _image(ax, shown, f"input: {name} part", cmap="RdBu_r", vmin=-limit, vmax=limit)
+        handle = image_panel(ax, shown, f"input: {name} part", cmap="RdBu_r", vmin=-limit, vmax=limit)
         fig.colorbar(handle, ax=ax, fraction=0.046, label="sign · log(1 + 100|v|)")
     fig.tight_layout()
     return fig
@@ -135,4 +111,47 @@ def split_bars(counts: dict[str, int], ylabel: str = "slices") -> plt.Figure:
         ax.text(x, value, str(value), ha="center", va="bottom")
     ax.set_ylabel(ylabel)
     fig.tight_layout()
+    return fig
+
+
+def undersampling_masks(image: np.ndarray, masks: dict) -> plt.Figure:
+    """Per acceleration (one column each): the column mask (white: sampled phase-encode lines),
+    the masked log k-space and the zero-filled image of one slice, with colorbars for the last
+    two rows. ``image`` complex ``(n, n)``; ``masks`` ``{acc: (n,) bool}``."""
+    kspace = transforms.fft2c(image)
+    scale = float(np.median(np.abs(kspace)))
+    cols = len(masks)
+    grid = {"width_ratios": [1] * cols + [0.07]}
+    fig, axes = plt.subplots(3, cols + 1, figsize=(TEXT_WIDTH, 6.9), squeeze=False, gridspec_kw=grid)
+    log_k = {acc: np.log1p(np.abs(kspace * mask) / scale) for acc, mask in masks.items()}
+    kmax = max(float(k.max()) for k in log_k.values())
+    vmax = float(np.abs(image).max())
+    for col, (acc, mask) in enumerate(masks.items()):
+        n = mask.shape[0]
+        image_panel(axes[0, col], np.broadcast_to(mask[None, :], (n, n)), f"{acc:g}x: {int(mask.sum())}/{n} lines", vmin=0, vmax=1)
+        k_handle = image_panel(axes[1, col], log_k[acc], cmap="magma", vmin=0, vmax=kmax)
+        x_handle = image_panel(axes[2, col], np.abs(transforms.ifft2c(kspace * mask)), vmin=0, vmax=vmax)
+    for row, label in enumerate(("mask", "log |k|", "zero-filled")):
+        axes[row, 0].set_ylabel(label)
+    axes[0, -1].axis("off")
+    fig.colorbar(k_handle, cax=axes[1, -1], label="log(1 + |k|/med)")
+    fig.colorbar(x_handle, cax=axes[2, -1], label="|x|")
+    fig.tight_layout(w_pad=0.4, h_pad=0.6)
+    return fig
+
+
+def natural_image_crops(images: np.ndarray, labels) -> plt.Figure:
+    """Magnitude (top, grey, [0, 1]) and phase (bottom, radians, with a colorbar) of a few complex
+    crops ``(count, n, n)`` of natural pictures (:func:`automap_nb.experiments.transfer.natural_images`),
+    each titled with its label (the picture's name)."""
+    count = len(images)
+    fig, axes = plt.subplots(2, count, figsize=(TEXT_WIDTH, 2 * TEXT_WIDTH / count + 0.8), squeeze=False)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        image_panel(axes[0, i], np.abs(image), label, vmin=0, vmax=1)
+        handle = image_panel(axes[1, i], np.angle(image), cmap="twilight", vmin=-np.pi, vmax=np.pi)
+    axes[0, 0].set_ylabel("magnitude")
+    axes[1, 0].set_ylabel("phase")
+    bar = fig.colorbar(handle, ax=axes[1, :].tolist(), orientation="horizontal", fraction=0.08, pad=0.08)
+    bar.set_label("phase (rad)")
+    bar.set_ticks([-np.pi, 0, np.pi], labels=["−π", "0", "π"])
     return fig

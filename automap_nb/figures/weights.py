@@ -1,34 +1,16 @@
-"""Figures and weight statistics for the AUTOMAP chapters (03–05). Figures are matplotlib Figures."""
+"""What training did to AUTOMAP's weights: the statistics and the figures that show them.
+
+The statistics (:func:`layer_weights`, :func:`weight_changes`, :func:`change_energy_map`,
+:func:`central_fraction`) live here, next to the figures that draw them, because they exist only to
+be shown and quoted beside those figures. Figures are matplotlib Figures.
+"""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from automap_nb.plotting import TEXT_WIDTH  # importing plotting also sets the book's figure style
-
-TRAIN_COLOUR, VAL_COLOUR = "tab:blue", "tab:red"  # as the seed's Figure 3
-
-
-def training_curves(history: dict) -> plt.Figure:
-    """The seed's Figure 3: loss and PSNR per epoch on train (blue) and val (red), and the lr."""
-    epochs = [e["epoch"] for e in history["epochs"]]
-    get = lambda key: [e[key] for e in history["epochs"]]  # noqa: E731
-    fig, axes = plt.subplots(3, 1, figsize=(TEXT_WIDTH, 7.6), sharex=True)
-    axes[0].plot(epochs, get("loss"), color=TRAIN_COLOUR, label="train")
-    axes[0].plot(epochs, get("val_loss"), color=VAL_COLOUR, label="val")
-    axes[0].set(yscale="log", ylabel="loss (MSE + L1 activity)", title="loss")
-    axes[1].plot(epochs, get("psnr"), color=TRAIN_COLOUR, label="train")
-    axes[1].plot(epochs, get("val_psnr"), color=VAL_COLOUR, label="val")
-    axes[1].set(ylabel="seed PSNR (dB, MAX = 1)", title="PSNR")
-    axes[2].plot(epochs, get("lr"), color="black")
-    axes[2].set(yscale="log", ylabel="learning rate", title="learning rate")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-    axes[-1].set_xlabel("epoch")
-    axes[0].legend()
-    fig.tight_layout()
-    return fig
+from automap_nb.figures.style import TEXT_WIDTH, TRAIN_COLOUR, image_panel
 
 
 def layer_weights(model) -> dict[str, dict[str, np.ndarray]]:
@@ -51,14 +33,15 @@ def weight_changes(initial: dict, final: dict) -> list[dict]:
     for name, w0 in initial.items():
         w = final[name]
         kernel_change = w["kernel"] - w0["kernel"]
-        row = {"layer": name, "kernel_shape": "×".join(map(str, w0["kernel"].shape)),
-               "kernel_count": int(w0["kernel"].size),
-               "kernel_rel_change": float(np.linalg.norm(kernel_change) / np.linalg.norm(w0["kernel"])),
-               "kernel_rms_initial": float(np.sqrt(np.mean(w0["kernel"] ** 2))),
-               "kernel_rms_change": float(np.sqrt(np.mean(kernel_change ** 2)))}
+        row = {
+            "layer": name, "kernel_shape": "×".join(map(str, w0["kernel"].shape)), "kernel_count": int(w0["kernel"].size),
+            "kernel_rel_change": float(np.linalg.norm(kernel_change) / np.linalg.norm(w0["kernel"])),
+            "kernel_rms_initial": float(np.sqrt(np.mean(w0["kernel"]**2))),
+            "kernel_rms_change": float(np.sqrt(np.mean(kernel_change**2)))
+        }
         if w0["bias"] is not None:
-            row["bias_rms_initial"] = float(np.sqrt(np.mean(w0["bias"] ** 2)))
-            row["bias_rms_final"] = float(np.sqrt(np.mean(w["bias"] ** 2)))
+            row["bias_rms_initial"] = float(np.sqrt(np.mean(w0["bias"]**2)))
+            row["bias_rms_final"] = float(np.sqrt(np.mean(w["bias"]**2)))
         rows.append(row)
     return rows
 
@@ -133,11 +116,7 @@ def dense_input_maps(kernel0: np.ndarray, kernel: np.ndarray, n: int, units) -> 
         vmax = max(float(m.max()) for m in row_maps) or 1.0
         for col, (image, unit) in enumerate(zip(row_maps, units)):
             ax = fig.add_subplot(grid[row, col])
-            handle = ax.imshow(image, cmap="magma", vmin=0, vmax=vmax)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title(f"unit {unit}")
+            handle = image_panel(ax, image, f"unit {unit}" if row == 0 else None, cmap="magma", vmin=0, vmax=vmax)
             if col == 0:
                 ax.set_ylabel(name)
         bar = fig.colorbar(handle, cax=fig.add_subplot(grid[row, -1]), label=quantity)
@@ -149,7 +128,7 @@ def dense_input_maps(kernel0: np.ndarray, kernel: np.ndarray, n: int, units) -> 
 def change_energy_map(kernel0: np.ndarray, kernel: np.ndarray, n: int) -> np.ndarray:
     """Where in k-space ``dense_1`` changed: ``Σ_units Σ_(re, im) (W − W₀)²`` as an ``(n, n)`` map."""
     change = (kernel - kernel0).reshape(n, n, 2, -1)
-    return np.sum(change.astype(np.float64) ** 2, axis=(2, 3))
+    return np.sum(change.astype(np.float64)**2, axis=(2, 3))
 
 
 def central_fraction(energy: np.ndarray, fraction: float = 0.25) -> float:
@@ -163,65 +142,8 @@ def central_fraction(energy: np.ndarray, fraction: float = 0.25) -> float:
 def energy_map_figure(energy: np.ndarray) -> plt.Figure:
     """The change energy of :func:`change_energy_map` on a log colour scale."""
     fig, ax = plt.subplots(figsize=(TEXT_WIDTH * 0.8, 4.6))
-    handle = ax.imshow(np.log10(energy + energy.max() * 1e-6), cmap="magma")
+    handle = image_panel(ax, np.log10(energy + energy.max() * 1e-6),
+                         "dense_1 change per k-space coefficient\n(summed over units, DC in the centre)", cmap="magma")
     fig.colorbar(handle, ax=ax, label="log10 Σ (W − W₀)²")
-    ax.set_title("dense_1 change per k-space coefficient\n(summed over units, DC in the centre)")
-    ax.set_xticks([])
-    ax.set_yticks([])
     fig.tight_layout()
     return fig
-
-
-def prediction_grid(targets: np.ndarray, columns: dict[str, np.ndarray], titles=None,
-                    panel_labels: dict[str, list[str]] | None = None) -> plt.Figure:
-    """The seed's Figure 5: one row per slice; ground truth, then each entry of ``columns``.
-
-    ``targets`` ``(S, n, n)``; ``columns``: ``{name: (S, n, n)}`` images, shown on the targets'
-    grey scale [0, 1] (ground truth and these columns first, in their order, with one colorbar
-    below them), except names starting with ``"|error"`` (drawn last, on one colour scale for all
-    their panels, with their own colorbar). ``titles``: optional per-row labels (a line break
-    allowed). ``panel_labels``: optional ``{name: [one text per row]}`` written under each panel
-    (e.g. its PSNR and SSIM). :data:`TEXT_WIDTH` wide, 12 pt text.
-    """
-    import textwrap
-
-    count = len(targets)
-    errors = [name for name in columns if name.startswith("|error")]
-    greys = ["ground truth"] + [name for name in columns if name not in errors]
-    names = greys + errors
-    stacks = {"ground truth": targets, **columns}
-    emax = max((float(np.max(columns[name])) for name in errors), default=1.0) or 1.0
-    panel = min(1.5, (TEXT_WIDTH - 0.6) / len(names))
-    fig = plt.figure(figsize=(TEXT_WIDTH, count * (panel + 0.3) + 1.35))
-    grid = fig.add_gridspec(count + 1, len(names), height_ratios=[1] * count + [0.06])
-    for col, name in enumerate(names):
-        error = name in errors
-        for row in range(count):
-            ax = fig.add_subplot(grid[row, col])
-            handle = ax.imshow(stacks[name][row], cmap="inferno" if error else "gray", vmin=0,
-                               vmax=emax if error else 1.0)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if panel_labels and name in panel_labels:
-                ax.set_xlabel(panel_labels[name][row], labelpad=2)
-            if row == 0:
-                ax.set_title(textwrap.fill(name, 14))
-            if titles is not None and col == 0:
-                ax.set_ylabel(titles[row])
-        if col == len(greys) - 1:
-            fig.colorbar(handle, cax=_bar_axes(fig, grid[count, :len(greys)]), orientation="horizontal",
-                         label="|x| (volume max = 1)")
-        if error and col == len(names) - 1:
-            bar = fig.colorbar(handle, cax=_bar_axes(fig, grid[count, len(greys):]), orientation="horizontal",
-                               label="|error|")
-            bar.ax.locator_params(nbins=3)
-    fig.tight_layout(w_pad=0.2, h_pad=0.3)
-    return fig
-
-
-def _bar_axes(fig: plt.Figure, cell, inset: float = 0.08):
-    """Axes for a horizontal colorbar in the gridspec ``cell``, ``inset`` of its width shorter at
-    each end, so that the end labels of two colorbars side by side do not run into each other."""
-    host = fig.add_subplot(cell)
-    host.set_axis_off()
-    return host.inset_axes([inset, 0.0, 1.0 - 2 * inset, 1.0])

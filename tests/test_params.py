@@ -1,0 +1,71 @@
+"""Notebook parameters: one spec per chapter names its notebook's parameters, passes every profile,
+and the notebooks' defaults are the ``cpu`` profile's values."""
+
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+import pytest
+
+from automap_nb.data import prepared
+from automap_nb.orchestration import profiles, runner
+from automap_nb.orchestration.params import SPECS, ParameterError, validate
+
+NOTEBOOKS = runner.list_notebooks()
+
+
+def defaults(notebook) -> dict:
+    return {name: ast.literal_eval(text) for name, text in runner.declared_parameters(notebook).items()}
+
+
+def write_prepared(folder, n: int) -> None:
+    """A one-slice prepared file at size ``n`` (chapters 03 and 07 check their sizes against it)."""
+    meta = {"volume": np.array([b"v"]), "slice": np.array([0]), "split": np.array([b"train"])}
+    prepared.write(folder / prepared.PREPARED_NAME, np.ones((1, n, n), np.complex64), meta, 1.0, {})
+
+
+def test_every_notebook_has_a_spec_of_its_parameters_in_order():
+    assert sorted(SPECS) == [nb.stem for nb in NOTEBOOKS]
+    for notebook in NOTEBOOKS:
+        assert list(SPECS[notebook.stem]({})) == list(runner.declared_parameters(notebook)), notebook.stem
+
+
+def test_notebook_defaults_are_the_cpu_profile_values():
+    cpu = profiles.PROFILES["cpu"]
+    differing = {f"{nb.stem}: {k}": (v, cpu[k]) for nb in NOTEBOOKS for k, v in defaults(nb).items() if k in cpu and v != cpu[k]}
+    assert not differing, f"notebook default ≠ cpu profile: {differing}"
+
+
+@pytest.mark.parametrize("profile", sorted(profiles.PROFILES))
+def test_every_profile_passes_every_chapter(profile, tmp_path):
+    write_prepared(tmp_path, profiles.PROFILES[profile]["size"])
+    planned = runner.plan_parameters(NOTEBOOKS, profile, tmp_path, tmp_path, {})
+    for notebook in NOTEBOOKS:
+        values = validate(notebook.stem, {**defaults(notebook), **planned[notebook.name]})
+        assert list(values) == list(SPECS[notebook.stem]({})) and values["run_dir"] == tmp_path
+
+
+@pytest.mark.parametrize(
+    "chapter, bad, message",
+    [("02_preprocessing", {"split": [0.5, 0.5]}, "parameter 'split': split fractions must be three numbers"),
+     ("03_train_automap", {"train_variant": "seed-201m"}, "parameter 'train_variant': variant 'seed-201m' is defined at n = 128"),
+     ("06_undersampling_baselines", {"train_groups": [[1, 4]]}, r"parameter 'train_groups': train_groups \[\[1, 4\]\] must cover"),
+     ("06_undersampling_baselines", {"accelerations": [1, 3]}, r"parameter 'accelerations\[1\]' must be one of \[1, 4, 8\]"),
+     ("07_architecture_study", {"study_seeds": [0, 0]}, "parameter 'study_seeds' has repeated seeds"),
+     ("09_transfer", {"transfer_batch_size": 65}, "parameter 'transfer_batch_size' must be <= 64, got 65"),
+     ("09_transfer", {"transfer_modes": ["all"]}, "parameter 'transfer_modes' must include 'scratch'"),
+     ("05_results", {"run_dir": "missing"}, "parameter 'run_dir': folder 'missing' does not exist"), ])
+def test_a_bad_value_fails_naming_the_parameter(chapter, bad, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_prepared(tmp_path, 64)
+    notebook = next(nb for nb in NOTEBOOKS if nb.stem == chapter)
+    namespace = {**defaults(notebook), "run_dir": tmp_path, "data_dir": tmp_path, **bad}
+    with pytest.raises(ParameterError, match=message):
+        validate(chapter, namespace)
+
+
+def test_a_missing_parameter_is_an_error(tmp_path):
+    with pytest.raises(ParameterError, match="parameter 'seed' of 01_data_exploration is not set"):
+        validate("01_data_exploration",
+                 {"data_dir": tmp_path, "val_dir": None, "test_dir": None, "run_dir": tmp_path, "example_volume": 0})
