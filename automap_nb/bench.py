@@ -61,7 +61,7 @@ PEAK_TFLOPS = {
     "H100": {"fp32": 494.7, "bf16": 989.4, "fp32_simt": 67.0},  # SXM5 ("H100 80GB HBM3")
     "H200": {"fp32": 494.7, "bf16": 989.4, "fp32_simt": 67.0},  # SXM
     "A100": {"fp32": 156.0, "bf16": 312.0, "fp32_simt": 19.5},
-    "V100": {"fp32": 15.7, "bf16": None, "fp32_simt": 15.7},
+    "V100": {"fp32": 15.7, "bf16": None, "fp32_simt": 15.7}
 }
 PEAK_SOURCE = "NVIDIA datasheets (H100 2023, H200 2024, A100 2021, V100), dense figures; see bench.PEAK_TFLOPS"
 
@@ -206,7 +206,7 @@ def run_benchmark(variant: str = "seed", n: int | None = 64, batch: int = 32, st
         "peak_fraction": None if peak_t is None else achieved / peak_t, "peak_source": PEAK_SOURCE,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "device_peak_mb": None if peak is None else peak / 2**20, "backend": device["backend"], "device": device["device"],
-        "device_name": device["name"], "keras": keras.__version__, "machine": machine,
+        "device_name": device["name"], "keras": keras.__version__, "machine": machine
     }
 
 
@@ -252,7 +252,7 @@ def format_table(result: dict) -> str:
             ("input pipeline alone", f"{result['pipeline_samples_per_s']:,.0f} samples/s "
              f"(host draws alone: {result['pipeline_host_samples_per_s']:,.0f} samples/s)"),
             ("inference", f"{result['infer_ms_per_slice']:,.2f} ms per slice (batch 1)"),
-            ("peak host RSS", f"{result['peak_rss_mb']:,.0f} MB"), ("peak device memory", device_mem), ]
+            ("peak host RSS", f"{result['peak_rss_mb']:,.0f} MB"), ("peak device memory", device_mem)]
     lines = ["| quantity | value |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines)
 

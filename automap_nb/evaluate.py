@@ -190,7 +190,7 @@ def evaluate_volumes(targets, preds, volumes: Sequence) -> dict:
         gt, pred = targets[idx], preds[idx]
         per_volume[name] = {
             "nmse": nmse(gt, pred), "psnr": psnr(gt, pred), "ssim": ssim(gt, pred),
-            "psnr_seed": float(np.mean([psnr_seed(g, p) for g, p in zip(gt, pred)])), "slices": len(idx),
+            "psnr_seed": float(np.mean([psnr_seed(g, p) for g, p in zip(gt, pred)])), "slices": len(idx)
         }
     mean, std2, infinite = {}, {}, {}
     for metric in METRICS:

@@ -38,7 +38,7 @@ QUOTED: dict[str, Quoted] = {
     "fastmri_unet_nmse_4x": Quoted(0.032, "0.032", f"{FASTMRI}: single-coil knee U-Net baseline at 4×, "
                                    "NMSE after volume-level aggregation"),
     "fastmri_unet_psnr_4x": Quoted(32.3, "32.3", f"{FASTMRI}: single-coil knee U-Net baseline at 4×, "
-                                   "PSNR (dB) after volume-level aggregation"),
+                                   "PSNR (dB) after volume-level aggregation")
 }
 
 

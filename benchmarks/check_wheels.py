@@ -70,7 +70,7 @@ WHEELS = {
     "nilearn": "sample data",
     "nibabel": "nilearn",
     "sigpy": "chapter 06 TV",
-    "pywavelets": "sigpy",
+    "pywavelets": "sigpy"
 }
 PLATFORMS = [
     "manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_26_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",

@@ -53,11 +53,14 @@ OPTIONS = {
                                            1.0), "f16-lr1e-3-warmup-cosine-orthogonal": (16, 1e-3, "warmup-cosine", 32, 1.0),
     "f16-lr1e-3-warmup-cosine-bf16": (16, 1e-3, "warmup-cosine", 32,
                                       1.0), "f16-lr1e-3-warmup-cosine-bf16-no-augment": (16, 1e-3, "warmup-cosine", 32, 1.0),
+    "f16-lr1.4e-3-warmup-cosine-bf16-batch64": (16, 1.4e-3, "warmup-cosine", 64,
+                                                1.0), "f16-lr2e-3-warmup-cosine-bf16-batch64": (16, 2e-3, "warmup-cosine", 64, 1.0),
+    "f16-lr2e-3-warmup-cosine-bf16-batch128": (16, 2e-3, "warmup-cosine", 128, 1.0)
 }
 # options whose dense kernels start orthogonal (gain 1) instead of Glorot-uniform
 ORTHOGONAL = {"f16-lr1e-3-warmup-cosine-orthogonal"}
 # options whose layers compute in bfloat16 (``models.build_variant(precision="mixed_bfloat16")``)
-BFLOAT16 = {"f16-lr1e-3-warmup-cosine-bf16", "f16-lr1e-3-warmup-cosine-bf16-no-augment"}
+BFLOAT16 = {name for name in OPTIONS if "-bf16" in name}
 # options trained on the training slices as they are, without the seed's augmentation
 NO_AUGMENT = {"f16-lr1e-3-warmup-cosine-bf16-no-augment"}
 
@@ -129,7 +132,7 @@ def write_markdown(report: dict, path: Path) -> None:
         f"scores **{ref:.2f} dB** on the same slices. Seconds are training seconds (validation excluded).", "",
         "| option | conv filters | lr | schedule | samples/s | load | samples | s | val PSNR at 12,800 samples "
         "| val PSNR at 60 s | final val PSNR | over mean image |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     ]
     for r in report["options"].values():
         at_samples, at_60 = psnr_at(r["curve"], "samples", 12800), psnr_at(r["curve"], "seconds", 60)
@@ -167,8 +170,7 @@ def main(argv=None) -> int:
              train_slices=int(len(read_split(args.prepared, "train")["volume"])), val_slices=len(val["volume"]),
              mean_image_val_psnr_seed=float(np.mean([evaluate.psnr_seed(t, mean) for t in val["targets"][..., 0]])),
              machine=f"{os.cpu_count()} CPU cores ({platform.machine()})", keras=keras.__version__, backend=keras.backend.backend(),
-             samples_per_option=args.samples,
-             ))
+             samples_per_option=args.samples))
     for name in args.only or OPTIONS:
         key = f"{name} @ {args.samples:,}"
         print(f"[learning] {key}", flush=True)

@@ -50,7 +50,7 @@ for kind, shards, pipeline in [("none", 1, "numpy"), ("data", 1, "numpy"), ("mod
         "kernel_spec": [str(a) for a in getattr(kernel.sharding, "spec", ())],
         "kernel_devices": len(kernel.sharding.device_set),
         "kernel_shard_shape": list(kernel.addressable_shards[0].data.shape),
-        "describe": distribute.describe(dist),
+        "describe": distribute.describe(dist)
     }
 print("RESULTS " + json.dumps(results))
 """

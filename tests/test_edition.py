@@ -29,7 +29,7 @@ def _fake_run(folder: Path, drop: str | None = None) -> Path:
             "final_val_psnr": 9.7
         }, "05_results.json": {
             "test_volumes": 1, "test_slices": 3, "metrics": {"automap": {"mean": {"psnr": 12.76, "ssim": 0.0318, "nmse": 0.733}}}
-        },
+        }
     }
     (folder / "data").mkdir()
     (folder / "data" / "SAMPLE_DATA.json").write_text("{}")
@@ -75,12 +75,10 @@ def test_quoted_numbers_have_sources_and_are_not_typed_in_the_pages():
         reference.value("nope")
     for key, quoted in reference.QUOTED.items():
         assert quoted.source and quoted.text, key
-    pages = [p for p in (REPO / "book").glob("*.md")]
-    for nb in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"):
-        pages.append(nb)
+    pages = [*(REPO / "book").glob("*.md"), *(REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")]
     for page in pages:
-        text = page.read_text() if page.suffix == ".md" else "\n".join("".join(c["source"])
-                                                                       for c in json.loads(page.read_text())["cells"]
+        cells = [] if page.suffix == ".md" else json.loads(page.read_text())["cells"]
+        text = page.read_text() if page.suffix == ".md" else "\n".join("".join(c["source"]) for c in cells
                                                                        if c["cell_type"] == "markdown")
         for quoted in reference.QUOTED.values():
             if len(quoted.text) >= 4:  # "28.2", "51,288", "0.032"; short ones (300, 12) are too common
@@ -96,7 +94,7 @@ def test_tidy_notebook_hides_bookkeeping():
                        "cell_type": "code", "metadata": {}, "source": "write_json(p)",
                        "outputs": [{"output_type": "execute_result", "data": {"text/plain": ["PosixPath('/tmp/x/a.json')"]}},
                                    {"output_type": "execute_result", "data": {"text/plain": ["42"]}}]
-                   }, ]
+                   }]
     }
     cells = book.tidy_notebook(notebook)["cells"]
     assert "remove-cell" in cells[0]["metadata"]["tags"] and "remove-cell" in cells[1]["metadata"]["tags"]

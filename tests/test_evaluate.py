@@ -102,8 +102,7 @@ def test_evaluate_volumes_aggregates_per_volume():
                                          (lambda: ev.psnr(np.zeros((4, 4)), np.ones((4, 4))), "data_range"),
                                          (lambda: ev.psnr_seed(np.ones(3) + 0j, np.ones(3)), "real"),
                                          (lambda: ev.evaluate_volumes(np.ones((2, 8, 8)), np.ones((2, 8, 8)), ["a"]), "volumes"),
-                                         (lambda: ev.evaluate_volumes(np.ones((2, 8)), np.ones((2, 8)), ["a", "b"]), "targets"), ],
-                         )
+                                         (lambda: ev.evaluate_volumes(np.ones((2, 8)), np.ones((2, 8)), ["a", "b"]), "targets")])
 def test_errors_are_one_line_value_errors(call, match):
     with pytest.raises(ValueError, match=match) as info:
         call()

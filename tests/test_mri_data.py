@@ -67,7 +67,7 @@ def test_truncated_data_is_caught_when_read(tmp_path):
                                             ("dtype", "must be complex"), ("no_header", "no dataset 'ismrmrd_header'"),
                                             ("bad_xml", "not valid XML"),
                                             ("header_field", "no element 'encoding/reconSpace/matrixSize/x'"),
-                                            ("target_shape", "does not match"), ])
+                                            ("target_shape", "does not match")])
 def test_schema_errors_name_the_file(tmp_path, problem, match):
     path = write_fastmri_file(tmp_path / "vol.h5", slices=2)
     with h5py.File(path, "a") as f:

@@ -55,7 +55,7 @@ def test_every_profile_passes_every_chapter(profile, tmp_path):
      ("07_architecture_study", {"study_seeds": [0, 0]}, "parameter 'study_seeds' has repeated seeds"),
      ("09_transfer", {"transfer_batch_size": 65}, "parameter 'transfer_batch_size' must be <= 64, got 65"),
      ("09_transfer", {"transfer_modes": ["all"]}, "parameter 'transfer_modes' must include 'scratch'"),
-     ("05_results", {"run_dir": "missing"}, "parameter 'run_dir': folder 'missing' does not exist"), ])
+     ("05_results", {"run_dir": "missing"}, "parameter 'run_dir': folder 'missing' does not exist")])
 def test_a_bad_value_fails_naming_the_parameter(chapter, bad, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_prepared(tmp_path, 64)

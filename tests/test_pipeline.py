@@ -65,10 +65,8 @@ def test_crop_is_the_reflection_tiling_crop_at_every_offset(bank):
     images = keras_images(bank)
     for top in range(0, N, 5):
         for left in (0, 1, N // 2, N - 1):
-            batch = {
-                "index": np.array([2, 9], np.int32), "offset": np.array([[top, left]] * 2, np.int32), "mask": np.ones((2, N),
-                                                                                                                      np.float32)
-            }
+            batch = dict(index=np.array([2, 9], np.int32), offset=np.array([[top, left]] * 2, np.int32), mask=np.ones((2, N),
+                                                                                                                      np.float32))
             _, targets = pipeline.examples(bank, batch)
             for k, row in enumerate(batch["index"]):
                 tiled = augment.reflection_tiling(images[row])[top:top + N, left:left + N]

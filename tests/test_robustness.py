@@ -346,7 +346,7 @@ def test_open_failures_keep_hdf5s_reason(tmp_path):
 
 @pytest.mark.parametrize("problem, match", [("acquisition_number", "attribute 'acquisition' must be text, got int 5"),
                                             ("patient_latin1", "attribute 'patient_id' is not UTF-8 text"),
-                                            ("header_array", "'ismrmrd_header' must be XML text, got ndarray of dtype int64"), ])
+                                            ("header_array", "'ismrmrd_header' must be XML text, got ndarray of dtype int64")])
 def test_header_attributes_of_unexpected_type_or_encoding(tmp_path, problem, match):
     path = write_fastmri_file(tmp_path / "vol.h5", slices=2)
     with h5py.File(path, "a") as f:
@@ -496,7 +496,7 @@ def test_folder_mistakes_are_one_line_errors(tmp_path):
              (("--test-dir", copy), "a file of the same name is in --data-dir"),
              (("--val-dir", undersampled), "file9000000.h5: k-space is undersampled"),
              (("--test-dir", same_patient), "patient 'patient0000' also has"),
-             (("--val-dir", tmp_path / "nope"), "nope: val folder (--val-dir) does not exist"), ]
+             (("--val-dir", tmp_path / "nope"), "nope: val folder (--val-dir) does not exist")]
     for extra, *fragments in cases:
         result = cli("prepare", "--data-dir", train, *extra, "--out", tmp_path / "o" / "p.h5", "--size", 16, "--quiet")
         assert_one_line_error(result, *fragments)

@@ -39,7 +39,7 @@ def read(path: Path) -> dict:
     with h5py.File(path, "r") as hf:
         return {
             "keys": sorted(hf.keys()), "kspace": hf["kspace"][()], "reconstruction_esc": hf["reconstruction_esc"][()],
-            "header": hf["ismrmrd_header"][()], "header_shape": hf["ismrmrd_header"].shape, "attrs": dict(hf.attrs),
+            "header": hf["ismrmrd_header"][()], "header_shape": hf["ismrmrd_header"].shape, "attrs": dict(hf.attrs)
         }
 
 
@@ -241,9 +241,7 @@ def test_stale_temporary_of_dead_process_is_removed(tmp_path):
 @pytest.mark.parametrize(("kwargs", "name"), [({"volumes": 0}, "volumes"), ({"volumes": 2.5}, "volumes"),
                                               ({"volumes": "3"}, "volumes"), ({"slices": 0}, "slices"),
                                               ({"slices": MAX_SLICES + 1}, "slices"), ({"seed": -1}, "seed"),
-                                              ({"seed": None}, "seed"), ({"force": "yes"}, "force"),
-                                              ({"progress": 1}, "progress"), ],
-                         )
+                                              ({"seed": None}, "seed"), ({"force": "yes"}, "force"), ({"progress": 1}, "progress")])
 def test_bad_parameters(tmp_path, kwargs, name):
     with pytest.raises(ValueError, match=name) as info:
         build_sample_dataset(tmp_path / "out", **kwargs)

@@ -77,7 +77,7 @@ def test_apply_mask_broadcasts_over_rows_and_channels():
                                          (lambda: ss.mask_for("random", 0.5, 64, 0), "acceleration"),
                                          (lambda: ss.mask_for("random", 8, 64, 0, center_fraction=0.2), "center_fraction"),
                                          (lambda: ss.apply_mask(np.ones((2, 8, 8, 2)), np.ones(7)), "width"),
-                                         (lambda: ss.make_mask_fn("random", 4, 64, mode="sometimes"), "mode"), ])
+                                         (lambda: ss.make_mask_fn("random", 4, 64, mode="sometimes"), "mode")])
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match) as info:
         call()

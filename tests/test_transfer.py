@@ -17,7 +17,7 @@ def source():
 
 @pytest.mark.parametrize("mode, trains", [("all", ["dense_1", "dense_2", "conv_1", "conv_2", "deconv"]),
                                           ("scratch", ["dense_1", "dense_2", "conv_1", "conv_2", "deconv"]),
-                                          ("conv_tail", ["conv_1", "conv_2", "deconv"]), ("dense", ["dense_1", "dense_2"]), ])
+                                          ("conv_tail", ["conv_1", "conv_2", "deconv"]), ("dense", ["dense_1", "dense_2"])])
 def test_modes_freeze_exactly_the_layers_they_say(source, mode, trains):
     model = transfer.build_for_mode(mode, source, seed=1)
     trainable = [layer.name for layer in model.layers if layer.weights and layer.trainable]

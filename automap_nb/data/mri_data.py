@@ -112,7 +112,7 @@ def parse_ismrmrd_header(xml: bytes | str, where: str = "header") -> dict:
     padding_left = encoding_size[1] // 2 - center
     return {
         "encoding_size": encoding_size, "recon_size": recon_size, "padding_left": padding_left,
-        "padding_right": padding_left + maximum + 1,
+        "padding_right": padding_left + maximum + 1
     }
 
 
@@ -237,8 +237,7 @@ def _volume_info(f: h5py.File, path: Path) -> VolumeInfo:
     attrs = _read_attrs(f, str(path))
     return VolumeInfo(path=path, num_slices=int(kspace.shape[0]), kspace_shape=(int(kspace.shape[1]), int(kspace.shape[2])),
                       target_key=target_key, acquisition=attrs.get("acquisition"), patient_id=attrs.get("patient_id"), attrs=attrs,
-                      undersampled=_undersampling(f, attrs), **header,
-                      )
+                      undersampled=_undersampling(f, attrs), **header)
 
 
 def index_folder(data_dir: str | Path, allow_undersampled: bool = False, what: str = "data folder") -> list[VolumeInfo]:
@@ -362,7 +361,7 @@ def folder_summary(volumes: list[VolumeInfo]) -> list[dict]:
     return [{
         "volume": v.name, "slices": v.num_slices, "kspace": f"{v.kspace_shape[0]}×{v.kspace_shape[1]}", "acquisition": v.acquisition
         or "", "encoding": "×".join(map(str, v.encoding_size[:2])), "recon": "×".join(map(str, v.recon_size[:2])),
-        "target": v.target_key or "",
+        "target": v.target_key or ""
     } for v in volumes]
 
 

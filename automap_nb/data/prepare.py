@@ -100,8 +100,7 @@ def describe_sources(folders: dict, fractions) -> dict:
 
 
 def prepare_dataset(data_dir: str | Path, out_path: str | Path, size: int = 128, fractions=splits.DEFAULT_FRACTIONS,
-                    progress: bool = True, val_dir: str | Path | None = None, test_dir: str | Path | None = None,
-                    ) -> dict:
+                    progress: bool = True, val_dir: str | Path | None = None, test_dir: str | Path | None = None) -> dict:
     """Preprocess every slice of every file in ``data_dir`` (and ``val_dir``/``test_dir``) into
     ``out_path`` (HDF5).
 
@@ -145,7 +144,7 @@ def prepare_dataset(data_dir: str | Path, out_path: str | Path, size: int = 128,
                         "test_dir": str(Path(test_dir).resolve()) if test_dir is not None else "",
                         "split_sources": json.dumps(sources),
                         "normalisation": "per-volume: complex image / max |image| of the volume", "split_fractions": json.dumps(
-                            list(fractions)), "fingerprint": fingerprint,
+                            list(fractions)), "fingerprint": fingerprint
                     })
         except OSError as err:  # h5py's write errors (a full disk): name the file, one line
             raise results.OutputPathError(f"{out_path}: cannot write the prepared file "

@@ -97,7 +97,7 @@ from automap_nb.results import atomic_path, remove_stale_temporaries, write_text
 __all__ = [
     "ACQUISITIONS", "COMPACT_COLUMNS", "COMPACT_MAX_SIZE", "COMPACT_ROWS", "GENERATOR_VERSION", "MANIFEST_NAME", "MAX_SLICES",
     "MAX_VOLUMES", "ORIENTATIONS", "TEMPLATE", "WIDTHS", "build_sample_dataset", "ismrmrd_header", "load_template",
-    "sample_file_name", "simulate_volume",
+    "sample_file_name", "simulate_volume"
 ]
 
 GENERATOR_VERSION = "1"
@@ -134,17 +134,17 @@ TEMPLATE = {
     "name": "ICBM152 2009a nonlinear symmetric (MNI152NLin2009aSym), as bundled in nilearn", "files": [
         "nilearn/datasets/data/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
         "nilearn/datasets/data/mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz",
-        "nilearn/datasets/data/mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz",
+        "nilearn/datasets/data/mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz"
     ], "loaders": [
         "nilearn.datasets.load_mni152_template(resolution=1)", "nilearn.datasets.load_mni152_gm_template(resolution=1)",
-        "nilearn.datasets.load_mni152_wm_template(resolution=1)",
+        "nilearn.datasets.load_mni152_wm_template(resolution=1)"
     ], "copyright": "Copyright (C) 1993-2009 Louis Collins, McConnell Brain Imaging Centre, "
     "Montreal Neurological Institute, McGill University",
     "licence": "MNI ICBM152 terms: use, copying, modification and distribution for any purpose "
     "without fee are permitted provided the copyright notice appears in all copies; provided "
     "'as is' without express or implied warranty (nilearn's dataset description lists the "
     "licence as 'unknown')", "url": "https://nist.mni.mcgill.ca/icbm-152-nonlinear-atlases-2009/",
-    "references": ["Fonov et al., NeuroImage 47 (Suppl. 1) S102, 2009", "Fonov et al., NeuroImage 54(1) 313-327, 2011", ],
+    "references": ["Fonov et al., NeuroImage 47 (Suppl. 1) S102, 2009", "Fonov et al., NeuroImage 54(1) 313-327, 2011"]
 }
 
 _ISMRMRD_NS = "http://www.ismrm.org/ISMRMRD"
@@ -153,13 +153,13 @@ _ISMRMRD_NS = "http://www.ismrm.org/ISMRMRD"
 # each jittered per volume by ±8 %, and the noise level as a fraction of the mean image magnitude.
 _CONTRASTS = {
     "CORPD_FBK": {"weights": (0.75, 0.50, 1.00), "noise": (0.010, 0.015)},
-    "CORPDFS_FBK": {"weights": (0.50, 0.25, 1.00), "noise": (0.015, 0.020)},
+    "CORPDFS_FBK": {"weights": (0.50, 0.25, 1.00), "noise": (0.015, 0.020)}
 }
 # Orientation → template axes (voxel axes x: left→right, y: posterior→anterior, z: inferior→
 # superior, 1 mm) of the image rows (u), the image columns (v) and the slice normal (w).
 _ORIENTATION_AXES = {
     "axial": ((0, -1, 0), (-1, 0, 0), (0, 0, 1)), "coronal": ((0, 0, -1), (-1, 0, 0), (0, 1, 0)),
-    "sagittal": ((0, 0, -1), (0, -1, 0), (1, 0, 0)),
+    "sagittal": ((0, 0, -1), (0, -1, 0), (1, 0, 0))
 }
 _FIELD_HALF_MM = 120.0  # the smooth random fields are defined on [-120, 120] mm around the centre
 _DISPLACEMENT_NODES = 7  # control points per axis (40 mm apart)
@@ -200,7 +200,7 @@ def load_template() -> dict[str, Any]:
     centre = np.argwhere(t1 > 0).mean(axis=0)
     for array in (gm, wm, rest):
         array.setflags(write=False)
-    return {"gm": gm, "wm": wm, "rest": rest, "centre": centre, "nilearn_version": nilearn.__version__, }
+    return {"gm": gm, "wm": wm, "rest": rest, "centre": centre, "nilearn_version": nilearn.__version__}
 
 
 def _rotation(angles: np.ndarray) -> np.ndarray:
@@ -234,7 +234,7 @@ def _draw_volume_parameters(seed: int, index: int) -> dict[str, Any]:
         # phase = sum of c_k · monomial_k over normalised image coordinates in [-1, 1]
         "phase_offset": float(rng.uniform(-np.pi, np.pi)),
         "phase_linear": rng.normal(0.0, 0.5, 2),
-        "phase_quadratic": rng.normal(0.0, 0.8, 3),
+        "phase_quadratic": rng.normal(0.0, 0.8, 3)
     }
 
 
@@ -349,11 +349,11 @@ def simulate_volume(index: int, slices: int = 10, seed: int = 0, compact: bool =
     reconstruction = np.abs(center_crop(ifft2c(kspace), (CROP, CROP))).astype(np.float32)
     attrs = {
         "acquisition": p["acquisition"], "max": float(reconstruction.max()), "norm": float(np.linalg.norm(reconstruction)),
-        "patient_id": _patient_id(seed, index),
+        "patient_id": _patient_id(seed, index)
     }
     return {
         "kspace": kspace, "reconstruction_esc": reconstruction, "attrs": attrs, "orientation": p["orientation"], "width": width,
-        "field_strength": p["field_strength"], "acquired_columns": COMPACT_COLUMNS if compact else None,
+        "field_strength": p["field_strength"], "acquired_columns": COMPACT_COLUMNS if compact else None
     }
 
 
@@ -430,8 +430,7 @@ def _write_volume(path: Path, volume: dict[str, Any], slices: int) -> None:
             options = dict(_COMPRESSION, chunks=(1, ) + data.shape[1:]) if compact else {}
             hf.create_dataset(key, data=data, track_times=False, **options)
         header = ismrmrd_header(volume["width"], slices, volume["attrs"]["acquisition"], volume["field_strength"],
-                                volume.get("acquired_columns"),
-                                )
+                                volume.get("acquired_columns"))
         hf.create_dataset("ismrmrd_header", data=np.bytes_(header), track_times=False)
         for key, value in volume["attrs"].items():
             hf.attrs[key] = value
@@ -493,8 +492,7 @@ def _build_in_processes(todo: list[tuple[Path, int]], slices: int, seed: int, co
 
 
 def build_sample_dataset(out_dir: str | os.PathLike[str], volumes: int = 16, slices: int = 10, seed: int = 0, force: bool = False,
-                         progress: bool = True, compact: bool = False, workers: int = 1,
-                         ) -> list[Path]:
+                         progress: bool = True, compact: bool = False, workers: int = 1) -> list[Path]:
     """Write the sample dataset: ``volumes`` fastMRI single-coil files in ``out_dir``.
 
     Files are ``out_dir/file{1000000 + i}.h5`` for ``i = 1 … volumes`` (``file1000001.h5`` …);
@@ -553,7 +551,7 @@ def build_sample_dataset(out_dir: str | os.PathLike[str], volumes: int = 16, sli
         "schema": "fastMRI single-coil: kspace (slices, 640, W) complex64, reconstruction_esc "
         "(slices, 320, 320) float32, ismrmrd_header; attrs acquisition, max, norm, patient_id",
         "anatomy": "brain (not knee); pseudo-subjects of one template are strongly correlated",
-        "template": dict(TEMPLATE, nilearn_version=importlib.metadata.version("nilearn")),
+        "template": dict(TEMPLATE, nilearn_version=importlib.metadata.version("nilearn"))
     }
     text = json.dumps(manifest, indent=2) + "\n"
     write_text_atomic(out / MANIFEST_NAME, text)

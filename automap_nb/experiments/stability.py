@@ -364,8 +364,7 @@ def summary_rows(group: str, result: dict, targets: np.ndarray) -> list[dict]:
                      amp_worst_max=float(np.max(worst.max(axis=0) / norm)),
                      worst_from=[tried[w].removeprefix("search:") for w in which], own_search=f"search:{method}" in tried,
                      psnr_clean=float(np.mean([psnr(t, c, data_range=t.max()) for t, c in zip(targets, result["clean"][method])])),
-                     psnr_worst=float(np.mean([psnr(t, o, data_range=t.max()) for t, o in zip(targets, worst_out)])),
-                     ))
+                     psnr_worst=float(np.mean([psnr(t, o, data_range=t.max()) for t, o in zip(targets, worst_out)]))))
     return rows
 
 

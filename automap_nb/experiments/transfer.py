@@ -32,15 +32,13 @@ PICTURES = dict(
     train=[
         "astronaut", "cat", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "cell", "brick", "grass",
         "gravel", "page", "text"
-    ], val=["moon", "coins"], test=["clock", "camera"],
-)
+    ], val=["moon", "coins"], test=["clock", "camera"])
 
 #: Fine-tuning modes: which layers train (the rest are frozen). ``scratch`` trains every layer from
 #: fresh random weights; the others start from chapter 03's trained weights.
 MODES = dict(all="every layer, from chapter 03's weights",
              conv_tail="the conv tail only (conv_1, conv_2, deconv); the dense layers frozen",
-             dense="the dense layers only; the conv tail frozen", scratch="every layer, from random weights (no transfer)",
-             )
+             dense="the dense layers only; the conv tail frozen", scratch="every layer, from random weights (no transfer)")
 MODE_LABELS = {"all": "fine-tune all", "conv_tail": "conv tail only", "dense": "dense only", "scratch": "from scratch"}
 CONV_TAIL = ("conv_1", "conv_2", "deconv")
 

@@ -111,9 +111,8 @@ def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, 
 
 def history_summary(history: dict) -> dict:
     """Compact record of a training run: parameters, epochs, time, final train/val seed PSNR."""
-    epochs = history["epochs"]
-    return dict(params=history["config"]["params"], epochs=len(epochs), train_seconds=float(sum(e["train_seconds"]
-                                                                                                for e in epochs)),
+    epochs, seconds = history["epochs"], float(sum(e["train_seconds"] for e in history["epochs"]))
+    return dict(params=history["config"]["params"], epochs=len(epochs), train_seconds=seconds,
                 samples_per_s=float(np.mean([e["samples_per_s"] for e in epochs])), final_train_psnr_seed=epochs[-1]["psnr"],
                 final_val_psnr_seed=epochs[-1]["val_psnr"], learning_rate=history["config"]["learning_rate"],
                 mask_fn=history["config"]["mask_fn"], train_slices=history["config"]["train_slices"],

@@ -65,7 +65,7 @@ def pipeline_steps(kspace: np.ndarray, size: int, crop: int = 320) -> plt.Figure
               (np.abs(small_norm), f"4. downsampled\n{size} × {size}, / max", {"vmin": 0, "vmax": 1}),
               (np.where(np.abs(small_norm) > 0.05, np.angle(small_norm),
                         np.nan), "phase kept\n(where |x| > 5 %)", {"cmap": "twilight", "vmin": -np.pi, "vmax": np.pi}),
-              (log_magnitude(transforms.fft2c(small_norm)), f"5. input k-space\n{size} × {size} (log)", {"cmap": "magma"}), ]
+              (log_magnitude(transforms.fft2c(small_norm)), f"5. input k-space\n{size} × {size} (log)", {"cmap": "magma"})]
     fig, axes = plt.subplots(2, 3, figsize=(TEXT_WIDTH, 6.4))
     for ax, (array, title, kwargs) in zip(axes.ravel(), panels):
         handle = image_panel(ax, array, title, **kwargs)

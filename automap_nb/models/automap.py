@@ -62,7 +62,7 @@ VARIANTS: dict[str, dict] = {
              }, "original": {"n": None, "kind": "automap", "description": "original AUTOMAP at any n: 2n² → n² → n²"},
     "smaller": {"n": None, "kind": "automap", "description": "a 4× narrower first layer than seed's: 2n² → n²/16 → n²"},
     "one_dense": {"n": None, "kind": "automap", "description": "a single dense layer: 2n² → n²"},
-    "fullconv": {"n": None, "kind": "fullconv", "description": "no dense layers; encoder–decoder, ≈ seed's parameters"},
+    "fullconv": {"n": None, "kind": "fullconv", "description": "no dense layers; encoder–decoder, ≈ seed's parameters"}
 }
 
 

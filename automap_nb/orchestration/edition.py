@@ -15,7 +15,7 @@ from automap_nb import tables
 
 METHOD_NAMES = {
     "automap": "AUTOMAP, trained (chapter 03)", "untrained": "AUTOMAP, untrained (same initial weights)",
-    "ifft": "inverse FFT of the input (exact on fully sampled k-space)", "mean_image": "mean training image (ignores the input)",
+    "ifft": "inverse FFT of the input (exact on fully sampled k-space)", "mean_image": "mean training image (ignores the input)"
 }
 
 
@@ -144,5 +144,5 @@ def substitutions(run_dir: str | Path) -> dict[str, str]:
         "edition_total_time": duration(total), "edition_chapters": str(len(notebooks)),
         "edition_val_psnr": f"{_get(training, '03_train_automap.json', 'final_val_psnr'):.1f}",
         "edition_test_volumes": str(volumes), "edition_test_slices": str(_get(results, "05_results.json", "test_slices")),
-        "edition_headline": headline_table(results), "edition_departures": departures_table(run_dir),
+        "edition_headline": headline_table(results), "edition_departures": departures_table(run_dir)
     }

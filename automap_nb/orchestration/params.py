@@ -235,7 +235,7 @@ def _ch09(p):
 SPECS: dict[str, Callable[[dict], dict[str, Callable]]] = {
     "01_data_exploration": _ch01, "02_preprocessing": _ch02, "03_train_automap": _ch03, "04_weight_analysis": _ch04,
     "05_results": _ch05, "06_undersampling_baselines": _ch06, "07_architecture_study": _ch07, "08_stability": _ch08,
-    "09_transfer": _ch09,
+    "09_transfer": _ch09
 }
 
 

@@ -27,7 +27,7 @@ _SHARED: dict[str, object] = {
     "keep_checkpoints": False,
     "study_variants": ["original", "seed", "smaller", "one_dense", "fullconv"],
     "study_accelerations": [1, 4],
-    "study_seeds": [0, 1],
+    "study_seeds": [0, 1]
 }
 
 # Keys shared by several chapters come first; each chapter's own keys follow in its section.
@@ -76,7 +76,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "transfer_epochs": 1,
         "transfer_batch_size": 4,
         "transfer_learning_rate": 1e-3,
-        "transfer_lr_schedule": "cosine",
+        "transfer_lr_schedule": "cosine"
     },
     "cpu": {
         **_SHARED,
@@ -126,7 +126,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "transfer_epochs": 8,
         "transfer_batch_size": 16,
         "transfer_learning_rate": 1e-3,
-        "transfer_lr_schedule": "warmup-cosine",
+        "transfer_lr_schedule": "warmup-cosine"
     },
     # GPU edition: one H100 lease is 15 min (≈ 900 s, machine start ≈ 90 s included), each command ≤ 600 s,
     # so the book gets ≈ 660 s in two commands. Planned from facts.md's H100 figures (Keras 3 / JAX,
@@ -187,7 +187,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "transfer_epochs": 4,
         "transfer_batch_size": 32,
         "transfer_learning_rate": 5e-4,
-        "transfer_lr_schedule": "warmup-cosine",
+        "transfer_lr_schedule": "warmup-cosine"
     },
     "paper": {
         **_SHARED,
@@ -232,8 +232,8 @@ PROFILES: dict[str, dict[str, object]] = {
         "transfer_epochs": 30,
         "transfer_batch_size": 32,
         "transfer_learning_rate": 2e-4,
-        "transfer_lr_schedule": "cosine",
-    },
+        "transfer_lr_schedule": "cosine"
+    }
 }
 
 DEFAULT_PROFILE = "cpu"
@@ -246,7 +246,7 @@ SAMPLE_DATA = {
     # 150 × 32 = 4,800 slices; the patient-hash split gives train 4,256 / val 352 / test 192 (6 volumes).
     # Compact files (sample_data: same schema, k-space kept where n ≤ 128 needs it): ≈ 3.7 GB instead of
     # ≈ 11 GB; built by one process per CPU.
-    "gpu": {"volumes": 150, "slices": 32, "compact": True, "parallel": True},
+    "gpu": {"volumes": 150, "slices": 32, "compact": True, "parallel": True}
 }
 
 # ---- departures from the seed ------------------------------------------------------------------
@@ -312,7 +312,7 @@ DEPARTURES: dict[str, tuple[str, str]] = {
     "transfer_epochs": ("the wall-clock budget: four runs of the chapter 03 network",
                         "each mode sees a few thousand samples at most: early learning only"),
     "transfer_learning_rate": ("as chapter 03: the seed's rate learns too slowly for this budget", "none measured"),
-    "transfer_lr_schedule": ("as chapter 03", "none measured"),
+    "transfer_lr_schedule": ("as chapter 03", "none measured")
 }
 
 #: Reasons that differ by profile: they replace :data:`DEPARTURES`' entry for a run of that profile.
@@ -327,8 +327,8 @@ PROFILE_DEPARTURES: dict[str, dict[str, tuple[str, str]]] = {
                           "not fastMRI's exact baseline"), "unet_epochs": ("the 15-minute budget",
                                                                            "the U-Net is not trained to convergence"),
         "tv_val_volumes": ("TV runs on the CPU: 2 val volumes (64 slices) tune λ within the budget", "λ is tuned on fewer slices"),
-        "study_epochs": ("the 15-minute budget: 6 runs of 4 epochs", "short budgets favour variants that learn fast"),
-    },
+        "study_epochs": ("the 15-minute budget: 6 runs of 4 epochs", "short budgets favour variants that learn fast")
+    }
 }
 
 #: The environment variable through which ``automap-nb run`` tells the kernels which profile runs.

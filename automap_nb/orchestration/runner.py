@@ -182,8 +182,7 @@ LOG_DIR = "logs"
 # Interactive use (JupyterLab) is untouched: these arguments are given only to the runner's kernels.
 KERNEL_ARGUMENTS = ("--IPKernelApp.capture_fd_output=False",
                     "--IPKernelApp.exec_lines=import logging, sys; sys.stderr = sys.__stderr__; "
-                    "logging.basicConfig(stream=sys.__stderr__)",
-                    )
+                    "logging.basicConfig(stream=sys.__stderr__)")
 
 
 def _kernel_manager_logging_to(log_path: Path):
