@@ -335,3 +335,9 @@ def test_worker_failure_leaves_no_partial_file(tmp_path, monkeypatch):
         build_sample_dataset(tmp_path, volumes=3, slices=1, progress=False, compact=True, workers=2)
     assert not leftovers(tmp_path) and not (tmp_path / MANIFEST_NAME).exists()
     assert not (tmp_path / "file1000002.h5").exists()
+
+
+def test_patient_ids_are_stable_across_releases():
+    """The ids decide the train/val/test split (hashed per patient): a change would silently move volumes
+    between splits and change every number in the book. Value of the first build (seed 0, volume 1)."""
+    assert sample_data._patient_id(0, 1) == "2452c865399f10bdb903c857841c9d9776086cabcebf3f8a242718f4b41b9f15"

@@ -28,7 +28,6 @@ What counts as implausible k-space (each a :class:`DataError` naming file and sl
 
 from __future__ import annotations
 
-import hashlib
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -354,6 +353,20 @@ def read_target_slice(volume: VolumeInfo | str | Path, index: int) -> np.ndarray
             return np.asarray(dataset[index], dtype=np.float32)
         except (OSError, ValueError) as err:
             raise DataError(f"{path}, slice {index}: cannot read '{key}' ({h5_reason(err)})") from None
+
+
+def write_volume(path: str | Path, kspace: np.ndarray, reconstruction: np.ndarray, header: str, attrs: dict,
+                 compression: dict | None = None) -> None:
+    """Write one single-coil file in the schema above: ``kspace`` ``(S, 640, W)`` complex64,
+    ``reconstruction_esc`` ``(S, 320, 320)`` float32, the ISMRMRD ``header`` and ``attrs``.
+    ``compression``: h5py dataset options (e.g. gzip), applied per slice chunk; files are written
+    reproducibly (no timestamps)."""
+    with h5py.File(path, "w") as f:
+        for key, data in (("kspace", kspace), ("reconstruction_esc", reconstruction)):
+            options = dict(compression, chunks=(1, ) + data.shape[1:]) if compression else {}
+            f.create_dataset(key, data=data, track_times=False, **options)
+        f.create_dataset("ismrmrd_header", data=np.bytes_(header), track_times=False)
+        f.attrs.update(attrs)
 
 
 def folder_summary(volumes: list[VolumeInfo]) -> list[dict]:

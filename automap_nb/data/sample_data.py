@@ -89,7 +89,7 @@ import h5py
 import numpy as np
 from scipy import ndimage
 
-from automap_nb.data.mri_data import RECON_SIZE
+from automap_nb.data.mri_data import RECON_SIZE, write_volume
 from automap_nb.data.transforms import center_crop, fft2c, ifft2c
 from automap_nb.orchestration.params import require_bool, require_int
 from automap_nb.results import atomic_path, remove_stale_temporaries, write_text_atomic
@@ -309,7 +309,7 @@ def _phase(p: dict[str, Any], slices: int) -> np.ndarray:
 
 def _patient_id(seed: int, index: int) -> str:
     """Deterministic 64-hex-digit ``patient_id`` of volume ``index`` of a build with ``seed``."""
-    text = f"automap_nb.data.sample_data/{GENERATOR_VERSION}/{seed}/{index}"
+    text = f"automap_nb.sample_data/{GENERATOR_VERSION}/{seed}/{index}"  # a fixed salt (the module's first name)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -423,17 +423,10 @@ def ismrmrd_header(width: int, slices: int, acquisition: str, field_strength: fl
 
 def _write_volume(path: Path, volume: dict[str, Any], slices: int) -> None:
     """Write one volume's HDF5 file at ``path`` (a temporary name; the caller renames it)."""
-    compact = volume.get("acquired_columns") is not None
-    with h5py.File(path, "w") as hf:
-        for key in ("kspace", "reconstruction_esc"):
-            data = volume[key]
-            options = dict(_COMPRESSION, chunks=(1, ) + data.shape[1:]) if compact else {}
-            hf.create_dataset(key, data=data, track_times=False, **options)
-        header = ismrmrd_header(volume["width"], slices, volume["attrs"]["acquisition"], volume["field_strength"],
-                                volume.get("acquired_columns"))
-        hf.create_dataset("ismrmrd_header", data=np.bytes_(header), track_times=False)
-        for key, value in volume["attrs"].items():
-            hf.attrs[key] = value
+    header = ismrmrd_header(volume["width"], slices, volume["attrs"]["acquisition"], volume["field_strength"],
+                            volume.get("acquired_columns"))
+    compression = _COMPRESSION if volume.get("acquired_columns") is not None else None
+    write_volume(path, volume["kspace"], volume["reconstruction_esc"], header, volume["attrs"], compression)
 
 
 def _check_existing(path: Path, seed: int, index: int, slices: int, compact: bool = False) -> None:

@@ -29,7 +29,6 @@ What the reader sees is settled while staging (:func:`stage_sources`):
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -39,7 +38,7 @@ from pathlib import Path
 from automap_nb import reference
 from automap_nb.orchestration import edition
 from automap_nb.orchestration.runner import NOTEBOOK_GLOB, REPO_ROOT, RunError, read_record
-from automap_nb.results import remove_stale_temporaries
+from automap_nb.results import atomic_path, remove_stale_temporaries
 
 BUILD_MARKER = ".automap-nb-book"
 ASSETS = "_assets"  # staged static files (MathJax, the book's CSS); Sphinx copies them into _static/
@@ -243,9 +242,8 @@ def build_book(run_dir: str | Path, build_dir: str | Path = REPO_ROOT / "_build"
         raise BookError(f"jupyter-book build failed (exit {result.returncode}):\n{shown}")
     if not (source / "_build" / "html" / "index.html").is_file():
         raise BookError(f"jupyter-book reported success but {source / '_build' / 'html' / 'index.html'} is missing")
-    fresh = build_dir / f".html.tmp-{os.getpid()}"
-    shutil.copytree(source / "_build" / "html", fresh)
-    if html.exists():  # the old book stays until the new one is complete
-        shutil.rmtree(html)
-    os.replace(fresh, html)
+    with atomic_path(html) as fresh:  # the old book stays until the new one is complete
+        shutil.copytree(source / "_build" / "html", fresh)
+        if html.exists():
+            shutil.rmtree(html)
     return html / "index.html"

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from automap_nb import tables
+from automap_nb.results import read_json
 
 METHOD_NAMES = {
     "automap": "AUTOMAP, trained (chapter 03)", "untrained": "AUTOMAP, untrained (same initial weights)",
@@ -28,7 +29,7 @@ def _read(run_dir: Path, name: str) -> dict:
     if not path.is_file():
         raise EditionError(f"{path}: missing (the landing page reads it)")
     try:
-        return json.loads(path.read_text())
+        return read_json(path)
     except ValueError as err:
         raise EditionError(f"{path}: not valid JSON ({err})") from None
 
