@@ -24,58 +24,29 @@ ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 64 * 2**20  # what a device call carries: the working tree and .whl/ together
 
 # Canonical names of the wheels gpu_edition.sh installs; the root each is needed for.
+# yapf: disable
 WHEELS = {
     # benchmarks/gpu.sh: Keras 3 on the image's JAX
-    "keras": "keras",
-    "namex": "keras",
-    "optree": "keras",
+    "keras": "keras", "namex": "keras", "optree": "keras",
     # automap_nb.orchestration.runner: papermill and a Jupyter kernel
-    "papermill": "papermill",
-    "entrypoints": "papermill",
-    "tenacity": "papermill",
-    "nbclient": "papermill",
-    "nbformat": "papermill",
-    "fastjsonschema": "nbformat",
-    "jsonschema": "nbformat",
-    "jsonschema-specifications": "jsonschema",
-    "referencing": "jsonschema",
-    "rpds-py": "jsonschema",
-    "jupyter-client": "nbclient",
-    "jupyter-core": "nbclient",
-    "platformdirs": "jupyter-core",
-    "traitlets": "nbclient",
-    "pyzmq": "jupyter-client",
-    "tornado": "jupyter-client",
-    "ipykernel": "kernel",
-    "comm": "ipykernel",
-    "debugpy": "ipykernel",
-    "nest-asyncio2": "ipykernel",
-    "matplotlib-inline": "ipykernel",
-    "ipython": "ipykernel",
-    "ipython-pygments-lexers": "ipython",
-    "jedi": "ipython",
-    "parso": "jedi",
-    "pexpect": "ipython",
-    "ptyprocess": "pexpect",
-    "prompt-toolkit": "ipython",
-    "wcwidth": "prompt-toolkit",
-    "stack-data": "ipython",
-    "asttokens": "stack-data",
-    "executing": "stack-data",
-    "pure-eval": "stack-data",
+    "papermill": "papermill", "entrypoints": "papermill", "tenacity": "papermill",
+    "nbclient": "papermill", "nbformat": "papermill", "fastjsonschema": "nbformat", "jsonschema": "nbformat",
+    "jsonschema-specifications": "jsonschema", "referencing": "jsonschema", "rpds-py": "jsonschema",
+    "jupyter-client": "nbclient", "jupyter-core": "nbclient", "platformdirs": "jupyter-core",
+    "traitlets": "nbclient", "pyzmq": "jupyter-client", "tornado": "jupyter-client",
+    "ipykernel": "kernel", "comm": "ipykernel", "debugpy": "ipykernel", "nest-asyncio2": "ipykernel",
+    "matplotlib-inline": "ipykernel", "ipython": "ipykernel", "ipython-pygments-lexers": "ipython",
+    "jedi": "ipython", "parso": "jedi", "pexpect": "ipython", "ptyprocess": "pexpect",
+    "prompt-toolkit": "ipython", "wcwidth": "prompt-toolkit", "stack-data": "ipython",
+    "asttokens": "stack-data", "executing": "stack-data", "pure-eval": "stack-data",
     # the chapters' `from myst_nb import glue` (installed without its Sphinx needs; glue imports docutils)
-    "myst-nb": "chapters' glue",
-    "docutils": "myst-nb glue",
+    "myst-nb": "chapters' glue", "docutils": "myst-nb glue",
     # automap_nb.data.sample_data (nilearn's bundled MNI template) and chapter 06's TV baseline (sigpy)
-    "nilearn": "sample data",
-    "nibabel": "nilearn",
-    "sigpy": "chapter 06 TV",
-    "pywavelets": "sigpy"
+    "nilearn": "sample data", "nibabel": "nilearn", "sigpy": "chapter 06 TV", "pywavelets": "sigpy",
 }
-PLATFORMS = [
-    "manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_26_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
-    "manylinux_2_5_x86_64", "manylinux1_x86_64"
-]
+PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_26_x86_64", "manylinux_2_17_x86_64",
+             "manylinux2014_x86_64", "manylinux_2_5_x86_64", "manylinux1_x86_64"]
+# yapf: enable
 
 
 def canonical(name: str) -> str:
