@@ -47,8 +47,9 @@ JAX_TESTS = tests/test_models.py tests/test_training.py tests/test_pipeline.py t
 JAX_SKIP  = not test_kill_9_then_resume_continues_one_history and not test_cli_writes and not arrays-bf16
 
 # Two pytest-xdist workers: most tests wait on a kernel start or a single-threaded step, so two at
-# a time use the two cores better; everything that shares the quick run stays on one worker
-# (tests/conftest.py groups it), so the notebooks execute once.
+# a time use the two cores better. The quick run (every notebook, quick profile) executes once and
+# is shared by both workers; one starts it first while the other runs the tests that do not need it
+# (tests/conftest.py orders them).
 PYTEST_WORKERS ?= 2
 
 test: install-test

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -22,16 +25,33 @@ def fastmri_folder(tmp_path):
     return folder
 
 
+def shared_folder(tmp_path_factory, name: str, build) -> Path:
+    """A folder built once per test session by ``build(folder)`` and shared by every pytest-xdist
+    worker: the first worker to take the lock builds it, the others wait for it and reuse it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above the workers' own
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def quick_data(tmp_path_factory):
     """The embedded sample data at the quick profile's size."""
     from automap_nb.data.sample_data import build_sample_dataset
     from automap_nb.orchestration import profiles
 
-    folder = tmp_path_factory.mktemp("sample-quick")
     size = profiles.SAMPLE_DATA["quick"]
-    build_sample_dataset(folder, volumes=size["volumes"], slices=size["slices"], seed=0, progress=False)
-    return folder
+    return shared_folder(
+        tmp_path_factory, "sample-quick",
+        lambda folder: build_sample_dataset(folder, volumes=size["volumes"], slices=size["slices"], seed=0, progress=False))
 
 
 @pytest.fixture(scope="session")
@@ -39,18 +59,18 @@ def quick_run(tmp_path_factory, quick_data):
     """A run folder in which every numbered notebook was executed by papermill (quick profile)."""
     from automap_nb.orchestration.runner import run_notebooks
 
-    run_dir = tmp_path_factory.mktemp("run-quick")
-    run_notebooks(run_dir, profile="quick", data_dir=quick_data, progress=False)
-    return run_dir
-
-
-# Everything that executes the quick run (or builds a book from it) goes to one pytest-xdist
-# worker (`make test` runs `pytest -n 2 --dist loadgroup`): the session fixtures above are built
-# once per worker, so spreading these tests would execute every notebook twice.
-SHARED_RUN_FIXTURES = {"quick_run", "quick_data"}
+    return shared_folder(tmp_path_factory, "run-quick",
+                         lambda folder: run_notebooks(folder, profile="quick", data_dir=quick_data, progress=False))
 
 
 def pytest_collection_modifyitems(config, items):
+    """Order for two workers (`make test`: ``pytest -n 2 --dist loadgroup``): the first test that needs
+    the quick run goes first, so one worker executes the notebooks while the other runs the tests
+    that do not need them; the rest of the quick run's tests go last, spread over both workers. The
+    browser tests share one book build (a module fixture) and stay on one worker."""
+    needs_run = [item for item in items if "quick_run" in getattr(item, "fixturenames", ())]
+    others = [item for item in items if item not in needs_run]
+    items[:] = needs_run[:1] + others + needs_run[1:]
     for item in items:
-        if SHARED_RUN_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("quick_run"))
+        if item.nodeid.startswith("tests/test_browser.py"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
