@@ -27,9 +27,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Sequence
 
-import keras
 import numpy as np
-from keras import ops
 from skimage.metrics import structural_similarity
 
 METRICS = ("nmse", "psnr", "ssim", "psnr_seed")
@@ -72,10 +70,10 @@ def psnr_seed(gt, pred, max_value: float = 1.0) -> float:
     return _psnr_from_mse(float(np.mean((gt - pred)**2)), float(max_value))
 
 
-@keras.saving.register_keras_serializable(package="automap_nb")
 def seed_psnr_metric(y_true, y_pred):
     """:func:`psnr_seed` per sample as a Keras metric: ``(B, …)`` tensors → ``(B,)`` dB; an exact
     output scores 120 dB (MSE floored at 1e-12), not ``inf``."""
+    from keras import ops  # here: the numpy metrics above need no Keras
     axes = tuple(range(1, len(y_pred.shape)))
     mse = ops.mean(ops.square(ops.cast(y_true, y_pred.dtype) - y_pred), axis=axes)
     return -10.0 * ops.log10(ops.maximum(mse, 1e-12))

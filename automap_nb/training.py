@@ -56,7 +56,8 @@ CHECKPOINT_GLOB = "epoch-*.keras"
 SCHEDULES = ("cosine", "warmup-cosine", "exponential", "constant")
 CACHE_BYTES = 256 * 2**20  # PreparedDataset keeps a split's images in memory up to this size
 WARMUP_FRACTION = 0.05  # "warmup-cosine": linear warm-up over the first 5 % of the epochs
-METRICS = (evaluate.seed_psnr_metric, "mse")  # logged per epoch as psnr / mse (train) and val_*
+# logged per epoch as psnr / mse (train) and val_*; registered so that checkpoints compiled with it load
+METRICS = (keras.saving.register_keras_serializable(package="automap_nb")(evaluate.seed_psnr_metric), "mse")
 
 
 def compile_model(model: keras.Model, learning_rate: float, steps_per_execution: int = 1) -> keras.Model:

@@ -165,7 +165,7 @@ class ImageBank(keras.layers.Layer):
     def from_prepared(cls, path) -> "ImageBank":
         """All images of ``prepared.h5`` (every split: bank row = file row)."""
         header = prepared.read_header(path, needs=("images", "split"))
-        images = prepared.read_rows(path, np.arange(len(header.split)), ["images"])["images"]
+        images = prepared.read_rows(path, None, ["images"])["images"]
         scale = header.kspace_scale
         return cls(images, scale)
 

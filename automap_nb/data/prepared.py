@@ -67,13 +67,14 @@ def read_header(path: str | Path, needs=("images", "inputs", "targets", "split")
                       fingerprint.decode() if isinstance(fingerprint, bytes) else fingerprint, f["split"][()].astype(str))
 
 
-def read_rows(path: str | Path, rows, keys=("inputs", "targets")) -> dict[str, np.ndarray]:
-    """Datasets ``keys`` at file rows ``rows`` (any order; returned in that order)."""
-    rows = np.asarray(rows)
-    sort = np.argsort(rows)
-    unsort = np.argsort(sort)
-    with h5py.File(path, "r") as f:  # h5py reads increasing indices only
-        return {key: f[key][rows[sort]][unsort] for key in keys}
+def read_rows(path: str | Path, rows=None, keys=("inputs", "targets")) -> dict[str, np.ndarray]:
+    """Datasets ``keys`` at file rows ``rows`` (any order; returned in that order), or whole (``None``)."""
+    with h5py.File(path, "r") as f:
+        if rows is None:
+            return {key: f[key][()] for key in keys}
+        rows = np.asarray(rows)
+        sort = np.argsort(rows)  # h5py reads increasing indices only
+        return {key: f[key][rows[sort]][np.argsort(sort)] for key in keys}
 
 
 def read_split(path: str | Path, split: str) -> dict:
@@ -112,19 +113,14 @@ def write(path: str | Path, images: np.ndarray, meta: dict, kspace_scale: float,
     """Write a prepared file from complex images ``(N, n, n)`` in memory, atomically.
 
     ``inputs`` and ``targets`` are built with ``kspace_scale``; ``meta``: ``volume``, ``slice`` and
-    ``split`` arrays ``(N,)``, stored as given; ``attrs``: the file's attributes (``size`` and
+    ``split`` arrays ``(N,)``, stored as bytes, int32 and bytes; ``attrs``: the file's attributes (``size`` and
     ``kspace_scale`` are set here). For files made from other images or another prepared file.
     """
-    path = Path(path)
-    inputs, targets = transforms.image_to_example(images, kspace_scale)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset("images", data=images)
-        f.create_dataset("targets", data=targets)
-        f.create_dataset("inputs", data=inputs)
-        for key in META:
-            f.create_dataset(key, data=meta[key])
-        f.attrs.update({**attrs, "size": images.shape[-1], "kspace_scale": float(kspace_scale)})
-    return path
+    with create(path, meta["volume"], meta["slice"], meta["split"], images.shape[-1]) as (f, stored, targets):
+        stored[...] = images
+        targets[...] = np.abs(images).astype(np.float32)[..., None]
+        finish(f, kspace_scale, attrs)
+    return Path(path)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 
+from automap_nb.evaluate import psnr
 from automap_nb.figures.style import TEXT_WIDTH, image_panel
 
 SHORT_LABELS = {"mean_image": "mean image", "zero_filled": "zero-filled", "tv": "TV", "unet": "U-Net", "automap": "AUTOMAP"}
@@ -81,7 +82,6 @@ def method_examples(target: np.ndarray, recon: dict, acc_list, index: int, metho
     reconstructions (one row per acceleration, the target on the left, the PSNR against the target
     under each panel), then their absolute errors (one row per acceleration, one colour scale for
     all). ``target`` ``(n, n)``; ``recon`` ``{acc: {method: (N, n, n)}}``; ``index`` the slice."""
-    from automap_nb.evaluate import psnr  # here, not at the top: evaluate loads Keras, the figure modules do not
 
     rows, cols = len(acc_list), 1 + len(methods)
     fig = plt.figure(figsize=(TEXT_WIDTH, 0.55 + 1.48 * 2 * rows))
