@@ -84,10 +84,10 @@ PROFILES: dict[str, dict[str, object]] = {
         # ---- chapters 03-05 (AUTOMAP) ----
         "train_variant": "seed",  # 03: 64² seed-scaled AUTOMAP
         "train_conv_filters": 16,  # 03, 06: ≈ 3× the samples/s of 64 filters (benchmarks/learning.md)
-        "train_learning_rate": 7e-4,  # 03: the best of 5e-4 … 1.4e-3 on validation at this budget (benchmarks/learning-gpu.md)
+        "train_learning_rate": 7e-4,  # 03: the best of 5e-4 … 1.4e-3 on validation (benchmarks/learning-gpu.md)
         "train_lr_schedule": "warmup-cosine",
         "train_precision": "auto",  # 03, 06: bfloat16 arithmetic where the CPU has it (≈ 1.2× the samples/s)
-        "train_epochs": 800,  # 03: 102,400 samples (2 batches of 64 per epoch), ≈ 240 s of training on 2 idle cores
+        "train_epochs": 560,  # 03: 71,680 samples (2 batches of 64 per epoch), ≈ 170 s of training on 2 idle cores
         "train_batch_size": 64,  # 03, 05 (inference batch): ≈ 1.35× the samples/s of 32 (benchmarks/learning.md)
         "weights_units_shown": 4,  # 04
         "results_examples": 4,  # 05
@@ -271,7 +271,7 @@ DEPARTURES: dict[str, tuple[str, str]] = {
                          "none measured: at an equal 102,400 samples and lr 1e-3, batch 64 scored 21.98 dB on the test "
                          "split against batch 32's 21.39 (mean of 2 seeds; benchmarks/learning-gpu.md)"),
     "train_learning_rate": ("at the seed's 2e-4 the network is still close to the mean image when the budget ends; of "
-                            "5e-4, 7e-4, 1e-3 and 1.4e-3 at this budget, 7e-4 scored best on validation (23.25 dB "
+                            "5e-4, 7e-4, 1e-3 and 1.4e-3 at 102,400 samples, 7e-4 scored best on validation (23.25 dB "
                             "against 22.59 for 1.4e-3, mean of 2 seeds; test split 22.24 against 21.52; "
                             "benchmarks/learning-gpu.md)", "none measured at this budget; the seed's rate may suit long runs"),
     "train_precision": ("'auto' computes in bfloat16 (weights, optimizer state, loss and L1 penalty stay float32) "
