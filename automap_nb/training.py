@@ -285,7 +285,7 @@ def _check_config(out_dir: Path, old: dict, new: dict) -> None:
 def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: int = 32, learning_rate: float = 2e-4, seed: int = 0,
           lr_schedule="cosine", augment: bool = True, mask_fn: Callable | None = None, input_transform: Callable | None = None,
           progress: bool = True, verbose: int = 0, workers: int = 1, deterministic: bool = True, checkpoint_seconds: float = 60.0,
-          pipeline: str = "numpy") -> dict:
+          pipeline: str = "numpy", validate_every: int = 1) -> dict:
     """Train ``model`` on the train split of ``prepared_path``, validating on val; resumable.
 
     ``model`` maps the (possibly transformed) inputs to ``(B, n, n, 1)``; build it after
@@ -300,6 +300,9 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
     ``pipeline``: ``"numpy"`` (:class:`PreparedDataset`, the default) or ``"device"``
     (:mod:`automap_nb.data.pipeline`: images on the device, crops, masks and FFT inside the compiled
     step; same examples to float32 precision, ``input_transform`` not supported).
+    ``validate_every``: validate after every k-th epoch and after the last one; the other epochs'
+    ``val_*`` are NaN and their ``eval_seconds`` 0 (needs ``verbose=0`` and ``workers=1``). Training
+    itself is the same whatever k.
 
     Returns the history: ``{"config": {...}, "device": {...}, "epochs": [per-epoch records]}``
     with ``epoch`` (1-based), ``lr``, ``loss``, ``mse``, ``psnr``, ``val_loss``, ``val_mse``,
@@ -310,6 +313,10 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
     if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
     learning_rate_at(0, epochs, learning_rate, lr_schedule)  # validates the schedule
+    if isinstance(validate_every, bool) or not isinstance(validate_every, int) or validate_every < 1:
+        raise ValueError(f"validate_every must be a positive integer, got {validate_every!r}")
+    if validate_every > 1 and (verbose or workers > 1):
+        raise ValueError(f"validate_every={validate_every} needs verbose=0 and workers=1 (Keras's fit validates every epoch)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
@@ -352,7 +359,7 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
                 fit_model.fit(train_data, validation_data=val_data, initial_epoch=done, epochs=epochs, shuffle=False,
                               callbacks=[recorder], verbose=verbose)  # PreparedDataset shuffles
             else:
-                _run_epochs(fit_model, train_data, val_data, recorder, done, epochs)
+                _run_epochs(fit_model, train_data, val_data, recorder, done, epochs, validate_every)
     return history
 
 
@@ -362,7 +369,8 @@ def _batch(data) -> tuple:
     return data[0], (data[1] if len(data) > 1 else None)
 
 
-def _run_epochs(model: keras.Model, train_data, val_data, recorder: "_EpochRecorder", done: int, epochs: int) -> None:
+def _run_epochs(model: keras.Model, train_data, val_data, recorder: "_EpochRecorder", done: int, epochs: int,
+                validate_every: int = 1) -> None:
     """Epochs ``done … epochs − 1`` as ``fit`` runs them, one compiled step per batch.
 
     The same compiled train and test steps, batches, order and callback hooks as
@@ -370,7 +378,8 @@ def _run_epochs(model: keras.Model, train_data, val_data, recorder: "_EpochRecor
     the same logs (running means over the epoch's batches, then over the validation batches), but
     without ``fit``'s per-epoch set-up of iterators and callback lists: with a few batches per
     epoch (130 training slices, batch 32) that set-up cost ≈ 20 % of the training time on 2 CPU
-    cores (``benchmarks/learning.md``).
+    cores (``benchmarks/learning.md``). Validation runs after every ``validate_every``-th epoch and
+    after the last.
     """
 
     def run(step, data) -> dict:  # every log averaged over the samples, as Keras's metrics do
@@ -388,9 +397,10 @@ def _run_epochs(model: keras.Model, train_data, val_data, recorder: "_EpochRecor
     for epoch in range(done, epochs):
         recorder.on_epoch_begin(epoch)
         logs = run(model.train_on_batch, train_data)
-        recorder.on_test_begin()
-        val_logs = run(model.test_on_batch, val_data)
-        recorder.on_epoch_end(epoch, {**logs, **{f"val_{k}": v for k, v in val_logs.items()}})
+        if (epoch + 1) % validate_every == 0 or epoch + 1 == epochs:
+            recorder.on_test_begin()
+            logs.update({f"val_{k}": v for k, v in run(model.test_on_batch, val_data).items()})
+        recorder.on_epoch_end(epoch, logs)
 
 
 class _EpochRecorder(keras.callbacks.Callback):
@@ -404,6 +414,7 @@ class _EpochRecorder(keras.callbacks.Callback):
         self.epochs, self.checkpoint_seconds = epochs, checkpoint_seconds
         self.pending: list[dict] = []  # epochs done since the last checkpoint
         self.last_checkpoint = time.perf_counter()
+        self.last_val_psnr = math.nan
 
     def on_epoch_begin(self, epoch, logs=None):
         self.lr = float(self.schedule(epoch))
@@ -420,9 +431,9 @@ class _EpochRecorder(keras.callbacks.Callback):
         val_start = self.val_start or end
         samples = self.train_data.num_samples
         record = dict(epoch=epoch + 1, lr=self.lr, loss=logs["loss"], mse=logs["mse"], psnr=logs["seed_psnr_metric"],
-                      val_loss=logs["val_loss"], val_mse=logs["val_mse"], val_psnr=logs["val_seed_psnr_metric"],
-                      train_seconds=val_start - self.start, samples=samples, samples_per_s=samples / (val_start - self.start),
-                      eval_seconds=end - val_start)
+                      val_loss=logs.get("val_loss", math.nan), val_mse=logs.get("val_mse", math.nan),
+                      val_psnr=logs.get("val_seed_psnr_metric", math.nan), train_seconds=val_start - self.start, samples=samples,
+                      samples_per_s=samples / (val_start - self.start), eval_seconds=end - val_start)
         record = {k: (v if k in ("epoch", "samples") else float(v)) for k, v in record.items()}
         if not math.isfinite(record["loss"]):
             raise FloatingPointError(f"epoch {epoch + 1}: training loss is {record['loss']} (lr {self.lr:g})")
@@ -438,7 +449,9 @@ class _EpochRecorder(keras.callbacks.Callback):
                     old.unlink()
             self.last_checkpoint = time.perf_counter()
         self.bar.update(1)
-        self.bar.set_postfix(loss=f"{record['loss']:.4g}", val_psnr=f"{record['val_psnr']:.2f}")
+        if math.isfinite(record["val_psnr"]):
+            self.last_val_psnr = record["val_psnr"]
+        self.bar.set_postfix(loss=f"{record['loss']:.4g}", val_psnr=f"{self.last_val_psnr:.2f}")
 
 
 def predict(model: keras.Model, inputs: np.ndarray, batch_size: int = 32) -> np.ndarray:

@@ -121,6 +121,9 @@ OPTIONS: dict[str, dict] = {
     "book-batch128-lr1.4e-3": dict(CPU_BOOK, batch_size=128, samples=123_904),  # ≈ the samples batch 64 sees in equal CPU time
     "original-lr1e-3": dict(CPU_BOOK, variant="original", learning_rate=1e-3),
     "original-lr5e-4": dict(CPU_BOOK, variant="original", learning_rate=5e-4),
+    # ---- on the CPU: chapter 03 at the 680 epochs (87,040 samples) that fit the book's budget ----
+    "book-87k-lr7e-4": dict(CPU_BOOK, learning_rate=7e-4, samples=87_040),
+    "book-87k-lr1e-3": dict(CPU_BOOK, learning_rate=1e-3, samples=87_040),
     "tune-lr1e-3-lr2e-4": dict(FINE_TUNE, init="book-lr1e-3", learning_rate=2e-4),
     "tune-lr1e-3-4x-samples-lr2e-4": dict(FINE_TUNE, init="book-lr1e-3", learning_rate=2e-4, samples=15_360),
     "tune-lr1e-3-4x-samples-lr1e-4": dict(FINE_TUNE, init="book-lr1e-3", learning_rate=1e-4, samples=15_360),

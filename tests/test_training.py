@@ -224,3 +224,26 @@ def test_mixed_bfloat16_training_learns(prepared, tmp_path):
     losses = [e["loss"] for e in history["epochs"]]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
     assert training.load_checkpoint(tmp_path / "bf16").get_layer("dense_1").compute_dtype == "bfloat16"
+
+
+def test_validate_every_validates_every_kth_and_the_last_epoch(prepared, tmp_path):
+    """``validate_every=2`` over 3 epochs validates after epochs 2 and 3, trains exactly as
+    validating every epoch does, and the learning-curve figure draws only the validated epochs."""
+    from automap_nb.figures import learning
+
+    runs = {}
+    for every in (1, 2):
+        model = models.build_variant("seed", N, seed=0, conv_filters=4)
+        runs[every] = training.train(model, prepared, tmp_path / f"every{every}", epochs=3, batch_size=4, learning_rate=1e-3,
+                                     progress=False, validate_every=every)["epochs"]
+    assert [e["epoch"] for e in runs[2] if np.isfinite(e["val_psnr"])] == [2, 3]
+    assert runs[2][0]["eval_seconds"] == 0.0
+    assert [e["loss"] for e in runs[2]] == pytest.approx([e["loss"] for e in runs[1]], rel=1e-6)
+    assert runs[2][-1]["val_psnr"] == pytest.approx(runs[1][-1]["val_psnr"], rel=1e-6)
+    fig = learning.training_curves({"epochs": runs[2]})
+    assert list(fig.axes[1].lines[1].get_xdata()) == [2, 3]
+    model = models.build_variant("seed", N, seed=0, conv_filters=4)
+    with pytest.raises(ValueError, match="validate_every must be a positive integer"):
+        training.train(model, prepared, tmp_path / "bad", epochs=2, progress=False, validate_every=0)
+    with pytest.raises(ValueError, match="needs verbose=0"):
+        training.train(model, prepared, tmp_path / "bad", epochs=2, progress=False, validate_every=2, verbose=2)

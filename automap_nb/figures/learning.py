@@ -3,6 +3,8 @@ matplotlib Figure."""
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 
 from automap_nb.figures.style import TEXT_WIDTH, TRAIN_COLOUR, VAL_COLOUR
@@ -12,12 +14,14 @@ def training_curves(history: dict) -> plt.Figure:
     """The seed's Figure 3: loss and PSNR per epoch on train (blue) and val (red), and the lr."""
     epochs = [e["epoch"] for e in history["epochs"]]
     get = lambda key: [e[key] for e in history["epochs"]]  # noqa: E731
+    validated = [e for e in history["epochs"] if math.isfinite(e["val_loss"])]  # training.train's validate_every
+    val = lambda key: ([e["epoch"] for e in validated], [e[key] for e in validated])  # noqa: E731
     fig, axes = plt.subplots(3, 1, figsize=(TEXT_WIDTH, 7.6), sharex=True)
     axes[0].plot(epochs, get("loss"), color=TRAIN_COLOUR, label="train")
-    axes[0].plot(epochs, get("val_loss"), color=VAL_COLOUR, label="val")
+    axes[0].plot(*val("val_loss"), color=VAL_COLOUR, label="val")
     axes[0].set(yscale="log", ylabel="loss (MSE + L1 activity)", title="loss")
     axes[1].plot(epochs, get("psnr"), color=TRAIN_COLOUR, label="train")
-    axes[1].plot(epochs, get("val_psnr"), color=VAL_COLOUR, label="val")
+    axes[1].plot(*val("val_psnr"), color=VAL_COLOUR, label="val")
     axes[1].set(ylabel="seed PSNR (dB, MAX = 1)", title="PSNR")
     axes[2].plot(epochs, get("lr"), color="black")
     axes[2].set(yscale="log", ylabel="learning rate", title="learning rate")

@@ -156,7 +156,7 @@ def _ch03(p):
 
     return dict(run_dir=require_dir, seed=INDEX, train_variant=variant, train_conv_filters=COUNT, train_epochs=COUNT,
                 train_batch_size=COUNT, train_learning_rate=RATE, train_lr_schedule=choice(training.SCHEDULES),
-                train_augment=require_bool, train_precision=choice(["auto", *models.PRECISIONS]))
+                train_augment=require_bool, train_precision=choice(["auto", *models.PRECISIONS]), train_validate_every=COUNT)
 
 
 def _ch04(p):
