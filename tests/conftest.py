@@ -63,12 +63,21 @@ def quick_run(tmp_path_factory, quick_data):
                          lambda folder: run_notebooks(folder, profile="quick", data_dir=quick_data, progress=False))
 
 
+@pytest.fixture(scope="session")
+def quick_book(tmp_path_factory, quick_run) -> Path:
+    """``index.html`` of the book built once from ``quick_run`` (shared by the book and browser tests)."""
+    from automap_nb.orchestration import book
+
+    folder = shared_folder(tmp_path_factory, "book-quick", lambda folder: book.build_book(quick_run, build_dir=folder / "_build"))
+    return folder / "_build" / "html" / "index.html"
+
+
 def pytest_collection_modifyitems(config, items):
     """Order for two workers (`make test`: ``pytest -n 2 --dist loadgroup``): the first test that needs
     the quick run goes first, so one worker executes the notebooks while the other runs the tests
     that do not need them; the rest of the quick run's tests go last, spread over both workers. The
     browser tests share one book build (a module fixture) and stay on one worker."""
-    needs_run = [item for item in items if "quick_run" in getattr(item, "fixturenames", ())]
+    needs_run = [item for item in items if {"quick_run", "quick_book"} & set(getattr(item, "fixturenames", ()))]
     others = [item for item in items if item not in needs_run]
     items[:] = needs_run[:1] + others + needs_run[1:]
     for item in items:

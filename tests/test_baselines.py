@@ -189,7 +189,9 @@ def test_undersampling_findings_follow_the_numbers():
     unet_wins = _metrics({**base, "unet": {"1x": 40.0, "4x": 24.0}, "automap": {"1x": 30.0, "4x": 18.0}})
     text = undersampling.findings(unet_wins, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
     assert "U-Net beats AUTOMAP" in text and "10.0× fewer" in text
-    assert "AUTOMAP is *below* the zero-filled baseline at 1x, 4x" in text
+    assert "AUTOMAP is *below* the zero-filled baseline at 1x, 4x after 1 epoch on 130 slices" in text
+    text = undersampling.findings(unet_wins, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": "a phrase"})
+    assert "AUTOMAP is *below* the zero-filled baseline at 1x, 4x after a phrase on 130 slices" in text
     automap_wins = _metrics({**base, "unet": {"1x": 40.0, "4x": 21.0}, "automap": {"1x": 30.0, "4x": 23.0}})
     text = undersampling.findings(automap_wins, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
     assert "AUTOMAP beats the U-Net" in text and "U-Net beats AUTOMAP" not in text

@@ -9,8 +9,8 @@ from automap_nb.orchestration import book, runner
 pytestmark = pytest.mark.slow
 
 
-def test_book_builds_from_the_run(quick_run, tmp_path):
-    index = book.build_book(quick_run, build_dir=tmp_path / "_build")
+def test_book_builds_from_the_run(quick_book):
+    index = quick_book
     assert index.is_file()
     html = index.parent
     for nb in runner.list_notebooks():

@@ -29,7 +29,6 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from automap_nb.orchestration import book
 from automap_nb.orchestration.runner import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -127,11 +126,10 @@ def open_in_chromium(browser: str, page: Path, profile: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def reports(quick_run, tmp_path_factory):
+def reports(quick_run, quick_book, tmp_path_factory):
     browser = chromium()
     build = tmp_path_factory.mktemp("book-browser")
-    index = book.build_book(quick_run, build_dir=build / "_build")
-    site = with_checker(index.parent, build / "site")
+    site = with_checker(quick_book.parent, build / "site")  # a copy: the shared build stays as built
     pages = pages_of(site)
     assert len(pages) >= 10, f"only {len(pages)} pages in the book"
     profiles = [build / f"profile-{i}" for i in range(len(pages))]

@@ -259,7 +259,10 @@ def _fmt_db(value: float) -> str:
     return "∞ (exact)" if np.isinf(value) else f"{value:.2f} dB"
 
 
-def _epochs(count: int) -> str:
+def _epochs(count: int | str) -> str:
+    """``count`` epochs in words, or ``count`` itself when it already says what the training was."""
+    if isinstance(count, str):
+        return count
     return f"{count} epoch" + ("" if count == 1 else "s")
 
 
@@ -267,7 +270,7 @@ def findings(metrics: dict, accelerations, params: dict, n_train: int, epochs: d
              tv_grid: int | None = None) -> str:
     """A Markdown bullet list of what the run shows, every number taken from ``metrics``.
 
-    ``params`` ``{method: parameter count}``, ``epochs`` ``{method: epochs}``, ``tv_iterations``
+    ``params`` ``{method: parameter count}``, ``epochs`` ``{method: epochs, or a phrase}``, ``tv_iterations``
     and ``tv_grid`` (the number of λ values tried) describe TV's budget. States the best
     method per acceleration, U-Net against AUTOMAP (with the likely reasons when the U-Net wins),
     and whether the learned methods beat the zero-filled and TV baselines.
