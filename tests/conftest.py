@@ -76,7 +76,7 @@ def pytest_collection_modifyitems(config, items):
     """Order for two workers (`make test`: ``pytest -n 2 --dist loadgroup``): the first test that needs
     the quick run goes first, so one worker executes the notebooks while the other runs the tests
     that do not need them; the rest of the quick run's tests go last, spread over both workers. The
-    browser tests share one book build (a module fixture) and stay on one worker."""
+    book and browser tests share one book build (``quick_book``); the browser tests stay on one worker."""
     needs_run = [item for item in items if {"quick_run", "quick_book"} & set(getattr(item, "fixturenames", ()))]
     others = [item for item in items if item not in needs_run]
     items[:] = needs_run[:1] + others + needs_run[1:]

@@ -12,13 +12,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import h5py
 import numpy as np
 from tqdm import tqdm
 
 from automap_nb import evaluate, models, training
 from automap_nb.data import subsample
-from automap_nb.data.prepared import read_split
+from automap_nb.data.prepared import read_header, read_split
 from automap_nb.experiments.undersampling import acc_key, history_summary
 from automap_nb.results import scratch_dir
 
@@ -50,8 +49,7 @@ def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size
     import logging
 
     val = read_split(prepared_path, "val")
-    with h5py.File(prepared_path, "r") as f:
-        n = int(f.attrs["size"])
+    n = read_header(prepared_path).n
     rows = []
     root = scratch_dir(Path(prepared_path).parent, "07_study")  # in the run folder, not /tmp
     tf_logger = logging.getLogger("tensorflow")  # TF's "retracing" warning: expected, one model per run

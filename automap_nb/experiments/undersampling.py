@@ -17,11 +17,10 @@ import shutil
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from automap_nb import baselines, evaluate, models, training
-from automap_nb.data import subsample
+from automap_nb.data import prepared, subsample
 from automap_nb.models import unet
 from automap_nb.results import scratch_dir
 
@@ -98,8 +97,8 @@ def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, 
     through :func:`automap_nb.baselines.zero_filled_input`; AUTOMAP eats the masked k-space itself and, with
     ``init_from`` (a training folder), starts from that folder's final weights (fine-tuning).
     """
-    with h5py.File(prepared_path, "r") as f:
-        n, kspace_scale = int(f.attrs["size"]), float(f.attrs["kspace_scale"])
+    header = prepared.read_header(prepared_path)
+    n, kspace_scale = header.n, header.kspace_scale
     model = build_method_model(method, n, variant, unet_chans, seed, unet_residual, conv_filters,
                                init_from if method == "automap" else None, precision=precision)
     mask_fn = subsample.make_mask_fn(mask_kind, list(group), n, seed=seed)
