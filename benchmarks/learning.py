@@ -7,9 +7,10 @@ training seconds so far, and then scores the final model on the test split as ch
 do (fastMRI per-volume PSNR and SSIM, fully sampled and with chapter 06's 4× and 8× test masks).
 The mean training image (and, undersampled, the zero-filled inverse FFT) on the same slices are
 the references every option must beat. An option is a set of departures from :data:`BASE`:
-conv-tail width, learning rate and schedule, batch size, precision, loss, Adam's β₂, weight
-averaging (EMA), gradient clipping, how often the augmentation is applied, training masks, or a
-start from another option's final weights (``init``: fine-tuning, as chapter 06 does).
+conv-tail width, learning rate and schedule, batch size, input scale or whitening, precision,
+loss, Adam's β₂, weight averaging (EMA), gradient clipping, how often the augmentation is applied,
+training masks, or a start from another option's final weights (``init``: fine-tuning, as chapter
+06 does).
 
     .venv/bin/python benchmarks/learning.py --prepared runs/default/prepared.h5 \\
         --out benchmarks/learning.json [--only NAME ...] [--samples 38400] [--seeds 0 1] [--jobs 4]
@@ -51,7 +52,7 @@ from automap_nb.results import read_json, write_json  # noqa: E402
 #: What an option does unless it says otherwise (the 64² model as benchmarked first).
 BASE = dict(variant="seed", conv_filters=16, learning_rate=1e-3, schedule="warmup-cosine", batch_size=32, input_scale=1.0,
             precision="float32", augment=1.0, orthogonal=False, loss="mse", l1=1e-6, beta_2=0.999, ema=None, clipnorm=None,
-            warmup=0.05, lr_floor=0.01, masks=None, init=None, samples=None)
+            warmup=0.05, lr_floor=0.01, masks=None, init=None, samples=None, whiten=0.0)
 # chapter 03 of the cpu profile when the GPU sweep ran ("book"; its learning rate is 7e-4 since)
 CPU_BOOK = dict(learning_rate=1.4e-3, batch_size=64, precision="mixed_bfloat16")
 # chapter 06 of the cpu profile: fine-tune "book" on 4× and 8× masks
@@ -60,9 +61,9 @@ FINE_TUNE = dict(init="book", masks=[4, 8], learning_rate=5e-4, batch_size=32, p
 #: name → departures from BASE. ``augment``: the probability that a training sample is a random crop
 #: of the reflection tiling (1 = the seed's augmentation, 0 = none); ``input_scale`` multiplies the
 #: prepared k-space; ``warmup`` / ``lr_floor``: the warm-up fraction and the final lr over the peak of
-#: "warmup-cosine"; ``masks``: training accelerations (a fresh random mask per sample);
-#: ``init``: the option whose final weights (same seed) this one starts from; ``samples``: this
-#: option's own budget instead of ``--samples``.
+#: "warmup-cosine"; ``whiten``: the power p of :func:`whitened_input`; ``masks``: training
+#: accelerations (a fresh random mask per sample); ``init``: the option whose final weights (same
+#: seed) this one starts from; ``samples``: this option's own budget instead of ``--samples``.
 OPTIONS: dict[str, dict] = {
     "f64-lr2e-4-cosine (as shipped)": dict(conv_filters=64, learning_rate=2e-4, schedule="cosine"),
     "f16-lr1e-3-constant": dict(schedule="constant"),
@@ -130,6 +131,11 @@ OPTIONS: dict[str, dict] = {
     "tune-lr1e-3-4x-samples-lr1e-4": dict(FINE_TUNE, init="book-lr1e-3", learning_rate=1e-4, samples=15_360),
     "tune-original-4x-samples-lr2e-4": dict(FINE_TUNE, variant="original", init="original-lr1e-3", learning_rate=2e-4,
                                             samples=15_360),
+    # ---- on the CPU: k-space divided by (its per-frequency RMS)^p, with lower rates to match ----
+    "book-lr7e-4-whiten0.5": dict(CPU_BOOK, learning_rate=7e-4, whiten=0.5),
+    "book-lr2e-4-whiten0.5": dict(CPU_BOOK, learning_rate=2e-4, whiten=0.5),
+    "book-lr2e-4-whiten1": dict(CPU_BOOK, learning_rate=2e-4, whiten=1.0),
+    "book-lr5e-5-whiten1": dict(CPU_BOOK, learning_rate=5e-5, whiten=1.0),
 }
 for _name, _changes in OPTIONS.items():
     unknown = set(_changes) - set(BASE)
@@ -157,6 +163,22 @@ def scaled_input(scale: float):
         return (inputs * np.float32(scale)).astype(np.float32)
 
     transform.__name__ = f"input_times_{scale:g}"
+    return transform
+
+
+def whitened_input(prepared: Path, power: float):
+    """An ``input_transform`` dividing each k-space frequency by (its RMS over the training inputs
+    relative to the RMS over all frequencies)^``power`` (None for 0): 1 whitens the spectrum."""
+    if power == 0.0:
+        return None
+    kspace = read_split(prepared, "train")["inputs"].astype(np.float64)
+    rms = np.sqrt(np.mean(np.sum(kspace**2, axis=-1), axis=0))  # (n, n)
+    divisor = ((rms / np.sqrt(np.mean(rms**2)))**power)[..., None].astype(np.float32)
+
+    def transform(inputs):
+        return (inputs / divisor).astype(np.float32)
+
+    transform.__name__ = f"whiten_{power:g}"
     return transform
 
 
@@ -248,6 +270,10 @@ def run_option(name: str, prepared: Path, samples: int, seed: int, models_dir: P
         schedule = warmup_cosine(opt["warmup"], opt["lr_floor"])
     mask_fn = subsample.make_mask_fn("random", opt["masks"], n, seed=seed) if opt["masks"] else None
     transform = scaled_input(opt["input_scale"])
+    if opt["whiten"]:
+        if transform is not None:
+            raise ValueError(f"option {name!r}: input_scale and whiten do not combine")
+        transform = whitened_input(prepared, opt["whiten"])
     out = Path(tempfile.mkdtemp(prefix="learning-"))
     load_before = os.getloadavg()[0]
     try:
