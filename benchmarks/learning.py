@@ -45,14 +45,14 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from automap_nb import baselines, evaluate, models, training  # noqa: E402
-from automap_nb.data import augment, subsample  # noqa: E402
+from automap_nb.data import augment, subsample, transforms  # noqa: E402
 from automap_nb.data.prepared import mean_target, read_header, read_split  # noqa: E402
 from automap_nb.results import read_json, write_json  # noqa: E402
 
 #: What an option does unless it says otherwise (the 64² model as benchmarked first).
 BASE = dict(variant="seed", conv_filters=16, learning_rate=1e-3, schedule="warmup-cosine", batch_size=32, input_scale=1.0,
             precision="float32", augment=1.0, orthogonal=False, loss="mse", l1=1e-6, beta_2=0.999, ema=None, clipnorm=None,
-            warmup=0.05, lr_floor=0.01, masks=None, init=None, samples=None, whiten=0.0)
+            warmup=0.05, lr_floor=0.01, masks=None, init=None, samples=None, whiten=0.0, dc_phase=False)
 # chapter 03 of the cpu profile when the GPU sweep ran ("book"; its learning rate is 7e-4 since)
 CPU_BOOK = dict(learning_rate=1.4e-3, batch_size=64, precision="mixed_bfloat16")
 # chapter 06 of the cpu profile: fine-tune "book" on 4× and 8× masks
@@ -61,7 +61,8 @@ FINE_TUNE = dict(init="book", masks=[4, 8], learning_rate=5e-4, batch_size=32, p
 #: name → departures from BASE. ``augment``: the probability that a training sample is a random crop
 #: of the reflection tiling (1 = the seed's augmentation, 0 = none); ``input_scale`` multiplies the
 #: prepared k-space; ``warmup`` / ``lr_floor``: the warm-up fraction and the final lr over the peak of
-#: "warmup-cosine"; ``whiten``: the power p of :func:`whitened_input`; ``masks``: training
+#: "warmup-cosine"; ``whiten``: the power p of :func:`whitened_input`; ``dc_phase``:
+#: :func:`dc_phase_input`; ``masks``: training
 #: accelerations (a fresh random mask per sample); ``init``: the option whose final weights (same
 #: seed) this one starts from; ``samples``: this option's own budget instead of ``--samples``.
 OPTIONS: dict[str, dict] = {
@@ -136,6 +137,22 @@ OPTIONS: dict[str, dict] = {
     "book-lr2e-4-whiten0.5": dict(CPU_BOOK, learning_rate=2e-4, whiten=0.5),
     "book-lr2e-4-whiten1": dict(CPU_BOOK, learning_rate=2e-4, whiten=1.0),
     "book-lr5e-5-whiten1": dict(CPU_BOOK, learning_rate=5e-5, whiten=1.0),
+    # ---- on the CPU: k-space rotated so that its DC coefficient is real and positive ----
+    "book-lr7e-4-dc-phase": dict(CPU_BOOK, learning_rate=7e-4, dc_phase=True),
+    "tune-dc-phase": dict(FINE_TUNE, init="book-lr7e-4-dc-phase", learning_rate=2e-4, dc_phase=True),
+    "tune-dc-phase-lr5e-4": dict(FINE_TUNE, init="book-lr7e-4-dc-phase", learning_rate=5e-4, dc_phase=True),
+    "tune-dc-phase-lr1e-4": dict(FINE_TUNE, init="book-lr7e-4-dc-phase", learning_rate=1e-4, dc_phase=True),
+    "tune-dc-phase-4x-samples": dict(FINE_TUNE, init="book-lr7e-4-dc-phase", learning_rate=2e-4, dc_phase=True, samples=15_360),
+    "tune-dc-phase-4x-only": dict(FINE_TUNE, init="book-lr7e-4-dc-phase", learning_rate=2e-4, dc_phase=True, masks=[4]),
+    "tune-dc-phase-8x-only": dict(FINE_TUNE, init="book-lr7e-4-dc-phase", learning_rate=2e-4, dc_phase=True, masks=[8]),
+    "tune-dc-phase-4x-only-lr5e-4": dict(FINE_TUNE, init="book-lr7e-4-dc-phase", learning_rate=5e-4, dc_phase=True, masks=[4]),
+    "tune-dc-phase-4x-only-2x-samples": dict(FINE_TUNE, init="book-lr7e-4-dc-phase", learning_rate=2e-4, dc_phase=True, masks=[4],
+                                             samples=7_680),
+    "tune-dc-phase-2x-samples": dict(FINE_TUNE, init="book-lr7e-4-dc-phase", learning_rate=2e-4, dc_phase=True, samples=7_680),
+    "tune-dc-phase-masks1+4": dict(FINE_TUNE, init="book-lr7e-4-dc-phase", learning_rate=2e-4, dc_phase=True, masks=[1, 4]),
+    "tune-lr7e-4": dict(FINE_TUNE, init="book-lr7e-4", learning_rate=2e-4),  # chapter 06 without dc_phase
+    "book-lr1e-3-dc-phase": dict(CPU_BOOK, learning_rate=1e-3, dc_phase=True),
+    "tune-lr1e-3-dc-phase-4x-only": dict(FINE_TUNE, init="book-lr1e-3-dc-phase", learning_rate=2e-4, dc_phase=True, masks=[4]),
 }
 for _name, _changes in OPTIONS.items():
     unknown = set(_changes) - set(BASE)
@@ -182,6 +199,17 @@ def whitened_input(prepared: Path, power: float):
     return transform
 
 
+def dc_phase_input(transform=None):
+    """An ``input_transform``: ``transform`` (if any), then
+    :func:`automap_nb.data.transforms.align_dc_phase` (the models' ``dc_phase`` layer in NumPy)."""
+
+    def rotate(inputs):
+        return transforms.align_dc_phase(transform(inputs) if transform else inputs)
+
+    rotate.__name__ = "dc_phase" + (f"_after_{transform.__name__}" if transform else "")
+    return rotate
+
+
 def warmup_cosine(warmup: float, floor: float):
     """``training.learning_rate_at``'s "warmup-cosine" with another warm-up fraction or final lr."""
 
@@ -225,8 +253,9 @@ def recipe(opt: dict):
 
 
 def test_scores(model, test: dict, transform) -> dict:
-    """fastMRI per-volume PSNR / SSIM of ``model`` on the test split, fully sampled and with chapter
-    06's per-volume masks: ``{"1x": {"psnr", "ssim", "psnr_seed"}, "4x": …, "8x": …}``."""
+    """fastMRI per-volume PSNR / SSIM of ``model`` on ``test`` (a split: the test split, or val),
+    fully sampled and with chapter 06's per-volume masks: ``{"1x": {"psnr", "ssim", "psnr_seed"},
+    "4x": …, "8x": …}``."""
     n, out = test["inputs"].shape[1], {}
     for acc in (1, *TEST_ACCELERATIONS):
         inputs = test["inputs"]
@@ -238,7 +267,7 @@ def test_scores(model, test: dict, transform) -> dict:
     return out
 
 
-def reference_scores(prepared: Path, test: dict) -> dict:
+def reference_scores(prepared: Path, test: dict) -> dict:  # test: a split (test or val)
     """The trivial predictors on the same test slices: the mean training image, and zero-filled."""
     n = test["inputs"].shape[1]
     out = {"mean_image": {k: round(float(v), 4) for k, v in baselines.mean_image_metrics(prepared, test)["mean"].items()}}
@@ -274,6 +303,8 @@ def run_option(name: str, prepared: Path, samples: int, seed: int, models_dir: P
         if transform is not None:
             raise ValueError(f"option {name!r}: input_scale and whiten do not combine")
         transform = whitened_input(prepared, opt["whiten"])
+    if opt["dc_phase"]:
+        transform = dc_phase_input(transform)
     out = Path(tempfile.mkdtemp(prefix="learning-"))
     load_before = os.getloadavg()[0]
     try:
@@ -307,7 +338,8 @@ def run_option(name: str, prepared: Path, samples: int, seed: int, models_dir: P
     record.update(samples_per_s=round(float(np.median(steady)), 1),
                   load_average=[round(load_before, 2), round(os.getloadavg()[0], 2)])
     record.update(final_val_psnr=round(val_psnr, 3), best_val_psnr=max(c["val_psnr"] for c in curve))
-    record.update(test=test_scores(model, test, transform), device=history.get("device", {}), backend=keras.backend.backend())
+    record.update(test=test_scores(model, test, transform), val=test_scores(model, val, transform))
+    record.update(device=history.get("device", {}), backend=keras.backend.backend())
     record["curve"] = thin_curve(curve)
     return record
 
@@ -334,6 +366,13 @@ def write_markdown(report: dict, path: Path) -> None:
             "", f"Test split ({report['test_slices']} slices): fastMRI per-volume PSNR / SSIM, as chapters 05 and 06 report "
             f"them. The mean training image scores **{tests['mean_image']['psnr']:.2f} dB / {tests['mean_image']['ssim']:.3f}**; "
             f"zero-filled scores **{zf}** with chapter 06's test masks. The seed's name follows the option where it is not 0."
+        ]
+    vals = report.get("val_references")
+    if vals:
+        zf = " and ".join(f"{vals[f'zero_filled_{a}x']['psnr']:.2f} dB at {a}×" for a in TEST_ACCELERATIONS)
+        lines += [
+            "", f"Validation at 4× and 8× (where recorded): the same fastMRI per-volume PSNR on the validation split "
+            f"with its own per-volume masks, the split on which the settings are chosen; zero-filled scores {zf} there."
         ]
     lines += summary_by_option(report)
     lines += [
@@ -375,14 +414,16 @@ def summary_by_option(report: dict) -> list[str]:
         "chapter 03 of the cpu profile as it was when the sweep ran (16 conv filters, batch 64, bfloat16, "
         "lr 1.4e-3 warmup-cosine), `tune-book` chapter 06's fine-tuning of it (4× and 8× masks, batch 32, "
         "lr 5e-4, 3,840 samples):", "",
-        "| option | changes from `book` or `tune-book` | samples | seeds | val PSNR | test 1× | test SSIM | test 4× | test 8× |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| option | changes from `book` or `tune-book` | samples | seeds | val PSNR | val 4× / 8× | test 1× | test SSIM | test 4× "
+        "| test 8× |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     ]
     for (name, samples), runs in groups.items():
         base = {**BASE, **(FINE_TUNE if settings(name)["init"] else CPU_BOOK)}
         changes = ", ".join(f"{k}={v}" for k, v in settings(name).items() if k != "samples" and base.get(k) != v) or "—"
         mean = lambda get, runs=runs: float(np.mean([get(r) for r in runs]))  # noqa: E731
-        lines.append(f"| {name} | {changes} | {samples:,} | {len(runs)} | {mean(lambda r: r['final_val_psnr']):.2f} | "
+        val = (f"{mean(lambda r: r['val']['4x']['psnr']):.2f} / {mean(lambda r: r['val']['8x']['psnr']):.2f}" if all(
+            r.get("val") for r in runs) else "—")
+        lines.append(f"| {name} | {changes} | {samples:,} | {len(runs)} | {mean(lambda r: r['final_val_psnr']):.2f} | {val} | "
                      f"{mean(lambda r: r['test']['1x']['psnr']):.2f} | {mean(lambda r: r['test']['1x']['ssim']):.3f} | "
                      f"{mean(lambda r: r['test']['4x']['psnr']):.2f} | {mean(lambda r: r['test']['8x']['psnr']):.2f} |")
     return lines
@@ -454,12 +495,12 @@ def main(argv=None) -> int:
     val, test = read_split(args.prepared, "val"), read_split(args.prepared, "test")
     mean = mean_target(args.prepared, "train")
     report.update(
-        dict(prepared=str(args.prepared), json=str(args.out), n=int(val["inputs"].shape[1]),
-             train_slices=int(read_header(args.prepared).rows("train").size), val_slices=len(val["volume"]),
-             test_slices=len(test["volume"]),
+        dict(prepared=str(args.prepared), json=str(args.out), n=int(val["inputs"].shape[1]), train_slices=int(
+            read_header(args.prepared).rows("train").size), val_slices=len(val["volume"]), test_slices=len(test["volume"]),
              mean_image_val_psnr_seed=float(np.mean([evaluate.psnr_seed(t, mean) for t in val["targets"][..., 0]])),
-             test_references=reference_scores(args.prepared, test), machine=f"{os.cpu_count()} CPU cores ({platform.machine()})",
-             keras=keras.__version__, backend=keras.backend.backend(), samples_per_option=args.samples))
+             test_references=reference_scores(args.prepared, test), val_references=reference_scores(args.prepared, val),
+             machine=f"{os.cpu_count()} CPU cores ({platform.machine()})", keras=keras.__version__, backend=keras.backend.backend(),
+             samples_per_option=args.samples))
     try:
         if args.jobs > 1:
             report["options"].update(run_in_processes(names, args, args.jobs))

@@ -155,6 +155,22 @@ def test_masked_automap_training_step_sees_masked_kspace(prepared, tmp_path):
     assert model.count_params() == history["config"]["params"]
 
 
+def test_fine_tuning_starts_from_chapter_03s_model_only_when_built_alike(prepared, tmp_path):
+    from automap_nb import models
+
+    source = models.build_variant("seed", 16, seed=1, conv_filters=4, dc_phase=True)
+    training.train(source, prepared, tmp_path / "ch03", epochs=1, batch_size=4, learning_rate=1e-3, progress=False)
+    tuned = undersampling.build_method_model("automap", 16, "seed", 4, seed=0, conv_filters=4, init_from=tmp_path / "ch03",
+                                             dc_phase=True)
+    for mine, theirs in zip(tuned.get_weights(), source.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    with pytest.raises(ValueError, match="dc_phase=True.*dc_phase=False"):  # the weights alone would fit
+        undersampling.build_method_model("automap", 16, "seed", 4, seed=0, conv_filters=4, init_from=tmp_path / "ch03")
+    with pytest.raises(ValueError, match="train_conv_filters"):
+        undersampling.build_method_model("automap", 16, "seed", 4, seed=0, conv_filters=8, init_from=tmp_path / "ch03",
+                                         dc_phase=True)
+
+
 # ---- chapter 06/07 helpers ---------------------------------------------------------------------------
 
 

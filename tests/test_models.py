@@ -107,3 +107,30 @@ def test_mixed_bfloat16_model_computes_in_bfloat16_and_returns_float32(tmp_path)
 def test_bad_precision_names_the_parameter():
     with pytest.raises(ValueError, match="precision"):
         models.build_variant("seed", 8, precision="float16")
+
+
+@pytest.mark.parametrize("variant,n", [("seed", 8), ("fullconv", 8)])
+def test_dc_phase_layer_is_the_numpy_alignment_inside_the_model(variant, n, tmp_path):
+    import keras
+
+    from automap_nb.data import transforms
+
+    model = models.build_variant(variant, n, seed=0, conv_filters=4, dc_phase=True, precision="mixed_bfloat16")
+    assert models.has_dc_phase(model) and not models.has_dc_phase(models.build_variant(variant, n, conv_filters=4))
+    assert model.count_params() == models.count_params(variant, n, conv_filters=4)  # no weights of its own
+    assert [layer.name for layer in model.layers][:2] == ["kspace", "dc_phase"]
+    assert model.get_layer("dc_phase").compute_dtype == "float32"
+    x = np.random.default_rng(0).normal(size=(3, n, n, 2)).astype("float32")
+    x[0, n // 2, n // 2] = 0  # a zero DC: left alone, and no NaN
+    aligned = keras.ops.convert_to_numpy(model.get_layer("dc_phase")(x))
+    np.testing.assert_allclose(aligned, transforms.align_dc_phase(x), atol=1e-5)
+    model.compile(optimizer="adam", loss="mse")  # finite gradients through the layer, zero DC included
+    assert np.isfinite(model.train_on_batch(x, np.zeros((3, n, n, 1), "float32")))
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert models.has_dc_phase(loaded)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert models.has_dc_phase(keras.models.clone_model(model))  # chapter 09 clones chapter 03's model
+    with pytest.raises(ValueError, match="dc_phase"):
+        models.build_variant(variant, n, dc_phase="yes")

@@ -128,3 +128,24 @@ def test_indexed_crop_equals_the_mosaic_window_at_every_offset(rng):
     for top in range(6):
         for left in range(5):
             np.testing.assert_array_equal(augment.reflect_tile_crop(x, Fixed(top, left)), tiled[:, top:top + 6, left:left + 5])
+
+
+def test_align_dc_phase_makes_dc_real_and_keeps_the_magnitude_image(rng):
+    image, _ = transforms.normalize(random_complex(rng, (3, 8, 8)))
+    inputs, _ = transforms.image_to_example(image, kspace_scale=2.0)
+    aligned = transforms.align_dc_phase(inputs)
+    assert aligned.shape == inputs.shape and aligned.dtype == np.float32
+    dc = aligned[:, 4, 4]  # the centre of the centred 8 × 8 grid
+    assert np.all(dc[:, 0] > 0)
+    np.testing.assert_allclose(dc[:, 1], 0, atol=1e-6)
+    np.testing.assert_allclose(np.abs(transforms.inputs_to_image(aligned, 2.0)), np.abs(image), atol=1e-5)
+    # a global phase in the image is what it removes
+    turned, _ = transforms.image_to_example(image * np.exp(1j * 2.5), kspace_scale=2.0)
+    np.testing.assert_allclose(transforms.align_dc_phase(turned), aligned, atol=1e-5)
+    assert transforms.real_energy_share(aligned) > transforms.real_energy_share(turned)
+    real, _ = transforms.image_to_example(np.abs(image), kspace_scale=2.0)
+    assert transforms.real_energy_share(real) == pytest.approx(1.0)
+    assert transforms.real_energy_share(transforms.image_to_example(1j * np.abs(image), 2.0)[0]) == pytest.approx(0.0, abs=1e-9)
+    zero_dc = inputs.copy()
+    zero_dc[:, 4, 4] = 0
+    np.testing.assert_array_equal(transforms.align_dc_phase(zero_dc), zero_dc)  # nothing to align to

@@ -122,3 +122,26 @@ def inputs_to_image(inputs: np.ndarray, kspace_scale: float) -> np.ndarray:
     the zero-filled reconstruction.
     """
     return ifft2c(channels_to_complex(inputs) / kspace_scale)
+
+
+def align_dc_phase(inputs: np.ndarray) -> np.ndarray:
+    """k-space inputs ``(..., n, n, 2)`` times ``e^(-iφ)``, φ the phase of each one's DC coefficient
+    (index ``[n // 2, n // 2]`` of the centred grid); float32, same shape.
+
+    The DC coefficient becomes real and ≥ 0 (an all-zero DC is left as it is) and the magnitude
+    image does not change. NumPy twin of :class:`automap_nb.models.AlignDCPhase`.
+    """
+    kspace = channels_to_complex(inputs)
+    h, w = kspace.shape[-2:]
+    dc = kspace[..., h // 2, w // 2]
+    size = np.abs(dc)
+    unit = np.where(size > 0, np.conj(dc) / np.where(size > 0, size, 1.0), 1.0)
+    return complex_to_channels(kspace * unit[..., None, None])
+
+
+def real_energy_share(inputs: np.ndarray) -> float:
+    """Share of the image energy in the real part, ``Σ Re(x)² / Σ |x|²`` over all slices, where
+    ``x = ifft2c`` of the k-space inputs ``(..., n, n, 2)`` (any k-space scale). 1 for real images;
+    about 0.5 for images whose global phase is random."""
+    image = ifft2c(channels_to_complex(inputs))
+    return float(np.sum(image.real.astype(np.float64)**2) / np.sum(np.abs(image).astype(np.float64)**2))

@@ -53,15 +53,16 @@ def check_groups(groups, accelerations) -> list[list[int]]:
 
 
 def build_method_model(method: str, n: int, variant: str, unet_chans: int, seed: int, unet_residual: bool = False,
-                       conv_filters: int = models.CONV_FILTERS, init_from=None, precision: str = "float32"):
+                       conv_filters: int = models.CONV_FILTERS, init_from=None, precision: str = "float32", dc_phase: bool = False):
     """A model for ``method`` (``"unet"`` or ``"automap"``) at grid ``n`` (seeded).
 
     ``init_from``: for AUTOMAP, a training folder (chapter 03's ``run_dir/automap``) whose final
     weights the model starts from instead of random ones; it must hold the same architecture.
-    ``precision``: AUTOMAP's ``models.PRECISIONS`` key (the U-Net computes in float32).
+    ``precision``: AUTOMAP's ``models.PRECISIONS`` key (the U-Net computes in float32);
+    ``dc_phase``: AUTOMAP starts with :class:`automap_nb.models.AlignDCPhase`.
     """
     if method == "automap":
-        model = models.build_variant(variant, n, seed=seed, conv_filters=conv_filters, precision=precision)
+        model = models.build_variant(variant, n, seed=seed, conv_filters=conv_filters, precision=precision, dc_phase=dc_phase)
         if init_from is not None:
             _load_matching_weights(model, init_from)
         return model
@@ -81,6 +82,9 @@ def _load_matching_weights(model, folder) -> None:
         raise FileNotFoundError(f"cannot start AUTOMAP from chapter 03's model: {err}") from None
     mine = [tuple(w.shape) for w in model.weights]
     theirs = [tuple(w.shape) for w in source.weights]
+    if models.has_dc_phase(model) != models.has_dc_phase(source):  # a weightless layer: the shapes cannot tell
+        raise ValueError(f"{folder}: its model was built with dc_phase={models.has_dc_phase(source)}, the one asked "
+                         f"for here with dc_phase={models.has_dc_phase(model)}; use chapter 03's train_dc_phase")
     if mine != theirs:
         raise ValueError(f"{folder}: its model ({source.name}, {source.count_params():,} parameters) does not "
                          f"match the one asked for here ({model.name}, {model.count_params():,}); use the same "
@@ -90,7 +94,8 @@ def _load_matching_weights(model, folder) -> None:
 
 def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, variant: str, unet_chans: int, epochs: int,
                  batch_size: int, learning_rate: float, seed: int, unet_residual: bool = False, progress: bool = True,
-                 conv_filters: int = models.CONV_FILTERS, init_from=None, lr_schedule: str = "cosine", precision: str = "float32"):
+                 conv_filters: int = models.CONV_FILTERS, init_from=None, lr_schedule: str = "cosine", precision: str = "float32",
+                 dc_phase: bool = False):
     """Train ``method`` on the train split with per-sample masks from the accelerations in ``group``.
 
     Returns ``(model with the final weights, history dict from training.train)``. U-Net inputs go
@@ -100,7 +105,7 @@ def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, 
     header = prepared.read_header(prepared_path)
     n, kspace_scale = header.n, header.kspace_scale
     model = build_method_model(method, n, variant, unet_chans, seed, unet_residual, conv_filters,
-                               init_from if method == "automap" else None, precision=precision)
+                               init_from if method == "automap" else None, precision=precision, dc_phase=dc_phase)
     mask_fn = subsample.make_mask_fn(mask_kind, list(group), n, seed=seed)
     transform = baselines.zero_filled_input(kspace_scale) if method == "unet" else None
     history = training.train(model, prepared_path, out_dir, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,

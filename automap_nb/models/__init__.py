@@ -6,7 +6,7 @@
 
 # yapf: disable
 from automap_nb.models.automap import (CONV_FILTERS, CONV_KERNEL, DECONV_KERNEL, PRECISIONS, VARIANTS, ActivityL1,
-                                       build_automap, build_fullconv, build_variant, count_macs, count_params,
-                                       fullconv_base_width, layer_table, variant_fc_widths)
+                                       AlignDCPhase, build_automap, build_fullconv, build_variant, count_macs,
+                                       count_params, fullconv_base_width, has_dc_phase, layer_table, variant_fc_widths)
 from automap_nb.models.unet import build_unet
 # yapf: enable
