@@ -295,7 +295,8 @@ DEPARTURES: dict[str, tuple[str, str]] = {
     "train_dc_phase": ("the scanner leaves each slice with an arbitrary global phase; AUTOMAP outputs one real channel, "
                        "so it must learn a magnitude that ignores that phase. Rotating each k-space so its DC "
                        "coefficient is real (a weightless first layer; the magnitude target does not change) puts "
-                       "≈ 98 % of the image's energy in the real part (35 % before) and leaves a nearly linear task: "
+                       "almost all of the image's energy in the real part (chapter 03 measures how much) and leaves "
+                       "a nearly linear task: "
                        "at chapter 03's 102,400 samples, validation 26.27 dB (mean of 3 seeds) against 23.26 without "
                        "it, test split 24.28 against 22.24 (benchmarks/learning.md)",
                        "a network that no longer sees the global phase: it cannot be compared weight for weight with "
@@ -357,7 +358,11 @@ PROFILE_DEPARTURES: dict[str, dict[str, tuple[str, str]]] = {
                           "not fastMRI's exact baseline"), "unet_epochs": ("the 15-minute budget",
                                                                            "the U-Net is not trained to convergence"),
         "tv_val_volumes": ("TV runs on the CPU: 2 val volumes (64 slices) tune λ within the budget", "λ is tuned on fewer slices"),
-        "study_epochs": ("the 15-minute budget: 6 runs of 4 epochs", "short budgets favour variants that learn fast")
+        "study_epochs": ("the 15-minute budget: 6 runs of 4 epochs", "short budgets favour variants that learn fast"),
+        "train_dc_phase": ("as the cpu profile: a slice's global phase carries nothing its magnitude target needs; "
+                           "measured on 2 CPU cores at 64² (benchmarks/learning.md), not yet on a GPU at 128²",
+                           "a network that no longer sees the global phase: it cannot be compared weight for weight with "
+                           "the seed's")
     }
 }
 
