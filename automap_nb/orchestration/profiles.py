@@ -115,7 +115,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "study_size": 32,  # 07: prepared 64² data Fourier-cropped to 32²
         "study_variants": ["seed", "original", "fullconv"],  # 07: the seed's question, FC layers or none (budget)
         "study_accelerations": [1],  # 07: the seed's task only (budget)
-        "study_epochs": 12,  # 07: 1,536 samples per run
+        "study_epochs": 24,  # 07: 3,072 samples per run: with train_dc_phase, seed and original then beat the mean image
         "study_learning_rate": 1e-3,
         "study_lr_schedule": "warmup-cosine",
         "study_batch_size": 16,
