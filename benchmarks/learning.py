@@ -45,7 +45,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from automap_nb import baselines, evaluate, models, training  # noqa: E402
-from automap_nb.data import augment, subsample, transforms  # noqa: E402
+from automap_nb.data import augment, subsample  # noqa: E402
 from automap_nb.data.prepared import mean_target, read_header, read_split  # noqa: E402
 from automap_nb.results import read_json, write_json  # noqa: E402
 
@@ -61,8 +61,8 @@ FINE_TUNE = dict(init="book", masks=[4, 8], learning_rate=5e-4, batch_size=32, p
 #: name → departures from BASE. ``augment``: the probability that a training sample is a random crop
 #: of the reflection tiling (1 = the seed's augmentation, 0 = none); ``input_scale`` multiplies the
 #: prepared k-space; ``warmup`` / ``lr_floor``: the warm-up fraction and the final lr over the peak of
-#: "warmup-cosine"; ``whiten``: the power p of :func:`whitened_input`; ``dc_phase``:
-#: :func:`dc_phase_input`; ``masks``: training
+#: "warmup-cosine"; ``whiten``: the power p of :func:`whitened_input`; ``dc_phase``: the
+#: models' first layer :class:`automap_nb.models.AlignDCPhase`, as chapter 03 builds it; ``masks``: training
 #: accelerations (a fresh random mask per sample); ``init``: the option whose final weights (same
 #: seed) this one starts from; ``samples``: this option's own budget instead of ``--samples``.
 OPTIONS: dict[str, dict] = {
@@ -199,17 +199,6 @@ def whitened_input(prepared: Path, power: float):
     return transform
 
 
-def dc_phase_input(transform=None):
-    """An ``input_transform``: ``transform`` (if any), then
-    :func:`automap_nb.data.transforms.align_dc_phase` (the models' ``dc_phase`` layer in NumPy)."""
-
-    def rotate(inputs):
-        return transforms.align_dc_phase(transform(inputs) if transform else inputs)
-
-    rotate.__name__ = "dc_phase" + (f"_after_{transform.__name__}" if transform else "")
-    return rotate
-
-
 def warmup_cosine(warmup: float, floor: float):
     """``training.learning_rate_at``'s "warmup-cosine" with another warm-up fraction or final lr."""
 
@@ -252,29 +241,29 @@ def recipe(opt: dict):
         training.compile_model, training.augment_module = compile_model, augment_module
 
 
-def test_scores(model, test: dict, transform) -> dict:
-    """fastMRI per-volume PSNR / SSIM of ``model`` on ``test`` (a split: the test split, or val),
-    fully sampled and with chapter 06's per-volume masks: ``{"1x": {"psnr", "ssim", "psnr_seed"},
-    "4x": …, "8x": …}``."""
-    n, out = test["inputs"].shape[1], {}
+def split_scores(model, split: dict, transform) -> dict:
+    """fastMRI per-volume PSNR / SSIM of ``model`` on ``split`` (test or val, as ``read_split``
+    gives it), fully sampled and with chapter 06's per-volume masks: ``{"1x": {"psnr", "ssim",
+    "psnr_seed"}, "4x": …, "8x": …}``."""
+    n, out = split["inputs"].shape[1], {}
     for acc in (1, *TEST_ACCELERATIONS):
-        inputs = test["inputs"]
+        inputs = split["inputs"]
         if acc != 1:
-            inputs = subsample.apply_mask(inputs, subsample.volume_masks(test["volume"], "random", acc, n))
+            inputs = subsample.apply_mask(inputs, subsample.volume_masks(split["volume"], "random", acc, n))
         pred = training.predict(model, transform(inputs) if transform else inputs)
-        mean = evaluate.evaluate_volumes(test["targets"], pred, test["volume"])["mean"]
+        mean = evaluate.evaluate_volumes(split["targets"], pred, split["volume"])["mean"]
         out[f"{acc}x"] = {k: round(float(mean[k]), 4) for k in ("psnr", "ssim", "psnr_seed")}
     return out
 
 
-def reference_scores(prepared: Path, test: dict) -> dict:  # test: a split (test or val)
-    """The trivial predictors on the same test slices: the mean training image, and zero-filled."""
-    n = test["inputs"].shape[1]
-    out = {"mean_image": {k: round(float(v), 4) for k, v in baselines.mean_image_metrics(prepared, test)["mean"].items()}}
+def reference_scores(prepared: Path, split: dict) -> dict:
+    """The trivial predictors on ``split``'s slices (test or val): the mean training image, and zero-filled."""
+    n = split["inputs"].shape[1]
+    out = {"mean_image": {k: round(float(v), 4) for k, v in baselines.mean_image_metrics(prepared, split)["mean"].items()}}
     for acc in TEST_ACCELERATIONS:
-        masks = subsample.volume_masks(test["volume"], "random", acc, n)
-        zf = baselines.zero_filled(subsample.apply_mask(test["inputs"], masks), test["kspace_scale"])
-        mean = evaluate.evaluate_volumes(test["targets"], zf, test["volume"])["mean"]
+        masks = subsample.volume_masks(split["volume"], "random", acc, n)
+        zf = baselines.zero_filled(subsample.apply_mask(split["inputs"], masks), split["kspace_scale"])
+        mean = evaluate.evaluate_volumes(split["targets"], zf, split["volume"])["mean"]
         out[f"zero_filled_{acc}x"] = {k: round(float(mean[k]), 4) for k in ("psnr", "ssim", "psnr_seed")}
     return out
 
@@ -287,7 +276,7 @@ def run_option(name: str, prepared: Path, samples: int, seed: int, models_dir: P
     per_epoch = (read_header(prepared).rows("train").size // opt["batch_size"]) * opt["batch_size"]
     epochs = max(1, round(samples / per_epoch))
     model = models.build_variant(opt["variant"], n, l1=opt["l1"], seed=seed, conv_filters=opt["conv_filters"],
-                                 precision=opt["precision"])
+                                 precision=opt["precision"], dc_phase=opt["dc_phase"])
     if opt["orthogonal"]:
         for layer in model.layers:
             if layer.name.startswith("dense_"):
@@ -303,8 +292,6 @@ def run_option(name: str, prepared: Path, samples: int, seed: int, models_dir: P
         if transform is not None:
             raise ValueError(f"option {name!r}: input_scale and whiten do not combine")
         transform = whitened_input(prepared, opt["whiten"])
-    if opt["dc_phase"]:
-        transform = dc_phase_input(transform)
     out = Path(tempfile.mkdtemp(prefix="learning-"))
     load_before = os.getloadavg()[0]
     try:
@@ -338,7 +325,7 @@ def run_option(name: str, prepared: Path, samples: int, seed: int, models_dir: P
     record.update(samples_per_s=round(float(np.median(steady)), 1),
                   load_average=[round(load_before, 2), round(os.getloadavg()[0], 2)])
     record.update(final_val_psnr=round(val_psnr, 3), best_val_psnr=max(c["val_psnr"] for c in curve))
-    record.update(test=test_scores(model, test, transform), val=test_scores(model, val, transform))
+    record.update(test=split_scores(model, test, transform), val=split_scores(model, val, transform))
     record.update(device=history.get("device", {}), backend=keras.backend.backend())
     record["curve"] = thin_curve(curve)
     return record

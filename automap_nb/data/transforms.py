@@ -134,8 +134,9 @@ def align_dc_phase(inputs: np.ndarray) -> np.ndarray:
     kspace = channels_to_complex(inputs)
     h, w = kspace.shape[-2:]
     dc = kspace[..., h // 2, w // 2]
-    size = np.abs(dc)
-    unit = np.where(size > 0, np.conj(dc) / np.where(size > 0, size, 1.0), 1.0)
+    unit = np.ones_like(dc)
+    turned = dc != 0
+    unit[turned] = np.conj(dc[turned]) / np.abs(dc[turned])
     return complex_to_channels(kspace * unit[..., None, None])
 
 
