@@ -27,6 +27,9 @@
 #   mkdir -p editions/gpu && tar xzf gpu-edition.tar.gz -C editions/gpu
 #   .venv/bin/automap-nb book --run editions/gpu --build-dir _build/gpu
 #
+# BUDGET_S=N interrupts the chapters N s after the script started (SIGINT: run.json marks the notebook in
+# flight "interrupted"), packs what finished and exits 124, so that a lease's one command always brings
+# back the executed notebooks and the timings, even when the sizes were planned too large.
 # SMOKE=1 checks the script on a CPU at a tiny size (tests/test_gpu_edition.py):
 #   SMOKE=1 PYTHON=.venv/bin/python WHEELS= bash benchmarks/gpu_edition.sh /tmp/gpu-edition-smoke
 set -uo pipefail
@@ -52,8 +55,10 @@ if [ -n "$WHEELS" ]; then
     export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
     "$PYTHON" benchmarks/check_wheels.py --installed --dir "$WHEELS" || echo "[gpu_edition.sh] warning: see above"
 fi
+# No preallocation: the runner, papermill's kernels and chapter 06's TV workers are separate processes, and
+# JAX's default (75 % of the GPU's memory to the first process that touches it) would starve the next one.
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" KERAS_BACKEND=${KERAS_BACKEND:-jax} PYTHONUNBUFFERED=1 \
-    TF_CPP_MIN_LOG_LEVEL=3
+    TF_CPP_MIN_LOG_LEVEL=3 XLA_PYTHON_CLIENT_PREALLOCATE=false
 {
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     echo "cpus $(nproc)"
@@ -62,6 +67,9 @@ m = __import__(b); print('python', sys.version.split()[0], 'keras', keras.__vers
 'numpy', numpy.__version__, 'papermill', papermill.__version__)"
 } > "$OUT_DIR/env.txt" 2>&1 || { cat "$OUT_DIR/env.txt"; echo "[gpu_edition.sh] Keras/papermill do not import"; exit 1; }
 cat "$OUT_DIR/env.txt"
+if command -v nvidia-smi >/dev/null; then  # GPU load and memory every 5 s: is the GPU fed, how full is it
+    nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 > "$OUT_DIR/gpu-usage.csv" 2>&1 &
+fi
 
 CLI=("$PYTHON" -m automap_nb)
 if [ "${SMOKE:-0}" = 1 ]; then  # the same steps at a tiny size: 5 × 2 compact slices, 16², chapters 01-02
@@ -76,12 +84,24 @@ else
     done
 fi
 
-step() {  # step NAME COMMAND...: run, time, stop the script on failure
+CUT=0  # 1 once BUDGET_S has cut a step short
+step() {  # step NAME COMMAND...: run, time, stop the script on failure; with BUDGET_S, interrupt at the deadline
     local name=$1; shift
-    local start=$SECONDS
+    local start=$SECONDS status
+    if [ $CUT = 1 ]; then echo "[gpu_edition.sh] $name skipped: past BUDGET_S"; return 0; fi
     echo "[gpu_edition.sh] $(date -u +%T) $name: $*"
-    "$@"; local status=$?
+    if [ "${BUDGET_S:-0}" -gt 0 ]; then
+        local left=$((BUDGET_S - SECONDS))
+        if [ $left -le 0 ]; then left=1; fi
+        # SIGINT first: the runner records the notebook in flight as "interrupted" in run.json
+        timeout --signal=INT --kill-after=15 "$left" "$@"; status=$?
+    else
+        "$@"; status=$?
+    fi
     echo "{\"step\": \"$name\", \"seconds\": $((SECONDS - start)), \"status\": $status}" >> "$OUT_DIR/steps.jsonl"
+    if [ $status -eq 124 ] && [ "${BUDGET_S:-0}" -gt 0 ]; then
+        echo "[gpu_edition.sh] $name cut short at BUDGET_S=$BUDGET_S s: packing what finished"; CUT=1; return 0
+    fi
     if [ $status -ne 0 ]; then echo "[gpu_edition.sh] $name FAILED (exit $status)"; exit $status; fi
 }
 
@@ -90,15 +110,19 @@ if [ "$PART" != 2 ]; then
     step "chapters $(IFS=,; echo "${FIRST[*]}")" "${CLI[@]}" run --profile gpu --data-dir "$DATA" --out "$RUN" \
         --only "${FIRST[@]}" "${SIZE[@]}" --quiet
 fi
-if [ "$PART" != 1 ] && [ ${#SECOND[@]} -gt 0 ]; then
+if [ "$PART" != 1 ] && [ ${#SECOND[@]} -gt 0 ] && [ $CUT = 0 ]; then
     step "chapters $(IFS=,; echo "${SECOND[*]}")" "${CLI[@]}" run --profile gpu --out "$RUN" --only "${SECOND[@]}" --quiet
 fi
 if [ "$PART" = 1 ]; then echo "[gpu_edition.sh] part 1 done in ${SECONDS}s"; exit 0; fi
 
 # The kept run: notebooks, their JSON, run.json and the data's manifest, packed as one file.
+if ! ls "$RUN"/[0-9][0-9]_*.ipynb > /dev/null 2>&1; then
+    echo "[gpu_edition.sh] no chapter finished before BUDGET_S=${BUDGET_S:-0} s: nothing to pack"; exit 124
+fi
 stage=$(mktemp -d) || exit 1
 trap 'rm -rf "$stage"' EXIT
-cp "$RUN"/[0-9][0-9]_*.ipynb "$RUN"/[0-9][0-9]_*.json "$RUN"/run.json "$stage"/ || exit 1
+cp "$RUN"/[0-9][0-9]_*.ipynb "$RUN"/run.json "$stage"/ || exit 1
+cp "$RUN"/[0-9][0-9]_*.json "$stage"/ 2>/dev/null  # none when chapter 01 was cut short
 cp "$DATA"/SAMPLE_DATA.json "$stage"/ || exit 1
 bytes=$(cat "$stage"/*.ipynb | wc -c)
 "$PYTHON" - "$RUN/run.json" "$OUT_DIR/steps.jsonl" "$bytes" > "$OUT_DIR/timings.json" <<'EOF' || exit 1
@@ -106,12 +130,17 @@ import json, sys
 record = json.load(open(sys.argv[1]))
 steps = [json.loads(line) for line in open(sys.argv[2])]
 print(json.dumps({"profile": record["profile"], "started": record["started"], "steps": steps,
-                  "chapters": {name: entry["seconds"] for name, entry in record["notebooks"].items()},
+                  "chapters": {name: {"seconds": entry["seconds"], "status": entry["status"]}
+                               for name, entry in record["notebooks"].items()},
                   "notebook_bytes": int(sys.argv[3])}, indent=1))
 EOF
 tar czf "$OUT_DIR/gpu-edition.tar.gz.tmp" -C "$stage" . && mv "$OUT_DIR/gpu-edition.tar.gz.tmp" "$OUT_DIR/gpu-edition.tar.gz" || exit 1
 cat "$OUT_DIR/timings.json"
 if [ "$bytes" -gt "$MAX_NOTEBOOK_BYTES" ]; then
     echo "[gpu_edition.sh] executed notebooks are $bytes bytes, over MAX_NOTEBOOK_BYTES=$MAX_NOTEBOOK_BYTES"; exit 3
+fi
+if [ $CUT = 1 ]; then
+    echo "[gpu_edition.sh] $(date -u +%T) cut short at BUDGET_S=$BUDGET_S s after ${SECONDS}s: run.json says which notebooks finished"
+    exit 124
 fi
 echo "[gpu_edition.sh] $(date -u +%T) done in ${SECONDS}s: $OUT_DIR/gpu-edition.tar.gz ($bytes bytes of notebooks)"

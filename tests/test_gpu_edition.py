@@ -51,3 +51,13 @@ def test_smoke_run_packs_the_kept_edition(tmp_path):
     timings = json.loads((out / "timings.json").read_text())
     assert [s["step"] for s in timings["steps"]] == ["data", "chapters 01,02"]
     assert 0 < timings["notebook_bytes"] <= 10_000_000
+
+
+def test_budget_cut_is_reported_not_hidden(tmp_path):
+    out = tmp_path / "out"
+    result = _run(tmp_path, str(out), SMOKE="1", BUDGET_S="1")
+    assert result.returncode == 124, result.stdout[-2000:]
+    assert "cut short at BUDGET_S=1" in result.stdout and "skipped: past BUDGET_S" in result.stdout
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert [s["status"] for s in steps] == [124]  # the data step was interrupted; the chapters never started
+    assert not (out / "gpu-edition.tar.gz").exists()

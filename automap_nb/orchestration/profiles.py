@@ -136,8 +136,10 @@ PROFILES: dict[str, dict[str, object]] = {
         "transfer_learning_rate": 1e-3,
         "transfer_lr_schedule": "warmup-cosine"
     },
-    # GPU edition: one H100 lease is 15 min (≈ 900 s, machine start ≈ 90 s included), each command ≤ 600 s,
-    # so the book gets ≈ 660 s in two commands. Planned from facts.md's H100 figures (Keras 3 / JAX,
+    # GPU edition: one H100 lease is 15 min (≈ 900 s, machine start ≈ 90 s included), each command ≤ 600 s.
+    # The book runs as one command with BUDGET_S=570 (benchmarks/gpu_edition.sh), so the sizes below are
+    # cut to an estimated ≈ 520 s from the ≈ 655 s planned first (epochs 60 → 40 in 03, 6 → 4 in 06, TV
+    # grid 4 → 3 λ on 1 volume, 3 stability slices, 256 transfer crops). Planned from facts.md's H100 figures (Keras 3 / JAX,
     # seed-201m 128², fp32 batch 32: 3,758 samples/s with no input pipeline) and this machine's numpy feed
     # at 128² (8-15 ms per batch of 32 on one core, i.e. the host feed and the 8.5-ms step run one after
     # the other: ≈ 1,500-2,400 samples/s; chapter 03 calls training.train with the default numpy pipeline):
@@ -156,7 +158,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "train_conv_filters": 64,  # the seed's conv tail
         "train_learning_rate": 5e-4,  # 03: a 60-epoch budget; the seed's 2e-4 learns slowly in short runs
         "train_lr_schedule": "warmup-cosine",
-        "train_epochs": 60,  # 03: 255,360 samples (4,256 training slices), ≈ 170 s at 1,500 samples/s
+        "train_epochs": 40,  # 03: 170,240 samples (4,256 training slices), ≈ 115 s at 1,500 samples/s
         "train_batch_size": 32,  # 03, 05 (inference batch)
         "train_dc_phase": True,  # 03, 06: as cpu (measured there, not on a GPU)
         "weights_units_shown": 4,  # 04
@@ -164,17 +166,17 @@ PROFILES: dict[str, dict[str, object]] = {
         # ---- chapters 06-07 (undersampling, architecture study) ----
         "train_groups": [[1, 4, 8]],  # 06: one U-Net and one AUTOMAP for all accelerations (budget)
         "automap_init": "chapter03",  # 06: fine-tune chapter 03's model on masked k-space
-        "automap_epochs": 6,  # 06: 25,536 samples of fine-tuning on 4×/8× masks
+        "automap_epochs": 4,  # 06: 17,024 samples of fine-tuning on 4×/8× masks
         "automap_learning_rate": 2e-4,
         "automap_lr_schedule": "cosine",
         "unet_chans": 32,  # fastMRI's U-Net
         "unet_residual": True,  # 06: as cpu: a plain U-Net stays below zero-filled in a short budget
-        "unet_epochs": 5,
+        "unet_epochs": 4,
         "baseline_batch_size": 32,
         "automap_batch_size": 32,
-        "tv_lambdas": [1e-3, 3e-3, 1e-2, 3e-2],
+        "tv_lambdas": [1e-3, 3e-3, 1e-2],
         "tv_iterations": 100,
-        "tv_val_volumes": 2,  # 06: λ tuned on 2 val volumes (64 slices; TV runs on the CPU)
+        "tv_val_volumes": 1,  # 06: λ tuned on 1 val volume (32 slices; TV runs on the CPU)
         "study_size": 64,  # 07
         "study_variants": ["seed", "original", "fullconv"],  # 07: the seed's question, FC layers or none (budget)
         "study_accelerations": [1],  # 07: the seed's task only (budget)
@@ -185,12 +187,12 @@ PROFILES: dict[str, dict[str, object]] = {
         "study_conv_filters": 64,
         "study_dc_phase": True,  # 07: as chapter 03
         # ---- chapters 08-09 (stability, transfer) ----
-        "stability_slices": 4,  # 08: TV (CPU) is most of its time
+        "stability_slices": 3,  # 08: TV (CPU) is most of its time
         "stability_budgets": [0.005, 0.01, 0.02, 0.05],
         "stability_steps": 50,
         "stability_step_size": 0.2,
         "stability_momentum": 0.9,  # Antun et al.
-        "transfer_train_crops": 512,  # 09: 2,048 samples per mode; 2.4-GB checkpoints dominate
+        "transfer_train_crops": 256,  # 09: 1,024 samples per mode; 2.4-GB checkpoints dominate
         "transfer_val_crops": 64,
         "transfer_test_crops": 64,
         "transfer_modes": ["all", "conv_tail", "dense", "scratch"],
@@ -350,14 +352,14 @@ DEPARTURES: dict[str, tuple[str, str]] = {
 PROFILE_DEPARTURES: dict[str, dict[str, tuple[str, str]]] = {
     "gpu": {
         "train_epochs": ("the whole book on one H100 within one 15-minute lease (the arithmetic is in profiles.py)",
-                         "≈ 255,000 samples seen instead of the seed's ≈ 15.4 million (1.7 %): not converged"),
-        "train_learning_rate": ("a 60-epoch budget: on CPU the seed's rate stayed near the mean image in short runs "
+                         "≈ 170,000 samples seen instead of the seed's ≈ 15.4 million (1.1 %): not converged"),
+        "train_learning_rate": ("a 40-epoch budget: on CPU the seed's rate stayed near the mean image in short runs "
                                 "(benchmarks/learning.md)", "not measured on a GPU"),
         "automap_epochs": ("the 15-minute budget", "AUTOMAP at 4×/8× is fine-tuned briefly, not trained to convergence"),
         "unet_residual": ("a plain U-Net stayed below zero-filled in the CPU edition's short budget",
                           "not fastMRI's exact baseline"), "unet_epochs": ("the 15-minute budget",
                                                                            "the U-Net is not trained to convergence"),
-        "tv_val_volumes": ("TV runs on the CPU: 2 val volumes (64 slices) tune λ within the budget", "λ is tuned on fewer slices"),
+        "tv_val_volumes": ("TV runs on the CPU: 1 val volume (32 slices) tunes λ within the budget", "λ is tuned on fewer slices"),
         "study_epochs": ("the 15-minute budget: 6 runs of 4 epochs", "short budgets favour variants that learn fast"),
         "train_dc_phase": ("as the cpu profile: a slice's global phase carries nothing its magnitude target needs; "
                            "measured on 2 CPU cores at 64² (benchmarks/learning.md), not yet on a GPU at 128²",
