@@ -13,7 +13,7 @@
 # `python3 benchmarks/check_wheels.py --download` fetches the missing ones; without --download it lists
 # .whl/ and fails in one line if one is missing. Ready here (2026-11-26): 42 wheels, 36.2 MiB (tracked
 # files 1.2 MiB; a device call carries at most 64 MiB). The device call, all of it in one run:
-#   run(command='bash benchmarks/gpu_edition.sh "$OUT/gpu-edition"', carry=['.whl'], timeout_s=600)
+#   run(command='BUDGET_S=570 bash benchmarks/gpu_edition.sh "$OUT/gpu-edition"', carry=['.whl'], timeout_s=600)
 # There (carry .whl), in one command of at most 600 s, or in two on the same warm machine:
 #   bash benchmarks/gpu_edition.sh "$OUT/gpu-edition"        # everything
 #   bash benchmarks/gpu_edition.sh "$OUT/gpu-edition" 1      # wheels, data, chapters 01-03

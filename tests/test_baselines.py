@@ -155,6 +155,15 @@ def test_masked_automap_training_step_sees_masked_kspace(prepared, tmp_path):
     assert model.count_params() == history["config"]["params"]
 
 
+def test_device_pipeline_trains_automap_only(prepared, tmp_path):
+    common = dict(mask_kind="equispaced", variant="seed", unet_chans=4, epochs=1, batch_size=4, learning_rate=2e-4, seed=0,
+                  progress=False, pipeline="device")
+    _, history = undersampling.train_method("automap", [4], prepared, tmp_path / "automap", **common)
+    assert history["config"]["pipeline"] == "device" and math.isfinite(history["epochs"][0]["loss"])
+    _, history = undersampling.train_method("unet", [4], prepared, tmp_path / "unet", **common)
+    assert history["config"]["pipeline"] == "numpy"  # its zero-filled inputs are a numpy transform
+
+
 def test_fine_tuning_starts_from_chapter_03s_model_only_when_built_alike(prepared, tmp_path):
     from automap_nb import models
 
@@ -237,3 +246,11 @@ def test_grid_edge_note_flags_only_choices_at_an_edge():
     assert undersampling.grid_edge_note(inside) == ""
     note = undersampling.grid_edge_note({**inside, 8: {"lambda": 1e-1, "grid": grid}, 1: {"lambda": 1e-3, "grid": grid}})
     assert "8x (λ = 0.1, the largest value tried)" in note and "1x (λ = 0.001, the smallest" in note and "4x" not in note
+
+
+def test_architecture_study_runs_on_the_device_pipeline(prepared):
+    from automap_nb.experiments import architecture
+
+    rows = architecture.run_study(prepared, ["seed"], [4], epochs=1, batch_size=4, learning_rate=1e-3, seeds=[0],
+                                  mask_kind="random", conv_filters=4, dc_phase=True, pipeline="device", progress=False)
+    assert len(rows) == 1 and math.isfinite(rows[0]["val_psnr"]) and rows[0]["acceleration"] == "4x"

@@ -53,6 +53,7 @@ def test_every_profile_passes_every_chapter(profile, tmp_path):
      ("06_undersampling_baselines", {"train_groups": [[1, 4]]}, r"parameter 'train_groups': train_groups \[\[1, 4\]\] must cover"),
      ("06_undersampling_baselines", {"accelerations": [1, 3]}, r"parameter 'accelerations\[1\]' must be one of \[1, 4, 8\]"),
      ("07_architecture_study", {"study_seeds": [0, 0]}, "parameter 'study_seeds' has repeated seeds"),
+     ("03_train_automap", {"train_pipeline": "gpu"}, r"parameter 'train_pipeline' must be one of \['numpy', 'device'\]"),
      ("09_transfer", {"transfer_batch_size": 65}, "parameter 'transfer_batch_size' must be <= 64, got 65"),
      ("09_transfer", {"transfer_modes": ["all"]}, "parameter 'transfer_modes' must include 'scratch'"),
      ("05_results", {"run_dir": "missing"}, "parameter 'run_dir': folder 'missing' does not exist")])

@@ -157,7 +157,13 @@ def _ch03(p):
     return dict(run_dir=require_dir, seed=INDEX, train_variant=variant, train_conv_filters=COUNT, train_epochs=COUNT,
                 train_batch_size=COUNT, train_learning_rate=RATE, train_lr_schedule=choice(training.SCHEDULES),
                 train_augment=require_bool, train_precision=choice(["auto", *models.PRECISIONS]), train_validate_every=COUNT,
-                train_dc_phase=require_bool)
+                train_dc_phase=require_bool, train_pipeline=choice(_pipelines()))
+
+
+def _pipelines() -> list[str]:  # training input pipelines (automap_nb.data.pipeline; imported when a chapter is checked)
+    from automap_nb.data.pipeline import PIPELINES
+
+    return list(PIPELINES)
 
 
 def _ch04(p):
@@ -177,7 +183,8 @@ def _ch06(p):
     return dict(run_dir=require_dir, accelerations=list_of(choice(sorted(subsample.CENTER_FRACTIONS))), mask_kind=choice(
         subsample.KINDS), train_groups=checked(lambda value: undersampling.check_groups(value, p["accelerations"])),
                 train_variant=choice(sorted(models.VARIANTS)), train_conv_filters=COUNT, train_dc_phase=require_bool,
-                train_precision=choice(["auto", *models.PRECISIONS]), automap_init=choice(["chapter03", "scratch"]),
+                train_precision=choice(["auto", *models.PRECISIONS
+                                        ]), train_pipeline=choice(_pipelines()), automap_init=choice(["chapter03", "scratch"]),
                 automap_epochs=COUNT, automap_learning_rate=RATE, automap_lr_schedule=choice(training.SCHEDULES), unet_chans=COUNT,
                 unet_residual=require_bool, unet_epochs=COUNT, unet_learning_rate=RATE, baseline_batch_size=COUNT,
                 automap_batch_size=COUNT, tv_lambdas=list_of(partial(require_float, minimum=0)), tv_iterations=COUNT,
@@ -204,7 +211,8 @@ def _ch07(p):
     return dict(run_dir=require_dir, study_size=even, study_variants=list_of(choice(architecture.STUDY_VARIANTS)),
                 study_accelerations=list_of(choice(sorted(subsample.CENTER_FRACTIONS))), study_epochs=COUNT,
                 study_learning_rate=RATE, study_lr_schedule=choice(training.SCHEDULES), study_batch_size=COUNT,
-                study_conv_filters=COUNT, study_dc_phase=require_bool, mask_kind=choice(subsample.KINDS), study_seeds=seeds)
+                study_conv_filters=COUNT, study_dc_phase=require_bool, study_pipeline=choice(_pipelines()),
+                mask_kind=choice(subsample.KINDS), study_seeds=seeds)
 
 
 def _ch08(p):

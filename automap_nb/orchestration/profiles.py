@@ -24,6 +24,8 @@ _SHARED: dict[str, object] = {
     "train_validate_every": 1,  # 03: validation after every epoch, as the seed's Figure 3
     "train_dc_phase": False,  # 03, 06: the seed's AUTOMAP eats the k-space as it comes
     "study_dc_phase": False,  # 07
+    "train_pipeline": "numpy",  # 03, 06 (AUTOMAP): examples built on the host, one at a time
+    "study_pipeline": "numpy",  # 07
     "accelerations": [1, 4, 8],  # 06
     "mask_kind": "random",  # 06, 07
     "unet_learning_rate": 1e-3,
@@ -136,20 +138,14 @@ PROFILES: dict[str, dict[str, object]] = {
         "transfer_learning_rate": 1e-3,
         "transfer_lr_schedule": "warmup-cosine"
     },
-    # GPU edition: one H100 lease is 15 min (≈ 900 s, machine start ≈ 90 s included), each command ≤ 600 s.
-    # The book runs as one command with BUDGET_S=570 (benchmarks/gpu_edition.sh), so the sizes below are
-    # cut to an estimated ≈ 520 s from the ≈ 655 s planned first (epochs 60 → 40 in 03, 6 → 4 in 06, TV
-    # grid 4 → 3 λ on 1 volume, 3 stability slices, 256 transfer crops). Planned from facts.md's H100 figures (Keras 3 / JAX,
-    # seed-201m 128², fp32 batch 32: 3,758 samples/s with no input pipeline) and this machine's numpy feed
-    # at 128² (8-15 ms per batch of 32 on one core, i.e. the host feed and the 8.5-ms step run one after
-    # the other: ≈ 1,500-2,400 samples/s; chapter 03 calls training.train with the default numpy pipeline):
-    #   data 4,800 slices × 0.125 CPU-s / 16 processes ≈ 45 s;  chapter 02 prepare 4,800 × 11 ms ≈ 55 s;
-    #   9 kernels × ≈ 7 s start-up ≈ 60 s;  chapter 03: 60 epochs × 4,256 = 255,360 samples / 1,500 s⁻¹
-    #   ≈ 170 s (+ ≈ 30 s compile, + ≈ 40 s for 2.4-GB checkpoints every 60 s);  04-05 ≈ 35 s;
-    #   06 ≈ 100 s (fine-tune 6 epochs ≈ 20 s, U-Net 5 epochs ≈ 15 s, TV on 16 CPU cores ≈ 60 s);
-    #   07 ≈ 60 s (6 runs at 64², 4 epochs each);  08-09 ≈ 60 s reserved  →  ≈ 655 s in all.
-    # At 3,758 samples/s (a device-side pipeline in chapter 03) training would take ≈ 70 s instead.
-    # Unmeasured on a GPU until the first run: its run.json timings recalibrate these numbers.
+    # GPU edition: one lease is 15 min (≈ 900 s, machine start ≈ 30-90 s included), each command ≤ 600 s.
+    # The book runs as one command with BUDGET_S=570 (benchmarks/gpu_edition.sh). Measured on an H200 on
+    # 2026-11-27 (benchmarks/gpu-edition-attempts.md): wheels 10 s, data 49 s, chapter 01 8 s, chapter 02
+    # 70 s; chapter 03 on the numpy pipeline kept the GPU 9 % busy and did not finish 40 epochs in 435 s.
+    # On the device pipeline seed-201m trains at 4,347 samples/s (benchmarks/gpu-h200.md), so chapter 03
+    # should take ≈ 60 s of set-up + 40 epochs × 4,256 slices / 4,347 s⁻¹ ≈ 40 s + 2.4-GB checkpoints
+    # (7 s to save, 7 s to load). Chapters 04-09 are still estimates (≈ 300 s: 06's TV on the CPU, 07's
+    # six runs, 09's four checkpoint loads): ≈ 550 s in all, inside BUDGET_S.
     "gpu": {
         **_SHARED,
         "size": 128,
@@ -158,9 +154,10 @@ PROFILES: dict[str, dict[str, object]] = {
         "train_conv_filters": 64,  # the seed's conv tail
         "train_learning_rate": 5e-4,  # 03: a 60-epoch budget; the seed's 2e-4 learns slowly in short runs
         "train_lr_schedule": "warmup-cosine",
-        "train_epochs": 40,  # 03: 170,240 samples (4,256 training slices), ≈ 115 s at 1,500 samples/s
+        "train_epochs": 40,  # 03: 170,240 samples (4,256 training slices), ≈ 40 s at 4,347 samples/s
         "train_batch_size": 32,  # 03, 05 (inference batch)
         "train_dc_phase": True,  # 03, 06: as cpu (measured there, not on a GPU)
+        "train_pipeline": "device",  # 03, 06: crops, masks and FFT in the compiled step (numpy fed the GPU 7-15 %)
         "weights_units_shown": 4,  # 04
         "results_examples": 4,  # 05
         # ---- chapters 06-07 (undersampling, architecture study) ----
@@ -186,6 +183,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "study_batch_size": 32,
         "study_conv_filters": 64,
         "study_dc_phase": True,  # 07: as chapter 03
+        "study_pipeline": "device",  # 07: as chapter 03
         # ---- chapters 08-09 (stability, transfer) ----
         "stability_slices": 3,  # 08: TV (CPU) is most of its time
         "stability_budgets": [0.005, 0.01, 0.02, 0.05],
@@ -345,6 +343,11 @@ DEPARTURES: dict[str, tuple[str, str]] = {
     "transfer_epochs": ("the wall-clock budget: four runs of the chapter 03 network",
                         "each mode sees a few thousand samples at most: early learning only"),
     "transfer_learning_rate": ("as chapter 03: the seed's rate learns too slowly for this budget", "none measured"),
+    "train_pipeline": ("the host-side numpy pipeline kept an H200 7-15 % busy on the seed-201m model at 128² "
+                       "(2026-11-27); on the device: 4,347 samples/s (benchmarks/gpu-edition-attempts.md)",
+                       "none to the method: the same crops, masks and order, float32 rounding of the FFT aside "
+                       "(tests/test_pipeline.py)"),
+    "study_pipeline": ("as chapter 03's train_pipeline", "none to the method"),
     "transfer_lr_schedule": ("as chapter 03", "none measured")
 }
 
