@@ -164,6 +164,15 @@ def test_device_pipeline_trains_automap_only(prepared, tmp_path):
     assert history["config"]["pipeline"] == "numpy"  # its zero-filled inputs are a numpy transform
 
 
+def test_automap_can_train_on_the_slices_as_they_are(prepared, tmp_path):
+    common = dict(mask_kind="random", variant="seed", unet_chans=4, epochs=1, batch_size=4, learning_rate=2e-4, seed=0,
+                  progress=False)
+    _, history = undersampling.train_method("automap", [4, 8], prepared, tmp_path / "plain", augment=False, **common)
+    assert history["config"]["augment"] is False and math.isfinite(history["epochs"][0]["loss"])
+    _, history = undersampling.train_method("automap", [4, 8], prepared, tmp_path / "tiled", **common)
+    assert history["config"]["augment"] is True  # the seed's reflection-tiling crops by default
+
+
 def test_fine_tuning_starts_from_chapter_03s_model_only_when_built_alike(prepared, tmp_path):
     from automap_nb import models
 

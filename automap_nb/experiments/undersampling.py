@@ -95,7 +95,7 @@ def _load_matching_weights(model, folder) -> None:
 def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, variant: str, unet_chans: int, epochs: int,
                  batch_size: int, learning_rate: float, seed: int, unet_residual: bool = False, progress: bool = True,
                  conv_filters: int = models.CONV_FILTERS, init_from=None, lr_schedule: str = "cosine", precision: str = "float32",
-                 dc_phase: bool = False, pipeline: str = "numpy"):
+                 dc_phase: bool = False, pipeline: str = "numpy", augment: bool = True):
     """Train ``method`` on the train split with per-sample masks from the accelerations in ``group``.
 
     Returns ``(model with the final weights, history dict from training.train)``. U-Net inputs go
@@ -103,7 +103,8 @@ def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, 
     ``init_from`` (a training folder), starts from that folder's final weights (fine-tuning).
     ``pipeline`` (AUTOMAP only; :func:`automap_nb.training.train`): ``"device"`` builds AUTOMAP's masked
     k-space inside the compiled step; the U-Net's zero-filled inputs are a numpy transform, so it
-    always uses the ``"numpy"`` pipeline.
+    always uses the ``"numpy"`` pipeline. ``augment``: the seed's reflection-tiling crops of the
+    training images (:func:`automap_nb.training.train`); without them, the slices as they are.
     """
     header = prepared.read_header(prepared_path)
     n, kspace_scale = header.n, header.kspace_scale
@@ -113,7 +114,7 @@ def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, 
     transform = baselines.zero_filled_input(kspace_scale) if method == "unet" else None
     history = training.train(model, prepared_path, out_dir, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                              seed=seed, mask_fn=mask_fn, lr_schedule=lr_schedule, input_transform=transform, progress=progress,
-                             pipeline=pipeline if method == "automap" else "numpy")
+                             pipeline=pipeline if method == "automap" else "numpy", augment=augment)
     return model, history
 
 

@@ -183,9 +183,9 @@ def _ch06(p):
     return dict(run_dir=require_dir, accelerations=list_of(choice(sorted(subsample.CENTER_FRACTIONS))), mask_kind=choice(
         subsample.KINDS), train_groups=checked(lambda value: undersampling.check_groups(value, p["accelerations"])),
                 train_variant=choice(sorted(models.VARIANTS)), train_conv_filters=COUNT, train_dc_phase=require_bool,
-                train_precision=choice(["auto", *models.PRECISIONS
-                                        ]), train_pipeline=choice(_pipelines()), automap_init=choice(["chapter03", "scratch"]),
-                automap_epochs=COUNT, automap_learning_rate=RATE, automap_lr_schedule=choice(training.SCHEDULES), unet_chans=COUNT,
+                train_precision=choice(["auto", *models.PRECISIONS]), train_pipeline=choice(_pipelines()),
+                automap_init=choice(["chapter03", "scratch"]), automap_epochs=COUNT, automap_learning_rate=RATE,
+                automap_lr_schedule=choice(training.SCHEDULES), automap_augment=require_bool, unet_chans=COUNT,
                 unet_residual=require_bool, unet_epochs=COUNT, unet_learning_rate=RATE, baseline_batch_size=COUNT,
                 automap_batch_size=COUNT, tv_lambdas=list_of(partial(require_float, minimum=0)), tv_iterations=COUNT,
                 tv_val_volumes=INDEX, seed=INDEX, keep_checkpoints=require_bool)
