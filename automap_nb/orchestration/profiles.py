@@ -96,7 +96,9 @@ PROFILES: dict[str, dict[str, object]] = {
         "train_learning_rate": 7e-4,  # 03: the best of 5e-4 … 1.4e-3 on validation (benchmarks/learning-gpu.md)
         "train_lr_schedule": "warmup-cosine",
         "train_precision": "auto",  # 03, 06: bfloat16 arithmetic where the CPU has it (≈ 1.2× the samples/s)
-        "train_epochs": 800,  # 03: 102,400 samples (2 batches of 64 per epoch), ≈ 240 s of training on 2 idle cores
+        "train_epochs": 640,  # 03: 81,920 samples (2 batches of 64 per epoch), ≈ 210 s of training on 2 idle cores;
+        # 800 epochs took 263 s on 2026-11-27 and pushed make book to 10 min 28 s (benchmarks/learning.md:
+        # book-dc-phase-640-epochs scores 26.03 dB on validation against 800 epochs' 26.53, seed 0)
         "train_batch_size": 64,  # 03, 05 (inference batch): ≈ 1.35× the samples/s of 32 (benchmarks/learning.md)
         "train_validate_every": 4,  # 03: a validation point every 4 of the 2-batch epochs (≈ 5 % of the training time)
         "train_dc_phase": True,  # 03, 06: k-space rotated so its DC is real: +3.0 dB on validation (benchmarks/learning.md)
@@ -277,7 +279,7 @@ DEPARTURES: dict[str, tuple[str, str]] = {
                            "a conv tail with less capacity to refine the image (PSNR at equal samples: "
                            "benchmarks/learning.md)"),
     "train_epochs": ("the wall-clock budget of the whole book on 2 CPU cores",
-                     "tens of thousands of samples seen instead of the seed's ≈ 15 million: far from converged"),
+                     "≈ 82,000 samples seen instead of the seed's ≈ 15 million: far from converged"),
     "train_batch_size": ("each optimizer step updates the 50 million dense weights and Adam's state, the bulk of a step's "
                          "cost on 2 CPU cores: two steps of 64 take less time than four of 32 (≈ 430 against ≈ 320 "
                          "samples per second here), so more samples fit the budget",
