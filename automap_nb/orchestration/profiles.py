@@ -302,7 +302,7 @@ DEPARTURES: dict[str, tuple[str, str]] = {
                        "coefficient is real (a weightless first layer; the magnitude target does not change) puts "
                        "almost all of the image's energy in the real part (chapter 03 measures how much) and leaves "
                        "a nearly linear task: "
-                       "at chapter 03's 102,400 samples, validation 26.27 dB (mean of 3 seeds) against 23.26 without "
+                       "at 102,400 samples (chapter 03's budget then), validation 26.27 dB (mean of 3 seeds) against 23.26 without "
                        "it, test split 24.28 against 22.24 (benchmarks/learning.md)",
                        "a network that no longer sees the global phase: it cannot be compared weight for weight with "
                        "the seed's, and a perturbation of the DC coefficient also turns the rest of the input"),
