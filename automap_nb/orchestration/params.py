@@ -186,9 +186,9 @@ def _ch06(p):
                 train_precision=choice(["auto", *models.PRECISIONS]), train_pipeline=choice(_pipelines()),
                 automap_init=choice(["chapter03", "scratch"]), automap_epochs=COUNT, automap_learning_rate=RATE,
                 automap_lr_schedule=choice(training.SCHEDULES), automap_augment=require_bool, unet_chans=COUNT,
-                unet_residual=require_bool, unet_epochs=COUNT, unet_learning_rate=RATE, baseline_batch_size=COUNT,
-                automap_batch_size=COUNT, tv_lambdas=list_of(partial(require_float, minimum=0)), tv_iterations=COUNT,
-                tv_val_volumes=INDEX, seed=INDEX, keep_checkpoints=require_bool)
+                unet_residual=require_bool, unet_epochs=COUNT, unet_learning_rate=RATE, unet_augment=require_bool,
+                baseline_batch_size=COUNT, automap_batch_size=COUNT, tv_lambdas=list_of(partial(require_float, minimum=0)),
+                tv_iterations=COUNT, tv_val_volumes=INDEX, seed=INDEX, keep_checkpoints=require_bool)
 
 
 def _ch07(p):

@@ -30,6 +30,7 @@ _SHARED: dict[str, object] = {
     "accelerations": [1, 4, 8],  # 06
     "mask_kind": "random",  # 06, 07
     "unet_learning_rate": 1e-3,
+    "unet_augment": False,  # 06: fastMRI's U-Net trains on the slices as they are (benchmarks/unet-augment.md)
     "keep_checkpoints": False,
     "study_variants": ["original", "seed", "smaller", "one_dense", "fullconv"],
     "study_accelerations": [1, 4],
