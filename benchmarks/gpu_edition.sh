@@ -113,7 +113,7 @@ fi
 if [ "$PART" != 1 ] && [ ${#SECOND[@]} -gt 0 ] && [ $CUT = 0 ]; then
     step "chapters $(IFS=,; echo "${SECOND[*]}")" "${CLI[@]}" run --profile gpu --out "$RUN" --only "${SECOND[@]}" --quiet
 fi
-if [ "$PART" = 1 ]; then echo "[gpu_edition.sh] part 1 done in ${SECONDS}s"; exit 0; fi
+if [ "$PART" = 1 ]; then echo "[gpu_edition.sh] part 1 done in ${SECONDS}s"; exit $((CUT ? 124 : 0)); fi
 
 # The kept run: notebooks, their JSON, run.json and the data's manifest, packed as one file.
 if ! ls "$RUN"/[0-9][0-9]_*.ipynb > /dev/null 2>&1; then
@@ -122,7 +122,8 @@ fi
 stage=$(mktemp -d) || exit 1
 trap 'rm -rf "$stage"' EXIT
 cp "$RUN"/[0-9][0-9]_*.ipynb "$RUN"/run.json "$stage"/ || exit 1
-cp "$RUN"/[0-9][0-9]_*.json "$stage"/ 2>/dev/null  # none when chapter 01 was cut short
+records=("$RUN"/[0-9][0-9]_*.json)  # none when chapter 01 was cut short
+if [ -e "${records[0]}" ]; then cp "${records[@]}" "$stage"/ || exit 1; fi
 cp "$DATA"/SAMPLE_DATA.json "$stage"/ || exit 1
 bytes=$(cat "$stage"/*.ipynb | wc -c)
 "$PYTHON" - "$RUN/run.json" "$OUT_DIR/steps.jsonl" "$bytes" > "$OUT_DIR/timings.json" <<'EOF' || exit 1

@@ -34,8 +34,8 @@ def score(model, split: dict) -> dict:
     n, out = split["inputs"].shape[1], {}
     for acc in ACCELERATIONS:
         masks = subsample.volume_masks(split["volume"], RECIPE["mask_kind"], acc, n)
-        zero_filled = baselines.zero_filled(subsample.apply_mask(split["inputs"], masks), split["kspace_scale"])
-        recon = training.predict(model, zero_filled[..., None])[..., 0]
+        zero_filled = baselines.zero_filled_input(split["kspace_scale"])(subsample.apply_mask(split["inputs"], masks))
+        recon = training.predict(model, zero_filled)[..., 0]  # the U-Net's input, as in training
         out[f"{acc}x"] = float(evaluate.evaluate_volumes(split["targets"], recon, split["volume"])["mean"]["psnr"])
     return out
 
