@@ -196,18 +196,3 @@ def evaluate_volumes(targets, preds, volumes: Sequence) -> dict:
         mean[metric], std2[metric] = aggregate(values)
         infinite[metric] = int(sum(math.isinf(v) for v in values))
     return {"per_volume": per_volume, "mean": mean, "std2": std2, "volumes": len(per_volume), "infinite": infinite}
-
-
-#: How far above the mean training image a model must be (dB, same slices, same PSNR convention)
-#: before a chapter treats it as having learned the reconstruction rather than the average anatomy.
-LEARNED_MARGIN_DB = 5.0
-
-
-def learned_margin(model_psnr: float, mean_image_psnr: float, margin_db: float = LEARNED_MARGIN_DB) -> dict:
-    """Has a model learned more than the average anatomy? Both PSNRs on the same slices, same convention.
-
-    Returns ``{"gain_db": model − mean image, "margin_db", "learned": gain ≥ margin}``; a model
-    below the margin predicts little more than the mean image, so analyses of it say little.
-    """
-    gain = float(model_psnr) - float(mean_image_psnr)
-    return {"gain_db": gain, "margin_db": float(margin_db), "learned": bool(gain >= margin_db)}

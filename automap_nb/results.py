@@ -89,7 +89,8 @@ def read_json(path: str | Path) -> dict:
 SCRATCH_NAME = ".scratch"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (this process counts as running)."""
     if pid == os.getpid():
         return True
     try:
@@ -117,7 +118,7 @@ def remove_stale_temporaries(folder: str | Path, pattern: str = ".*.tmp-*") -> l
         return removed
     for path in sorted(folder.glob(pattern)):
         pid = _owner_pid(path)
-        if pid is None or _pid_alive(pid):
+        if pid is None or pid_alive(pid):
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)

@@ -199,3 +199,35 @@ def learned(model_result: dict, mean_image_result: dict, split: str, model: str 
     else:
         status, reason = "inconclusive", f"the interval of its gain contains {margin_db:g} dB"
     return Learned(model, split, float(margin_db), gain, status, reason)
+
+
+def paired_interval(a_values, b_values, confidence: float = CONFIDENCE) -> dict:
+    """Paired comparison of any per-unit quantity (not only the metrics :func:`compare_metric` knows).
+
+    ``a_values``, ``b_values``: ``{unit: value}`` over the same units (e.g. one value per volume),
+    or equal-length sequences paired by position. Returns ``{"units", "mean_a", "mean_b",
+    "difference" (mean of a − b), "low", "high", "confidence", "outcome"}``: ``outcome`` is
+    ``"a greater"`` or ``"b greater"`` when the interval excludes zero, ``"none"`` when it contains
+    it, ``"too few"`` below :data:`MIN_VOLUMES` units and ``"undefined"`` for a non-finite value
+    (then ``low``/``high`` are ``nan``).
+    """
+    if isinstance(a_values, dict) or isinstance(b_values, dict):
+        if not (isinstance(a_values, dict) and isinstance(b_values, dict)) or set(a_values) != set(b_values):
+            raise ValueError("paired_interval: a_values and b_values must be dicts over the same units")
+        names = sorted(a_values)
+        a_values, b_values = [a_values[n] for n in names], [b_values[n] for n in names]
+    va = np.asarray(a_values, dtype=np.float64).reshape(-1)
+    vb = np.asarray(b_values, dtype=np.float64).reshape(-1)
+    if va.size != vb.size or va.size == 0:
+        raise ValueError(f"paired_interval: {va.size} and {vb.size} values; they must pair up (and not be empty)")
+    out = {
+        "units": int(va.size), "mean_a": float(np.mean(va)), "mean_b": float(np.mean(vb)), "difference": float(np.mean(va - vb)),
+        "low": math.nan, "high": math.nan, "confidence": confidence
+    }
+    if not (np.all(np.isfinite(va)) and np.all(np.isfinite(vb))):
+        return {**out, "difference": math.nan, "outcome": "undefined"}
+    if va.size < MIN_VOLUMES:
+        return {**out, "outcome": "too few"}
+    low, high = bootstrap_interval(va - vb, confidence)
+    outcome = "a greater" if low > 0 else "b greater" if high < 0 else "none"
+    return {**out, "low": low, "high": high, "outcome": outcome}

@@ -459,6 +459,33 @@ def predict(model: keras.Model, inputs: np.ndarray, batch_size: int = 32) -> np.
     return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)
 
 
+def layer_outputs(initial: keras.Model, final: keras.Model, inputs: np.ndarray, batch_size: int = 32) -> dict:
+    """Each weighted layer's linear output with its initial and its trained weights, on the same inputs.
+
+    ``initial``/``final``: the same architecture before and after training; ``inputs`` ``(N, n, n, 2)``.
+    For every layer of ``final`` with weights, ``x`` is that layer's input in ``final`` on ``inputs``;
+    the layer is applied to ``x`` without its activation and activity penalty, in float32, once with
+    ``initial``'s weights and once with ``final``'s. Returns ``{layer: (z0, z)}`` (numpy arrays), for
+    :func:`automap_nb.figures.weights.output_change`.
+    """
+    names = [layer.name for layer in final.layers if layer.get_weights()]
+    probe = keras.Model(final.inputs, [final.get_layer(name).input for name in names])
+    xs = probe.predict(inputs, batch_size=batch_size, verbose=0)
+    xs = xs if isinstance(xs, (list, tuple)) else [xs]
+    out = {}
+    for name, x in zip(names, xs):
+        layer = final.get_layer(name)
+        config = {**layer.get_config(), "activation": "linear", "activity_regularizer": None, "dtype": "float32"}
+        linear = type(layer).from_config(config)
+        linear.build(x.shape)
+        outputs = []
+        for weights in (initial.get_layer(name).get_weights(), layer.get_weights()):
+            linear.set_weights(weights)
+            outputs.append(np.concatenate([np.asarray(linear(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]))
+        out[name] = tuple(outputs)
+    return out
+
+
 def time_inference(model: keras.Model, inputs: np.ndarray, batch_size: int = 1, repeats: int = 20, warmup: int = 3) -> dict:
     """Inference time on ``inputs[:batch_size]``: median over ``repeats`` calls after ``warmup``.
 

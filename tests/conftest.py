@@ -57,10 +57,12 @@ def quick_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def quick_run(tmp_path_factory, quick_data):
     """A run folder in which every numbered notebook was executed by papermill (quick profile)."""
+    from automap_nb.orchestration import profiles
     from automap_nb.orchestration.runner import run_notebooks
 
-    return shared_folder(tmp_path_factory, "run-quick",
-                         lambda folder: run_notebooks(folder, profile="quick", data_dir=quick_data, progress=False))
+    return shared_folder(
+        tmp_path_factory, "run-quick", lambda folder: run_notebooks(folder, profile="quick", data_dir=quick_data, progress=False,
+                                                                    overrides={"split": profiles.SAMPLE_DATA["quick"]["split"]}))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import pytest
 from skimage.data import shepp_logan_phantom
 from skimage.transform import resize
 
-from automap_nb import baselines, evaluate, training
+from automap_nb import baselines, evaluate, findings, statistics, training
 from automap_nb.data import subsample, transforms
 from automap_nb.data.prepared import downsample, read_split
 from automap_nb.experiments import undersampling
@@ -214,25 +214,92 @@ def test_check_groups():
         undersampling.check_groups([[1], []], [1])
 
 
-def _metrics(psnrs):
-    return {m: {k: {"mean": {"psnr": v}} for k, v in by.items()} for m, by in psnrs.items()}
+def _per_volume(**by_method):
+    """``{method: {acc_key: evaluate_volumes-like}}`` from ``{method: {acc_key: [psnr per volume]}}``
+    (SSIM and NMSE follow PSNR: higher PSNR, higher SSIM, lower NMSE)."""
+
+    def ev(values):
+        return {"per_volume": {f"v{i}.h5": {"psnr": p, "ssim": p / 100, "nmse": 1 / p} for i, p in enumerate(values)}}
+
+    return {m: {k: ev(v) for k, v in by_acc.items()} for m, by_acc in by_method.items()}
 
 
-def test_undersampling_findings_follow_the_numbers():
-    base = {"mean_image": {"1x": 17.0, "4x": 17.0}, "zero_filled": {"1x": 140.0, "4x": 20.0}, "tv": {"1x": 60.0, "4x": 22.0}}
-    unet_wins = _metrics({**base, "unet": {"1x": 40.0, "4x": 24.0}, "automap": {"1x": 30.0, "4x": 18.0}})
-    text = undersampling.findings(unet_wins, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
-    assert "U-Net beats AUTOMAP" in text and "10.0× fewer" in text
-    assert "AUTOMAP is *below* the zero-filled baseline at 1x, 4x after 1 epoch on 130 slices" in text
-    text = undersampling.findings(unet_wins, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": "a phrase"})
-    assert "AUTOMAP is *below* the zero-filled baseline at 1x, 4x after a phrase on 130 slices" in text
-    automap_wins = _metrics({**base, "unet": {"1x": 40.0, "4x": 21.0}, "automap": {"1x": 30.0, "4x": 23.0}})
-    text = undersampling.findings(automap_wins, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
-    assert "AUTOMAP beats the U-Net" in text and "U-Net beats AUTOMAP" not in text
-    assert "beat the mean training image" not in text  # both learned methods beat it everywhere
-    trivial = _metrics({**base, "unet": {"1x": 40.0, "4x": 21.0}, "automap": {"1x": 16.0, "4x": 17.0}})
-    text = undersampling.findings(trivial, [1, 4], {"unet": 10, "automap": 100}, 130, {"unet": 1, "automap": 1})
-    assert "AUTOMAP does *not* beat the mean training image at 1x, 4x" in text
+def _chapter06_metrics(unet_4x=(24.0, 25.0, 26.0, 25.5), automap_1x=(30.0, 31.0, 32.0, 31.5)):
+    base = {"1x": [17.0, 17.5, 18.0, 16.5], "4x": [17.0, 17.5, 18.0, 16.5]}
+    return _per_volume(mean_image=base, zero_filled={"1x": [147.0] * 4, "4x": [20.0, 21.0, 22.0, 21.5]},
+                       tv={"1x": [52.0, 53.0, 51.0, 52.5],
+                           "4x": [22.0, 23.0, 24.0, 23.5]}, unet={"1x": [40.0, 41.0, 42.0, 41.5], "4x": list(unet_4x)},
+                       automap={"1x": list(automap_1x), "4x": [23.0, 24.2, 24.9, 24.4]})
+
+
+def test_compare_all_pairs_every_method_on_the_same_volumes_with_statistics():
+    metrics = _chapter06_metrics()
+    comparisons = undersampling.compare_all(metrics, [1, 4], "test")
+    assert list(comparisons) == ["1x", "4x"]
+    assert list(comparisons["4x"]) == [undersampling.pair_key(a, b) for a, b in undersampling.PAIRS]
+    c = comparisons["4x"]["automap_vs_unet"]["psnr"]
+    assert (c.a, c.b, c.split, c.volumes) == ("AUTOMAP", "U-Net", "test", 4)
+    assert c == statistics.compare(metrics["automap"]["4x"], metrics["unet"]["4x"], "test", "AUTOMAP", "U-Net")["psnr"]
+    assert c.outcome == "b" and c.winner == "U-Net"  # AUTOMAP is 0.9-1.1 dB below on every volume
+    assert comparisons["4x"]["automap_vs_zero_filled"]["nmse"].winner == "AUTOMAP"  # lower NMSE is better
+    json = undersampling.comparisons_json(comparisons)
+    assert json["4x"]["automap_vs_unet"]["psnr"] == c.to_dict()
+    learned = undersampling.automap_learned(metrics, [1, 4], "test")
+    assert learned.passed and learned.gain.b == "mean training image" and learned.model == "AUTOMAP at 1x"
+    assert undersampling.exact_methods([1, 4, 8]) == {"1x": "zero-filled"} and undersampling.exact_methods([4]) == {}
+
+
+def test_undersampling_findings_state_only_what_the_intervals_show():
+    # U-Net and AUTOMAP within ±0.6 dB of each other, in both directions: no difference shown at 4x
+    metrics = _chapter06_metrics(unet_4x=(23.5, 23.7, 25.4, 24.3))
+    comparisons = undersampling.compare_all(metrics, [1, 4], "test")
+    learned = undersampling.automap_learned(metrics, [1, 4], "test")
+    text = findings.undersampling_findings(learned, comparisons, undersampling.exact_methods([1, 4]))
+    assert text.startswith("- AUTOMAP at 1x has learned the reconstruction")
+    at_4x = text.split("**4x**")[1]
+    assert "No PSNR difference was shown between AUTOMAP and U-Net" in at_4x and "U-Net beats AUTOMAP" not in at_4x
+    assert "Zero-filled is exact here" in text and "4 test volumes" in text
+    verdict = findings.undersampling_verdict(learned, {"4x": comparisons["4x"]}, ("automap_vs_tv", "automap_vs_unet"))
+    assert "4 test volumes" in verdict and "AUTOMAP − U-Net" in verdict and "no difference shown" in verdict
+    assert "\n" not in verdict and "inconclusive" not in verdict
+
+
+def test_undersampling_findings_draw_no_automap_verdict_when_it_did_not_learn():
+    metrics = _chapter06_metrics(automap_1x=(18.0, 19.5, 17.0, 18.5))  # about the mean image
+    comparisons = undersampling.compare_all(metrics, [1, 4], "test")
+    learned = undersampling.automap_learned(metrics, [1, 4], "test")
+    assert learned.status == "not learned"
+    text = findings.undersampling_findings(learned, comparisons)
+    stated = [line for line in text.splitlines() if line.startswith("  - ")]
+    assert stated and all("AUTOMAP" not in line for line in stated)  # only U-Net against TV is stated
+    assert "inconclusive at this budget" in text
+    verdict = findings.undersampling_verdict(learned, {"4x": comparisons["4x"]}, ("automap_vs_tv", "unet_vs_tv"))
+    assert verdict.startswith("AUTOMAP against the other methods is inconclusive at this budget")
+    assert "U-Net − TV" in verdict and "AUTOMAP − TV" not in verdict
+
+
+def test_metrics_that_disagree_are_said_to_disagree():
+    a = {"per_volume": {f"v{i}": {"psnr": 20.0 + i / 10, "ssim": 0.6, "nmse": 0.1} for i in range(4)}}
+    b = {"per_volume": {f"v{i}": {"psnr": 21.0 + i / 10, "ssim": 0.5, "nmse": 0.1 + (-1)**i * 1e-3} for i in range(4)}}
+    comps = statistics.compare(a, b, "test", "AUTOMAP", "U-Net")
+    assert "the metrics disagree on AUTOMAP against U-Net (PSNR: U-Net, SSIM: AUTOMAP, NMSE: neither)" in \
+        findings.pair_finding(comps)
+    verdict = findings.undersampling_verdict(_passed(), {"8x": {"automap_vs_unet": comps}}, ("automap_vs_unet", ))
+    assert verdict.endswith("PSNR, SSIM and NMSE disagree on AUTOMAP against U-Net at 8x.")
+    row = findings.comparison_rows({"AUTOMAP − U-Net": comps})[0]
+    assert row["PSNR difference (95 % CI)"].endswith(": U-Net better") and row["volumes"] == 4 and row["split"] == "test"
+    assert row["NMSE difference (95 % CI)"].endswith(": no difference shown")
+
+
+def _passed():
+    metrics = _chapter06_metrics()
+    return undersampling.automap_learned(metrics, [1], "test")
+
+
+def test_spread_table_gives_mean_and_two_std_with_enough_volumes():
+    ev = {"mean": {"psnr": 20.0}, "std2": {"psnr": 1.5}, "volumes": undersampling.MIN_VOLUMES_FOR_SPREAD}
+    table = undersampling.spread_table({"tv": {"4x": ev}, "unet": {"4x": {**ev, "volumes": 2}}})
+    assert table == {"4x": {"TV (sigpy)": "20.00 ± 1.50", "U-Net": "20.00"}}
 
 
 def _ev(volumes, psnr=20.0):

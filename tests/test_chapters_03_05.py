@@ -7,7 +7,8 @@ import math
 import nbformat
 import pytest
 
-from automap_nb import models
+from automap_nb import findings, models, statistics
+from automap_nb.figures import weights
 from automap_nb.orchestration import profiles
 from automap_nb.results import read_json
 
@@ -49,6 +50,22 @@ def test_03_training_results(quick_run):
     history = read_json(quick_run / "automap" / "history.json")
     assert [e["epoch"] for e in history["epochs"]] == list(range(1, r["epochs"] + 1))
     assert (quick_run / "automap" / "initial.keras").is_file()
+    # the verdict: one plain line from the run's history, with its numbers
+    final = history["epochs"][-1]
+    samples = sum(e["samples"] for e in history["epochs"])
+    assert r["samples"] == samples and r["validations"] == sum(math.isfinite(e["val_psnr"]) for e in history["epochs"])
+    assert "\n" not in r["verdict"] and f"{final['val_psnr']:.2f} dB on the validation split" in r["verdict"]
+    assert f"{samples:,} training samples" in r["verdict"] and f"{r['samples_per_s']:.0f} samples/s" in r["verdict"]
+    assert r["trend"]["final_lr"] == pytest.approx(final["lr"]) and r["trend"]["epochs"] == r["epochs"]
+
+
+def same(a, b) -> bool:
+    """Equal, with NaN equal to NaN (a results JSON reads "nan" back as a float NaN)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
 
 
 def test_04_weight_analysis(quick_run):
@@ -56,15 +73,27 @@ def test_04_weight_analysis(quick_run):
     layers = {row["layer"]: row for row in r["layers"]}
     assert {"dense_1", "dense_2", "conv_1", "conv_2", "deconv"} <= set(layers)
     for row in layers.values():
-        assert finite(row["kernel_rel_change"], row["kernel_rms_change"]) and row["kernel_rel_change"] > 0
-    assert r["dense_rel_change_max"] == max(layers[k]["kernel_rel_change"] for k in ("dense_1", "dense_2"))
-    assert r["dense_moved_least"] == (r["dense_rel_change_max"] < r["other_rel_change_min"])
+        assert finite(row["kernel_rel_change"], row["kernel_rms_change"], row["output_rel_change"])
+        assert row["kernel_rel_change"] > 0 and row["output_rel_change"] > 0
+    # the three measures' outcomes are weights.measure_outcomes of the stored rows
+    assert same(r["measures"], weights.measure_outcomes(r["layers"]))
+    assert set(r["measures"]) == set(weights.MEASURES)
     assert len(r["units_shown"]) == QUICK["weights_units_shown"]
-    # the verdict is qualified by whether the model learned (quick: two epochs, it has not)
-    learned = r["learned"]
-    assert learned["gain_db"] == pytest.approx(r["val_psnr_seed"] - r["mean_image_val_psnr_seed"])
-    assert learned["learned"] == (learned["gain_db"] >= learned["margin_db"])
-    assert learned["learned"] or r["verdict"].startswith("**This model has not learned")
+    for ring in r["rings"].values():
+        assert ring["share_inside"] + ring["share_ring"] + ring["share_outside"] == pytest.approx(1.0)
+    # the learned record is statistics.learned on the stored per-volume values of the val split
+    per_volume = r["val_per_volume"]
+    learned = statistics.learned({"per_volume": per_volume["model"]}, {"per_volume": per_volume["mean_image"]}, "val")
+    assert same(r["learned"], learned.to_dict())
+    assert r["learned"]["split"] == "val" and r["learned"]["gain"]["volumes"] == len(per_volume["model"])
+    assert same(r["comparisons"]["psnr"], r["learned"]["gain"] | {"b": "the mean training image"})
+    # the verdict: one plain line, from findings; a model that did not pass the rule draws no verdict
+    assert r["verdict"] == findings.ch04_verdict(learned, r["claim"])
+    assert "\n" not in r["verdict"] and "**" not in r["verdict"]
+    if learned.status != "learned":
+        assert "inconclusive at this budget" in r["verdict"] and r["claim"] not in r["verdict"]
+    else:
+        assert r["verdict"].startswith(r["claim"])
 
 
 def test_05_results_trained_beats_untrained_and_ifft_is_exact(quick_run):
@@ -81,6 +110,12 @@ def test_05_results_trained_beats_untrained_and_ifft_is_exact(quick_run):
     assert r["ifft_max_error"] < 1e-5 and m["ifft"]["mean"]["nmse"] < 1e-10
     assert m["ifft"]["psnr_seed_slices"] > 100
     assert r["inference_ms_per_slice"] > 0
-    learned = r["learned"]
-    assert learned["gain_db"] == pytest.approx(m["automap"]["mean"]["psnr"] - m["mean_image"]["mean"]["psnr"])
-    assert learned["verdict"] == (learned["learned"] and learned["ssim_above_mean_image"])
+    # the learned rule and the comparisons are statistics' own, on the stored per-volume values
+    learned = statistics.learned(m["automap"], m["mean_image"], "test")
+    assert r["learned"] == learned.to_dict() and r["learned"]["gain"]["volumes"] == r["test_volumes"]
+    for pair, other in (("automap_vs_mean_image", "mean_image"), ("automap_vs_untrained", "untrained")):
+        expected = statistics.compare(m["automap"], m[other], "test", *(r["comparisons"][pair]["psnr"][k] for k in "ab"))
+        assert r["comparisons"][pair] == {metric: c.to_dict() for metric, c in expected.items()}
+    assert r["verdict"] == findings.results_verdict(learned) and "\n" not in r["verdict"]
+    assert learned.passed or r["verdict"].startswith("Inconclusive at this budget")
+    assert f"{r['test_volumes']} test volumes" in r["verdict"]

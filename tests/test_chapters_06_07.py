@@ -1,13 +1,17 @@
 """Chapters 06 and 07 under the quick profile: their JSON results are complete and consistent."""
 
+import json
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from automap_nb import models
+from automap_nb import findings, models, statistics
 from automap_nb.data import subsample
 from automap_nb.experiments import architecture, undersampling
+from automap_nb.figures import study
+from automap_nb.figures.style import TEXT_WIDTH
 from automap_nb.orchestration import profiles
 from automap_nb.results import read_json
 
@@ -72,6 +76,28 @@ def test_06_tv_lambda_from_the_grid_and_training_recorded(ch06):
     assert {"parameter", "the seed's setting", "this run", "why", "cost"} <= set(ch06["departures"][0])
 
 
+def test_06_comparisons_and_verdict_come_from_statistics(ch06):
+    metrics = ch06["results"]
+    accs = QUICK["accelerations"]
+    learned = undersampling.automap_learned(metrics, accs, "test")
+    assert ch06["learned"] == learned.to_dict() and ch06["learned"]["model"].startswith("AUTOMAP")
+    expected = undersampling.compare_all(metrics, accs, "test")
+    same = json.dumps(ch06["comparisons"], sort_keys=True) == json.dumps(undersampling.comparisons_json(expected), sort_keys=True)
+    assert same  # compared as JSON text: an undefined comparison's interval is nan
+    for key, by_pair in ch06["comparisons"].items():
+        assert set(by_pair) == {undersampling.pair_key(a, b) for a, b in undersampling.PAIRS}
+        for pair, by_metric in by_pair.items():
+            a, b = pair.split("_vs_")
+            assert set(by_metric) == {"psnr", "ssim", "nmse"}
+            c = statistics.compare(metrics[a][key], metrics[b][key], "test", "a", "b")["ssim"]
+            stored = by_metric["ssim"]  # the stored interval is the bootstrap of the stored per-volume values
+            assert stored["volumes"] == c.volumes == len(ch06["test_volumes"])
+            assert (stored["outcome"], stored["low"], stored["high"]) == (c.outcome, c.low, c.high)  # SSIM is always finite
+    assert isinstance(ch06["verdict"], str) and ch06["verdict"] and "\n" not in ch06["verdict"]
+    assert f"{len(ch06['test_volumes'])} test volumes" in ch06["verdict"]
+    assert learned.passed or ch06["verdict"].startswith("AUTOMAP against the other methods is inconclusive at this budget")
+
+
 def test_07_rows_cover_every_variant_and_acceleration(ch07):
     n = QUICK["study_size"]
     assert ch07["study_size"] == n
@@ -102,23 +128,59 @@ def test_07_summary_is_the_seeds_mean_and_spread(ch07):
         assert cell["seed_spread"] == pytest.approx(max(psnr) - min(psnr))
 
 
-def _cell(variant, acc, psnr, spread, params=100):
-    return dict(variant=variant, acceleration=acc, params=params, seeds=[0, 1], val_psnr=psnr, val_psnr_min=psnr - spread / 2,
-                val_psnr_max=psnr + spread / 2, seed_spread=spread, val_ssim=0.5, train_seconds=1.0)
+def _volumes(psnr_values, ssim=0.6, nmse=0.05):
+    return {
+        f"v{i}": {"psnr": p, "ssim": ssim + 0.01 * p, "nmse": nmse / (1 + p), "psnr_seed": p}
+        for i, p in enumerate(psnr_values)
+    }
 
 
-def test_07_findings_rank_only_learned_variants_and_call_differences_real_beyond_the_spread():
-    summary = [
-        _cell("seed", "1x", 22.0, 0.4),
-        _cell("original", "1x", 23.0, 0.3),
-        _cell("smaller", "1x", 22.2, 0.5),
-        _cell("fullconv", "1x", 17.0, 0.1)
-    ]
-    text = architecture.findings(summary, 10, 1, mean_image_psnr=17.5)
-    assert "`fullconv` 1x" in text.split("Not learned")[1].split("\n")[0]
-    ranking = next(line for line in text.splitlines() if line.startswith("- **1x**"))
-    assert "fullconv" not in ranking and ranking.index("`original`") < ranking.index("`seed`")
-    assert "`original` gains 1.00 dB" in text and "a real difference" in text.split("`original` gains")[1].split("\n")[0]
-    smaller = text.split("`smaller` gains")[1].split("\n")[0]
-    assert "no difference can be claimed" in smaller  # 0.2 dB < 0.5 dB spread
-    assert "No dense layer" not in text  # fullconv did not learn: no comparison drawn
+def _rows(gains, base=(15.0, 16.0, 17.0, 15.5, 16.5, 18.0)):
+    """Study rows (two seeds) whose per-volume PSNR is the mean image's ``base`` plus each variant's gain."""
+    return [
+        dict(variant=v, acceleration="1x", seed=s,
+             per_volume=_volumes([b + g + (0.2 if s else -0.2) + 0.1 * i for i, b in enumerate(base)])) for v, g in gains.items()
+        for s in (0, 1)
+    ], {"per_volume": _volumes(list(base))}
+
+
+def test_07_only_variants_that_pass_the_learned_rule_are_compared_and_ranked():
+    rows, mean_image = _rows({"original": 9.0, "seed": 7.0, "fullconv": 1.0})
+    learned = architecture.learned_by_cell(rows, mean_image)
+    assert {k: r.status
+            for k, r in learned.items()} == {"original at 1x": "learned", "seed at 1x": "learned", "fullconv at 1x": "not learned"}
+    assert learned["seed at 1x"].gain.difference == pytest.approx(7.0 + 0.25)  # seeds pooled per volume first
+    comparisons = architecture.compare_learned(rows, learned)
+    assert [(c["psnr"].a, c["psnr"].b) for c in comparisons] == [("original at 1x", "seed at 1x")]  # fullconv never compared
+    assert comparisons[0]["psnr"].winner == "original at 1x" and comparisons[0]["psnr"].volumes == 6
+    verdict = findings.architecture_verdict(learned, comparisons)
+    assert verdict.startswith("2 of 3 variants passed the learned rule on val") and "original at 1x beats seed at 1x" in verdict
+    assert "the others did not and are not ranked (fullconv at 1x" in verdict and "\n" not in verdict
+    bullets = findings.study_bullets(learned, comparisons)
+    assert bullets.count("\n- ") == 3 and "SSIM" in bullets and "NMSE" in bullets and "the metrics agree" in bullets
+    fig = study.gain_intervals(list(learned.values()))
+    assert fig.get_figwidth() <= TEXT_WIDTH and [t.get_text() for t in fig.axes[0].get_yticklabels()] == list(learned)
+    plt.close(fig)
+
+
+def test_07_a_budget_where_no_variant_passes_ranks_nothing():
+    rows, mean_image = _rows({"original": 1.6, "seed": 0.9})
+    learned = architecture.learned_by_cell(rows, mean_image)
+    assert not any(r.passed for r in learned.values()) and architecture.compare_learned(rows, learned) == []
+    verdict = findings.architecture_verdict(learned, [])
+    assert verdict.startswith("The ranking of the architecture variants is inconclusive at this budget: none of the 2")
+    assert "original at 1x +1.85 dB" in verdict and "6 val volumes" in verdict and " beats " not in verdict
+
+
+def test_07_verdict_comes_from_the_learned_rule(ch07):
+    learned = architecture.learned_by_cell(ch07["rows"], ch07["mean_image_reference"], "val")
+    assert {k: r.status for k, r in learned.items()} == {k: r["status"] for k, r in ch07["learned"].items()}
+    assert set(learned) == {architecture.cell_name(c["variant"], c["acceleration"]) for c in ch07["summary"]}
+    comparisons = architecture.compare_learned(ch07["rows"], learned, "val")
+    assert ch07["verdict"] == findings.architecture_verdict(learned, comparisons)
+    compared = {name for c in ch07["comparisons"] for name in (c["psnr"]["a"], c["psnr"]["b"])}
+    assert compared <= {k for k, r in ch07["learned"].items() if r["passed"]}  # a variant that did not pass is not ranked
+    for record in ch07["learned"].values():
+        assert record["gain"]["volumes"] == len(ch07["val_volumes"]) and record["split"] == "val"
+    if not any(r["passed"] for r in ch07["learned"].values()):
+        assert "inconclusive at this budget" in ch07["verdict"] and ch07["comparisons"] == []

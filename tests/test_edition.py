@@ -18,11 +18,20 @@ def test_duration_formats():
     assert edition.duration(7500) == "2 h 05 min"
 
 
+VERDICTS = {
+    "01_data_exploration": "The data are 6 pseudo-volumes of the embedded sample data.",
+    "02_preprocessing": "Every slice was prepared at 32 × 32.",
+    "03_train_automap": "Whether AUTOMAP has learned is inconclusive at this budget.",
+    "05_results": "AUTOMAP beats the mean training image in PSNR (+3.10 dB).",
+}
+
+
 def _fake_run(folder: Path, drop: str | None = None) -> Path:
     files = {
         "run.json": {
             "profile": "quick", "started": "2026-11-26T10:00:00", "data_dir": str(folder / "data"),
-            "notebooks": {"01_a.ipynb": {"seconds": 30.0}, "02_b.ipynb": {"seconds": 45.5}}
+            "notebooks": {f"{name}.ipynb": {"seconds": seconds}
+                          for name, seconds in zip(VERDICTS, (30.0, 45.5, 0.0, 0.0))}
         }, "01_data_exploration.json": {"volumes": 6, "slices": 18}, "02_preprocessing.json": {"size": 32},
         "03_train_automap.json": {
             "epochs": 2, "variant": "seed", "params": 789921, "device_name": "CPU", "keras": "3.15.1", "backend": "tensorflow",
@@ -31,6 +40,8 @@ def _fake_run(folder: Path, drop: str | None = None) -> Path:
             "test_volumes": 1, "test_slices": 3, "metrics": {"automap": {"mean": {"psnr": 12.76, "ssim": 0.0318, "nmse": 0.733}}}
         }
     }
+    for name, verdict in VERDICTS.items():
+        files[f"{name}.json"]["verdict"] = verdict
     (folder / "data").mkdir()
     (folder / "data" / "SAMPLE_DATA.json").write_text("{}")
     for name, content in files.items():
@@ -48,6 +59,53 @@ def test_edition_reads_the_run(tmp_path):
     assert str(tmp_path) not in json.dumps(values)  # no machine path on the landing page
     assert "| AUTOMAP, trained (chapter 03) | 12.76 | 0.032 | 0.733 |" in values["edition_headline"]
     assert values["edition_departures"].startswith("None: this run used the seed's settings")
+    assert values["edition_caveat"] == ("This edition: 6 pseudo-volumes (18 slices) of one brain template, the embedded "
+                                        "sample data (`data/`), not fastMRI knee data: its numbers test the pipeline, not "
+                                        "the method on knees.")
+
+
+def test_landing_page_lists_one_verdict_per_chapter_of_the_run_from_its_json(tmp_path):
+    run = _fake_run(tmp_path)
+    (run / "04_weight_analysis.json").write_text(json.dumps({"verdict": "not in this run"}))  # not in run.json
+    notebook = {"cells": [{"cell_type": "markdown", "source": ["# 01 · Data exploration\n", "\n", "text"]}]}
+    (run / "01_data_exploration.ipynb").write_text(json.dumps(notebook))
+    lines = edition.substitutions(run)["edition_verdicts"].splitlines()
+    assert lines == [
+        f"- **{title}**: {verdict}" for title, verdict in zip(
+            ["01 · Data exploration", "02 preprocessing", "03 train automap", "05 results"], VERDICTS.values())
+    ]
+
+
+def test_a_chapter_json_without_a_verdict_fails_the_landing_page_naming_it(tmp_path):
+    run = _fake_run(tmp_path)
+    record = json.loads((run / "05_results.json").read_text())
+    del record["verdict"]
+    (run / "05_results.json").write_text(json.dumps(record))
+    with pytest.raises(edition.EditionError, match=r"05_results\.json: no 'verdict'"):
+        edition.substitutions(run)
+    (run / "05_results.json").write_text(json.dumps({**record, "verdict": "two\nlines"}))
+    with pytest.raises(edition.EditionError, match=r"05_results\.json: 'verdict' is not one line"):
+        edition.substitutions(run)
+
+
+def test_the_caveat_names_a_fastmri_folder_as_such(tmp_path):
+    run = _fake_run(tmp_path)
+    (run / "data" / "SAMPLE_DATA.json").unlink()
+    record = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**record, "test_dir": "/somewhere/singlecoil_val"}))
+    caveat = edition.substitutions(run)["edition_caveat"]
+    assert caveat == ("This edition: 6 volumes (18 slices) of fastMRI-format data, training folder `data/`, "
+                      "test split: every volume of `singlecoil_val/`.")
+
+
+def test_intro_opens_with_the_data_caveat_beside_the_headline_and_hides_the_departures():
+    text = (REPO / "book" / "intro.md").read_text()
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines[0].startswith("# ") and lines[1] == "**{{ edition_caveat }}**"
+    assert text.index("{{ edition_headline }}") < text.index("{{ edition_verdicts }}") < text.index("## About this book")
+    assert "knee" not in "\n".join(lines[:lines.index("{{ edition_headline }}")])  # no knee-data claim before it
+    dropdown = text[text.index(":class: dropdown"):]
+    assert "{{ edition_departures }}" in dropdown.split("```")[0]
 
 
 def test_edition_gathers_the_chapters_departures(tmp_path):

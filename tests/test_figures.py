@@ -114,6 +114,32 @@ def test_per_volume_metrics_mark_clipped_values_and_label_their_axes():
     plt.close(fig)
 
 
+def test_paired_differences_draw_an_interval_per_pair_and_write_out_undefined_ones():
+    from automap_nb import statistics
+
+    def ev(*values):
+        return {"per_volume": {f"v{i}": {"psnr": p, "ssim": p / 100, "nmse": 1 / p} for i, p in enumerate(values)}}
+
+    pairs = {
+        "1x": {
+            "automap_vs_zero_filled": statistics.compare(ev(30, 31, 32), ev(np.inf, np.inf, np.inf), "test", "AUTOMAP",
+                                                         "zero-filled")
+        }, "4x": {
+            "automap_vs_tv": statistics.compare(ev(24, 25, 26), ev(23, 24.5, 24), "test", "AUTOMAP", "TV"),
+            "unet_vs_mean": statistics.compare(ev(20, 21, 22), ev(25, 26, 27), "test", "U-Net", "mean training image")
+        }
+    }
+    fig = reconstruction.paired_differences(pairs)
+    _check_legible(fig)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["1x: AUTOMAP − zero-filled", "4x: AUTOMAP − TV", "4x: U-Net − mean image"]
+    texts = [t.get_text() for t in _texts(fig)]
+    assert "undefined" in texts  # the infinite PSNR of the exact method: no interval to draw
+    assert "3 test volumes" in fig._suptitle.get_text()
+    assert [ax.get_xlabel() for ax in fig.axes] == ["PSNR difference (dB)", "SSIM difference"]
+    plt.close(fig)
+
+
 def test_psnr_against_cost_legend_fits_the_page_with_many_variants():
     names = ["original", "seed", "smaller", "one_dense", "fullconv"]
     summary = [{
@@ -177,5 +203,65 @@ def test_perturbation_figures_draw_legibly():
     image = np.random.default_rng(3).random((16, 16))
     cases = [{"label": "AUTOMAP 1×", "target": image, "input_image": image, "clean": image, "perturbed": image * 0.9}]
     fig = robustness.perturbed_images(cases)
+    _check_legible(fig)
+    plt.close(fig)
+
+
+def test_weight_change_measures_and_their_outcomes():
+    rng = np.random.default_rng(0)
+    w0 = {
+        "dense_1": {"kernel": rng.uniform(-0.01, 0.01, (64, 32)), "bias": np.zeros(32)},
+        "conv_1": {"kernel": rng.uniform(-0.1, 0.1, (3, 3, 1, 4)), "bias": np.zeros(4)}
+    }
+    w = {k: {"kernel": 1.5 * v["kernel"], "bias": v["bias"] + 0.1} for k, v in w0.items()}
+    rows = weights.weight_changes(w0, w)
+    assert [r["kernel_rel_change"] for r in rows] == pytest.approx([0.5, 0.5])
+    rows = weights.add_output_changes(rows, {"dense_1": 0.2, "conv_1": 0.9})
+    outcomes = weights.measure_outcomes(rows)
+    # same relative change (neither least), a smaller absolute change for the small-scale dense kernel
+    assert outcomes["kernel_rel_change"]["outcome"] == "mixed"
+    assert outcomes["kernel_rms_change"]["outcome"] == "dense least"
+    assert outcomes["output_rel_change"]["outcome"] == "dense least"
+    assert weights.output_change(np.ones(4), np.full(4, 3.0)) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="zero"):
+        weights.output_change(np.zeros(4), np.ones(4))
+    fig = weights.change_bars(rows)
+    _check_legible(fig)
+    assert {"ratio", "RMS (weight units)"} <= {ax.get_ylabel() for ax in fig.axes}
+    plt.close(fig)
+
+
+def test_ring_measures_a_constructed_ring_and_draws_legibly():
+    n = 32
+    y, x = np.indices((n, n)) - n // 2
+    radius = np.hypot(y, x) / (n / 2)
+    energy = np.where((radius >= 0.25) & (radius < 0.5), 10.0, 1.0)  # a ring 10× denser than the rest
+    ring = weights.ring(energy, bins=16)
+    assert ring["inner"] == pytest.approx(0.25, abs=0.1) and ring["outer"] == pytest.approx(0.5, abs=0.1)
+    assert ring["share_inside"] + ring["share_ring"] + ring["share_outside"] == pytest.approx(1.0)
+    expected = energy[(radius >= ring["inner"]) & (radius < ring["outer"])].sum() / energy.sum()
+    assert ring["share_ring"] == pytest.approx(expected, abs=0.02)
+    assert ring["density_ring"] > 3
+    profile = weights.radial_profile(np.ones((n, n)))
+    assert np.nanmax(profile["mean"]) == pytest.approx(1.0) and profile["share"].sum() == pytest.approx(1.0)
+    kernel0 = np.zeros((2 * n * n, 5))
+    kernel = kernel0 + np.repeat(energy.reshape(n, n, 1, 1), 2, axis=2).reshape(-1, 1)
+    assert weights.change_energy_map(kernel0, kernel, n) == pytest.approx(10 * energy**2)
+    assert weights.output_energy_map(np.zeros((5, n * n)), np.ones((5, n * n)), n) == pytest.approx(np.full((n, n), 5.0))
+    maps = {"dense_1\n(k-space input)": energy, "dense_2\n(image output)": energy.T}
+    fig = weights.energy_map_figure(maps, {k: weights.ring(v) for k, v in maps.items()})
+    _check_legible(fig)
+    assert sum(isinstance(p, matplotlib.patches.Circle) for ax in fig.axes for p in ax.patches) == 4
+    plt.close(fig)
+
+
+def test_final_trend_reads_the_learning_rate_and_the_last_slope():
+    epochs = [{"epoch": e, "lr": 1e-3 * (1 - e / 200), "samples": 128, "val_psnr": 20 + 0.01 * e if e % 4 == 0 else float("nan")}
+              for e in range(1, 101)]
+    trend = learning.final_trend({"epochs": epochs}, fraction=0.25)
+    assert trend["window_start"] == 76 and trend["window_end"] == 100 and trend["window_points"] == 7
+    assert trend["slope_db_per_100_epochs"] == pytest.approx(1.0)
+    assert trend["final_lr"] == pytest.approx(5e-4) and trend["final_lr_share"] == pytest.approx(0.5 / 0.995)
+    fig = learning.training_curves({"epochs": [{**e, "loss": 1.0, "psnr": 20.0, "val_loss": e["val_psnr"]} for e in epochs]})
     _check_legible(fig)
     plt.close(fig)

@@ -172,10 +172,10 @@ def test_run_refuses_other_data_in_a_used_run_folder(tmp_path, small_notebooks):
     a, b = folder(tmp_path, "a", 1), folder(tmp_path, "b", 1, seed0=5)
     run = tmp_path / "run"
     runner.run_notebooks(run, profile="quick", data_dir=a, notebooks_dir=small_notebooks, progress=False)
-    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir() if p.name != runner.LOCK_NAME}
     with pytest.raises(runner.RunError, match=r"run holds results computed from other data .*use another --out"):
         runner.run_notebooks(run, profile="quick", data_dir=b, notebooks_dir=small_notebooks, progress=False)
-    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before  # nothing was touched
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir() if p.name != runner.LOCK_NAME} == before  # nothing was touched
     # a file of the data folder rewritten counts as other data too
     write_fastmri_file(a / "file1000000.h5", slices=3, seed=9)
     with pytest.raises(runner.RunError, match="other data"):
@@ -284,10 +284,10 @@ def test_a_killed_chapter_makes_the_run_incomplete(tmp_path, small_notebooks):
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     out = run / "02_second.ipynb"
+    good = out.read_text()
     deadline = time.time() + 90
-    while time.time() < deadline:
-        text = out.read_text() if out.exists() else ""
-        if '"pause = 60' in text or "pause = 60" in text:
+    while time.time() < deadline:  # the rerun executes into a temporary copy, renamed only when complete
+        if any("pause = 60" in tmp.read_text() for tmp in run.glob(".02_second.ipynb.tmp-*.ipynb")):
             break
         time.sleep(0.5)
     time.sleep(1.0)
@@ -295,6 +295,7 @@ def test_a_killed_chapter_makes_the_run_incomplete(tmp_path, small_notebooks):
     proc.wait()
     record = json.loads((run / "run.json").read_text())
     assert record["notebooks"]["02_second.ipynb"]["status"] == "running"
+    assert out.read_text() == good  # the good notebook is still there
     with pytest.raises(
             book.BookError, match=r"the run is incomplete: 02_second.ipynb \(running\); "
             r"rerun them: automap-nb run --out .* --only 02"):

@@ -58,3 +58,13 @@ def test_unknown_parameter_and_profile_are_errors(notebooks, tmp_path):
                                          ("../data", "../data")])
 def test_parse_value(text, value):
     assert runner.parse_value(text) == value
+
+
+def test_sample_data_is_recognised_by_its_manifest(tmp_path):
+    """The embedded data's own split applies to its folder however it is named (run, --only, DATA_DIR=)."""
+    from automap_nb.data.sample_data import MANIFEST_NAME
+    from automap_nb.orchestration.cli import _is_sample_data
+
+    assert not _is_sample_data(tmp_path) and not _is_sample_data(None)
+    (tmp_path / MANIFEST_NAME).write_text("{}")
+    assert _is_sample_data(tmp_path)

@@ -117,10 +117,74 @@ def test_run_group_and_summary_on_a_toy_model():
         assert row["amp_worst"] >= row["amp_random"] - 1e-9  # the worst includes the random draw
         if row["method"] == "ifft":
             assert row["amp_worst_max"] <= 1 + 1e-5 and not row["own_search"]
-    assert "AUTOMAP" not in stability.verdict(rows)
+        assert len(row["amp_worst_slices"]) == 2 and np.isclose(np.mean(row["amp_worst_slices"]), row["amp_worst"])
+    assert stability.compare_amplifications(rows) == {}  # none of the chapter's pairs ran here
 
 
 def test_tv_operator_refuses_the_search():
     f = stability.tv_operator(np.ones((1, 8), np.float32), 0.01, 2)
     with pytest.raises(ValueError, match="numpy"):
         stability.search(f, np.zeros((1, 8, 8, 2), np.float32), 1.0)
+
+
+def test_pick_slices_takes_one_slice_from_each_of_count_volumes_by_a_seeded_draw():
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((12, 4, 4))
+    volumes = np.array([f"v{k // 3}.h5" for k in range(12)])  # 4 volumes of 3 slices
+    images[4] *= 10  # the slice with the most signal of v1
+    rows = stability.pick_slices(images, volumes, 3, seed=0)
+    assert len(set(volumes[rows])) == 3 and list(rows) == sorted(rows)
+    assert np.array_equal(rows, stability.pick_slices(images, volumes, 3, seed=0))  # seeded
+    every = stability.pick_slices(images, volumes, 4, seed=1)
+    assert 4 in every and len(every) == 4
+    with pytest.raises(ValueError, match="5 volumes, the split has 4"):
+        stability.pick_slices(images, volumes, 5)
+
+
+def _rows(automap, ifft, unet, tv):
+    """Summary rows at one budget with per-slice worst amplifications (random noise: a tenth)."""
+    rows = []
+    for group, method, values in (("1×", "automap", automap), ("1×", "ifft", ifft), ("4×", "unet", unet), ("4×", "tv", tv)):
+        rows.append(
+            dict(group=group, method=method, budget=0.05, amp_worst=float(np.mean(values)), amp_random=float(np.mean(values)) / 10,
+                 own_search=method != "tv", amp_worst_slices=list(values), amp_random_slices=[v / 10 for v in values]))
+    return rows
+
+
+def _learned(gain_low, model="AUTOMAP"):
+    from automap_nb import statistics
+
+    volumes = {f"v{k}": {"psnr": 20.0 + gain_low + 0.01 * k} for k in range(4)}
+    mean = {f"v{k}": {"psnr": 20.0} for k in range(4)}
+    return statistics.learned({"per_volume": volumes}, {"per_volume": mean}, "test", model=model)
+
+
+def test_verdict_claims_a_difference_only_with_the_learned_rule_and_an_interval_that_excludes_zero():
+    rows = _rows([3.0, 3.2, 2.9, 3.1], [1.0, 1.0, 0.99, 1.0], [1.5, 1.4, 1.6, 1.5], [1.45, 1.55, 1.5, 1.5])
+    comps = stability.compare_amplifications(rows)
+    assert comps["automap_vs_ifft"]["outcome"] == "a greater" and comps["automap_vs_ifft"]["units"] == 4
+    assert comps["unet_vs_tv"]["outcome"] == "none"  # the interval contains zero
+    passed = {"automap": _learned(8.0), "unet": _learned(8.0, "the U-Net (4×)")}
+    line = stability.verdict_line(comps, passed)
+    assert "the worst amplification of AUTOMAP exceeds that of the inverse FFT, 3.05 against 1.00" in line
+    assert "the worst amplification of the U-Net was not shown to differ from that of TV on the perturbations tried" in line
+    assert "4 test volumes, one slice each" in line and "\n" not in line
+    failed = {"automap": _learned(1.0), "unet": _learned(8.0, "the U-Net (4×)")}
+    line = stability.verdict_line(comps, failed)
+    assert "whether AUTOMAP is less stable than the inverse FFT is inconclusive at this budget" in line
+    assert "exceeds" not in line
+    markdown = stability.findings_markdown(rows, comps, failed)
+    assert "Measured, without a verdict: the worst amplification of AUTOMAP exceeds" in markdown
+
+
+def test_paired_interval_pairs_by_unit_and_needs_three():
+    from automap_nb.statistics import paired_interval
+
+    c = paired_interval({"a": 2.0, "b": 3.0, "c": 2.5}, {"c": 1.5, "a": 1.0, "b": 2.0})
+    assert c["units"] == 3 and np.isclose(c["difference"], 1.0) and c["outcome"] == "a greater"
+    assert c["low"] <= 1.0 <= c["high"]
+    assert paired_interval([1.0, 2.0], [0.0, 0.0])["outcome"] == "too few"
+    assert paired_interval([1.0, -1.0, 0.5, -0.5], [0.0] * 4)["outcome"] == "none"
+    assert paired_interval([np.inf, 1.0, 1.0], [0.0] * 3)["outcome"] == "undefined"
+    with pytest.raises(ValueError, match="same units"):
+        paired_interval({"a": 1.0}, {"b": 1.0})

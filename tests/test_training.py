@@ -247,3 +247,36 @@ def test_validate_every_validates_every_kth_and_the_last_epoch(prepared, tmp_pat
         training.train(model, prepared, tmp_path / "bad", epochs=2, progress=False, validate_every=0)
     with pytest.raises(ValueError, match="needs verbose=0"):
         training.train(model, prepared, tmp_path / "bad", epochs=2, progress=False, validate_every=2, verbose=2)
+
+
+def test_layer_outputs_measure_the_change_where_it_acts():
+    """The output change weighs a kernel's change by the inputs it meets: the same weight change on
+    inputs that are always zero changes nothing, on live inputs it changes the output fully, and a
+    uniform scaling of every kernel by 1.5 is a relative output change of 0.5 in every layer."""
+    from automap_nb.figures import weights
+
+    n = 8
+    initial = models.build_variant("seed", n, seed=0, conv_filters=4)
+    scaled = models.build_variant("seed", n, seed=0, conv_filters=4)
+    scaled.set_weights([1.5 * w for w in initial.get_weights()])  # biases start at zero and stay zero
+    inputs = np.random.default_rng(0).normal(size=(6, n, n, 2)).astype(np.float32)
+    outputs = training.layer_outputs(initial, scaled, inputs, batch_size=4)
+    assert list(outputs) == ["dense_1", "dense_2", "conv_1", "conv_2", "deconv"]
+    for z0, z in outputs.values():
+        assert weights.output_change(z0, z) == pytest.approx(0.5, rel=1e-4)
+    # dense_1's inputs: half of the k-space coefficients are zero in every sample
+    live = np.zeros((n, n, 2), np.float32)
+    live[:n // 2] = 1
+    sparse = inputs * live
+    kernel0, bias0 = initial.get_layer("dense_1").get_weights()
+    for rows, expected in ((live.reshape(-1) == 0, 0.0), (live.reshape(-1) == 1, None)):
+        moved = models.build_variant("seed", n, seed=0, conv_filters=4)
+        moved.set_weights(initial.get_weights())
+        kernel = kernel0.copy()
+        kernel[rows] *= 3.0  # the same relative change of the kernel (‖ΔW‖/‖W₀‖ ≈ 2/√2) in both cases
+        moved.get_layer("dense_1").set_weights([kernel, bias0])
+        z0, z = training.layer_outputs(initial, moved, sparse)["dense_1"]
+        if expected is not None:
+            assert weights.output_change(z0, z) == pytest.approx(expected, abs=1e-6)
+        else:
+            assert weights.output_change(z0, z) == pytest.approx(2.0, rel=1e-4)  # every live input's weight tripled

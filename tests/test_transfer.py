@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from automap_nb import models
+from automap_nb import findings, models
 from automap_nb.data import transforms
 from automap_nb.data.prepared import read_split
 from automap_nb.experiments import transfer
@@ -78,16 +78,45 @@ def test_pictures_come_from_the_installed_wheel():
             assert picture.ndim == 2 and 0 <= picture.min() and picture.max() <= 1 and min(picture.shape) >= 128
 
 
-def test_verdict_says_yes_only_when_transfer_clears_the_mean_image_and_beats_scratch():
+def _metrics(psnr_values):
+    return {
+        "per_volume": {
+            f"picture{i}": {"psnr": p, "ssim": 0.02 * p, "nmse": 1 / p, "psnr_seed": p}
+            for i, p in enumerate(psnr_values)
+        }
+    }
 
-    def curve(values):
-        return {"val_psnr": values, "seconds": [1.0, 2.0]}
 
-    close = {"all": curve([14.0, 15.0]), "scratch": curve([14.5, 15.5])}
-    text = transfer.verdict({"all": 15.2, "scratch": 15.6}, close, mean_psnr=11.0, zero_shot_psnr=11.5)
-    assert "No**" in text and "not learned" in text.split("\n")[0] and "does not beat training from scratch" in text
-    helps = {"all": curve([16.0, 17.0]), "scratch": curve([14.5, 15.5])}
-    text = transfer.verdict({"all": 15.2, "scratch": 13.0}, helps, mean_psnr=11.0, zero_shot_psnr=11.5)
-    assert "No**" in text and "does help" in text
-    good = {"all": curve([20.0, 25.0]), "scratch": curve([12.0, 15.0])}
-    assert "Yes**" in transfer.verdict({"all": 24.0, "scratch": 15.0}, good, mean_psnr=11.0, zero_shot_psnr=11.5)
+MEAN_IMAGE = [11.0, 12.0, 10.0, 13.0]
+
+
+def _judge(gains):
+    metrics = {m: _metrics([b + g + 0.1 * i for i, b in enumerate(MEAN_IMAGE)]) for m, g in gains.items()}
+    learned = transfer.learned_by_mode(metrics, _metrics(MEAN_IMAGE), "val")
+    comparisons = transfer.compare_passed(metrics, learned, "val")
+    return learned, comparisons, findings.transfer_verdict(learned, transfer.against_scratch(comparisons))
+
+
+def test_transfer_is_inconclusive_unless_training_from_scratch_passed_the_learned_rule():
+    learned, comparisons, verdict = _judge({"all": 9.0, "conv_tail": 2.0, "scratch": 1.0})
+    assert learned["all"].passed and not learned["scratch"].passed and comparisons == {}
+    assert verdict.startswith(
+        "Whether starting from chapter 03's weights helps is inconclusive at this budget: AUTOMAP from scratch")
+    assert "4 val volumes" in verdict and "each val picture counts as one volume" in verdict and " beats " not in verdict
+
+
+def test_transfer_compares_only_modes_that_passed_and_says_yes_when_one_beats_scratch():
+    learned, comparisons, verdict = _judge({"all": 9.0, "conv_tail": 2.0, "dense": 6.0, "scratch": 7.0})
+    assert list(comparisons) == ["all|dense", "all|scratch", "dense|scratch"]  # conv_tail did not pass: never compared
+    assert set(transfer.against_scratch(comparisons)) == {"all", "dense"}
+    assert verdict.startswith("Yes: AUTOMAP fine-tuned (all layers) beats AUTOMAP from scratch in PSNR")
+    assert "AUTOMAP from scratch beats AUTOMAP fine-tuned (dense only)" in verdict
+    assert "AUTOMAP fine-tuned (conv tail only) did not pass the learned rule and were not compared" in verdict
+    assert findings.study_bullets(learned, list(comparisons.values())).count("\n- ") == 4 + 3 - 1
+
+
+def test_transfer_says_no_when_scratch_learned_and_no_transfer_mode_did():
+    _, comparisons, verdict = _judge({"all": 2.0, "scratch": 8.0})
+    assert comparisons == {} and verdict.startswith("No: AUTOMAP from scratch passed the learned rule on val")
+    _, _, verdict = _judge({"all": 6.0, "scratch": 8.0})
+    assert verdict.startswith("No: AUTOMAP from scratch beats AUTOMAP fine-tuned (all layers) in PSNR")

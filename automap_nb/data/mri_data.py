@@ -24,10 +24,23 @@ What counts as implausible k-space (each a :class:`DataError` naming file and sl
 - (per volume, :func:`check_slice_energies`) a slice with more than :data:`MAX_SLICE_ENERGY_RATIO`
   times the median energy of the volume's other slices: after the per-volume normalisation the other
   slices would be black.
+
+What is refused before any array is read (each a :class:`DataError` naming the file):
+
+- declared shapes beyond sane bounds (:func:`check_declared_shapes`): more than :data:`MAX_SLICES`
+  slices, or a k-space or target axis longer than :data:`MAX_MATRIX` or than twice the header's encoded
+  (k-space) or recon (target) size on that axis: a 8 KB file may declare a 300 GB dataset;
+- datasets whose bytes are not in the file: HDF5 external storage, virtual datasets, external links
+  (they would read files outside the data folder that the run's data fingerprint does not cover);
+- a symbolic link loop or a broken link (named as such, not as a missing file).
+
+A target slice (``reconstruction_esc``) with NaN or Inf is an error naming the file and slice.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -43,6 +56,9 @@ UNDERSAMPLING_ATTRS = ("acceleration", "num_low_frequency", "mask")
 STRING_ATTRS = ("acquisition", "patient_id")
 MAX_SAMPLE_ENERGY_FRACTION = 0.9
 MAX_SLICE_ENERGY_RATIO = 1e4
+MAX_SLICES = 1024  # fastMRI volumes have 10-50 slices
+MAX_MATRIX = 4096  # longest k-space or image axis accepted (fastMRI: 640 × 368 k-space, 320 × 320 targets)
+MAX_HEADER_BYTES = 2**20  # an ISMRMRD header is a few KiB
 # what h5py raises on unreadable or corrupt metadata (object headers, attributes, datatypes)
 _H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError)
 
@@ -125,7 +141,24 @@ def h5_reason(err: BaseException) -> str:
     return reason or type(err).__name__
 
 
+def missing_reason(path: str | Path, what: str = "file") -> str:
+    """Why ``path`` cannot be opened although named: ``"is a symbolic link loop"``, ``"is a broken
+    symbolic link (to …)"`` or ``"{what} does not exist"`` (``Path.exists`` says False for all three)."""
+    path = Path(path)
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "is a symbolic link loop"
+        if path.is_symlink():
+            return f"is a broken symbolic link (to {os.readlink(path)})"
+        return f"{what} does not exist"
+    return f"{what} exists"
+
+
 def _open(path: Path) -> h5py.File:
+    if not path.exists():
+        raise DataError(f"{path}: {missing_reason(path)}")
     if path.is_dir():
         raise DataError(f"{path}: is a folder, not an HDF5 file")
     try:
@@ -165,9 +198,14 @@ def _read_attrs(f: h5py.File, where: str) -> dict:
     return attrs
 
 
-def _header_bytes(f: h5py.File, where: str) -> bytes | str:
+def _header_bytes(f: h5py.File, path: Path) -> bytes | str:
     """The ``ismrmrd_header`` dataset as XML text (bytes scalar, str, or a one-element array)."""
-    value = f["ismrmrd_header"][()]
+    where = str(path)
+    dataset = _dataset(f, "ismrmrd_header", path)
+    if dataset.size * dataset.dtype.itemsize > MAX_HEADER_BYTES:
+        raise DataError(f"{where}: 'ismrmrd_header' declares {dataset.shape} × {dataset.dtype}: not one XML text "
+                        f"(at most {MAX_HEADER_BYTES} bytes)")
+    value = dataset[()]
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(-1)[0]
     if isinstance(value, np.bytes_):
@@ -196,8 +234,6 @@ def read_volume_info(path: str | Path) -> VolumeInfo:
     complex array of rank 3, a target whose shape does not match, or a header that does not parse.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: file does not exist")
     with _open(path) as f:
         try:
             return _volume_info(f, path)
@@ -207,12 +243,43 @@ def read_volume_info(path: str | Path) -> VolumeInfo:
             raise DataError(f"{path}: corrupt HDF5 metadata ({h5_reason(err)})") from None
 
 
+def _dataset(f: h5py.File, key: str, path: Path) -> h5py.Dataset:
+    """``f[key]``, refused unless it is a dataset whose bytes are in this file (no external link,
+    no external storage, no virtual dataset): what a run reads is what its fingerprint covers."""
+    if key not in f:
+        raise DataError(f"{path}: no dataset {key!r}")
+    if isinstance(f.get(key, getlink=True), h5py.ExternalLink):
+        raise DataError(f"{path}: {key!r} is a link to another file ({f.get(key, getlink=True).filename}); refused")
+    dataset = f[key]
+    if not isinstance(dataset, h5py.Dataset):
+        raise DataError(f"{path}: {key!r} is not a dataset")
+    if dataset.external:
+        raise DataError(f"{path}: {key!r} keeps its data outside the file (HDF5 external storage in "
+                        f"{', '.join(sorted({str(e[0]) for e in dataset.external}))}); refused")
+    if dataset.is_virtual:
+        raise DataError(f"{path}: {key!r} is a virtual dataset (its data live in other files); refused")
+    return dataset
+
+
+def check_declared_shapes(path: Path, kspace_shape, target_key: str | None, target_shape, header: dict) -> None:
+    """Refuse declared shapes beyond sane bounds before any read: at most :data:`MAX_SLICES` slices;
+    each k-space axis at most :data:`MAX_MATRIX` and twice the header's encoded size on that axis,
+    each target axis at most :data:`MAX_MATRIX` and twice the recon size."""
+    if kspace_shape[0] > MAX_SLICES:
+        raise DataError(f"{path}: 'kspace' declares {kspace_shape[0]} slices (at most {MAX_SLICES}): not a fastMRI volume")
+    for key, shape, size, space in (("kspace", kspace_shape, header["encoding_size"], "encoded"), (target_key, target_shape,
+                                                                                                   header["recon_size"], "recon")):
+        if key is None:
+            continue
+        for axis, (length, declared) in enumerate(zip(shape[1:], size[:2])):
+            limit = min(MAX_MATRIX, 2 * max(declared, 1))
+            if length > limit:
+                raise DataError(f"{path}: {key!r} declares shape {tuple(shape)}: axis {axis + 1} ({length}) exceeds {limit} "
+                                f"(twice the header's {space} size {declared}, at most {MAX_MATRIX}); refused before reading")
+
+
 def _volume_info(f: h5py.File, path: Path) -> VolumeInfo:
-    if "kspace" not in f:
-        raise DataError(f"{path}: no dataset 'kspace'")
-    kspace = f["kspace"]
-    if not isinstance(kspace, h5py.Dataset):
-        raise DataError(f"{path}: 'kspace' is not a dataset")
+    kspace = _dataset(f, "kspace", path)
     if kspace.ndim == 4:
         raise DataError(f"{path}: 'kspace' must have rank 3 (slices, rows, columns) for single-coil data, got shape "
                         f"{kspace.shape}: a multi-coil file (fastMRI multicoil knee or brain, coils on axis 1); "
@@ -225,14 +292,15 @@ def _volume_info(f: h5py.File, path: Path) -> VolumeInfo:
     if kspace.shape[0] == 0:
         raise DataError(f"{path}: 'kspace' has no slices")
     target_key = next((key for key in TARGET_KEYS if key in f), None)
+    target_shape = None
     if target_key is not None:
-        target = f[target_key]
+        target = _dataset(f, target_key, path)
         if target.ndim != 3 or target.shape[0] != kspace.shape[0]:
             raise DataError(f"{path}: '{target_key}' shape {target.shape} does not match "
                             f"{kspace.shape[0]} k-space slices")
-    if "ismrmrd_header" not in f:
-        raise DataError(f"{path}: no dataset 'ismrmrd_header'")
-    header = parse_ismrmrd_header(_header_bytes(f, str(path)), where=str(path))
+        target_shape = target.shape
+    header = parse_ismrmrd_header(_header_bytes(f, path), where=str(path))
+    check_declared_shapes(path, kspace.shape, target_key, target_shape, header)
     attrs = _read_attrs(f, str(path))
     return VolumeInfo(path=path, num_slices=int(kspace.shape[0]), kspace_shape=(int(kspace.shape[1]), int(kspace.shape[2])),
                       target_key=target_key, acquisition=attrs.get("acquisition"), patient_id=attrs.get("patient_id"), attrs=attrs,
@@ -249,7 +317,7 @@ def index_folder(data_dir: str | Path, allow_undersampled: bool = False, what: s
     """
     data_dir = Path(data_dir)
     if not data_dir.exists():
-        raise DataError(f"{data_dir}: {what} does not exist")
+        raise DataError(f"{data_dir}: {missing_reason(data_dir, what)}")
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: {what} is a file, not a folder")
     files = sorted(p for p in data_dir.glob("*.h5") if not p.is_dir())
@@ -326,9 +394,10 @@ def read_kspace_slice(volume: VolumeInfo | str | Path, index: int) -> np.ndarray
     """
     path, index = _check_slice(volume, index)
     with _open(path) as f:
-        if "kspace" not in f:
-            raise DataError(f"{path}: no dataset 'kspace'")
-        dataset = f["kspace"]
+        dataset = _dataset(f, "kspace", path)
+        if dataset.ndim != 3 or max(dataset.shape[1:]) > MAX_MATRIX:
+            raise DataError(f"{path}: 'kspace' declares shape {dataset.shape}: not (slices, rows, columns) "
+                            f"with at most {MAX_MATRIX} per axis; refused before reading")
         if not 0 <= index < dataset.shape[0]:
             raise DataError(f"{path}: slice {index} out of range (0..{dataset.shape[0] - 1})")
         try:
@@ -340,19 +409,28 @@ def read_kspace_slice(volume: VolumeInfo | str | Path, index: int) -> np.ndarray
 
 
 def read_target_slice(volume: VolumeInfo | str | Path, index: int) -> np.ndarray | None:
-    """One slice of the file's reconstruction target (``reconstruction_esc``), or None if absent."""
+    """One slice of the file's reconstruction target (``reconstruction_esc``), or None if absent.
+
+    Raises :class:`DataError` naming the file and slice for a slice out of range, a declared shape
+    beyond :data:`MAX_MATRIX`, unreadable data, or NaN/Inf values."""
     path, index = _check_slice(volume, index)
     with _open(path) as f:
         key = next((k for k in TARGET_KEYS if k in f), None)
         if key is None:
             return None
-        dataset = f[key]
+        dataset = _dataset(f, key, path)
+        if dataset.ndim != 3 or max(dataset.shape[1:]) > MAX_MATRIX:
+            raise DataError(f"{path}: {key!r} declares shape {dataset.shape}: not (slices, rows, columns) "
+                            f"with at most {MAX_MATRIX} per axis; refused before reading")
         if not 0 <= index < dataset.shape[0]:
             raise DataError(f"{path}: slice {index} out of range (0..{dataset.shape[0] - 1})")
         try:
-            return np.asarray(dataset[index], dtype=np.float32)
+            data = np.asarray(dataset[index], dtype=np.float32)
         except (OSError, ValueError) as err:
             raise DataError(f"{path}, slice {index}: cannot read '{key}' ({h5_reason(err)})") from None
+    if not np.all(np.isfinite(data)):
+        raise DataError(f"{path}, slice {index}: {key!r} contains NaN or Inf")
+    return data
 
 
 def write_volume(path: str | Path, kspace: np.ndarray, reconstruction: np.ndarray, header: str, attrs: dict,

@@ -12,8 +12,10 @@ is also the RMS of their k-space, so the inputs have unit RMS over the training 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -57,6 +59,9 @@ def _index_folders(folders: dict) -> list[tuple[mri_data.VolumeInfo, str | None]
     for split, folder in folders.items():
         if folder is None:
             continue
+        if not Path(folder).exists():  # before resolve(), which fails on a symbolic link loop
+            what = f"{'data' if split == 'train' else split} folder ({FOLDER_OPTIONS[split]})"
+            raise mri_data.DataError(f"{folder}: {mri_data.missing_reason(folder, what)}")
         resolved = Path(folder).resolve()
         if resolved in seen:
             raise ValueError(f"{FOLDER_OPTIONS[split]} {folder} is the same folder as {FOLDER_OPTIONS[seen[resolved]]}")
@@ -147,6 +152,9 @@ def prepare_dataset(data_dir: str | Path, out_path: str | Path, size: int = 128,
                             list(fractions)), "fingerprint": fingerprint
                     })
         except OSError as err:  # h5py's write errors (a full disk): name the file, one line
+            if err.errno == errno.ENOSPC or "errno = 28" in str(err):
+                raise results.OutputPathError(f"{out_path}: the disk of {out_path.parent} is full (no space left on device) "
+                                              "while writing the prepared file; nothing was written") from None
             raise results.OutputPathError(f"{out_path}: cannot write the prepared file "
                                           f"({mri_data.h5_reason(err)})") from None
         done = True
@@ -192,7 +200,7 @@ def _write_images(images, targets, volumes, split_of, size, progress) -> tuple[f
             raise mri_data.DataError(f"{info.path}: {err}") from None
         images[row:row + len(stack)] = stack
         targets[row:row + len(stack)] = np.abs(stack)[..., None]
-        digest.update(f"{info.name}:{info.num_slices}:{split};".encode())
+        digest.update(os.fsencode(info.name) + f":{info.num_slices}:{split};".encode())  # any file name, byte for byte
         digest.update(np.ascontiguousarray(stack).tobytes())
         if split == "train":
             train_sq += float(np.sum(np.abs(stack)**2))

@@ -6,17 +6,22 @@ Datasets, one row per slice (``N`` rows, any mix of splits):
 - ``targets`` ``(N, n, n, 1)`` float32: ``|images|``;
 - ``inputs``  ``(N, n, n, 2)`` float32: (real, imaginary) of ``fft2c(images) · kspace_scale``
   (:func:`automap_nb.data.transforms.image_to_example` rebuilds a pair from an augmented or masked image);
-- ``volume`` ``(N,)`` bytes (source file name), ``slice`` ``(N,)`` int32, ``split`` ``(N,)`` bytes
-  (``train``, ``val`` or ``test``, assigned per volume).
+- ``volume`` ``(N,)`` bytes (source file name, UTF-8; any name the file system allows), ``slice`` ``(N,)``
+  int32, ``split`` ``(N,)`` bytes (``train``, ``val`` or ``test``, assigned per volume).
 
 Attributes: ``size`` (n) and ``kspace_scale`` always; ``fingerprint`` (a hash of the content:
 training refuses to resume on another file's data); files from fastMRI folders also keep ``crop``,
 ``source_dir``, ``val_dir``, ``test_dir``, ``split_sources`` (JSON), ``split_fractions`` and
-``normalisation`` (:func:`automap_nb.data.prepare.prepare_dataset`). Every file is written atomically.
+``normalisation`` (:func:`automap_nb.data.prepare.prepare_dataset`). Every file is written atomically,
+with its space reserved on disk before HDF5 writes any data: a full disk fails early and cleanly (:func:`create`).
+An empty split reads as arrays with no rows.
 """
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +34,17 @@ from automap_nb.results import atomic_path
 
 PREPARED_NAME = "prepared.h5"
 META = ("volume", "slice", "split")
+
+
+def encode_names(names) -> np.ndarray:
+    """Volume names (str or bytes) as the ``volume`` dataset stores them: the file name's bytes (UTF-8 for
+    UTF-8 names; any other name the file system allows byte for byte, :func:`os.fsencode`)."""
+    return np.array([os.fsencode(v) if isinstance(v, str) else bytes(v) for v in names], dtype=bytes)
+
+
+def decode_names(stored: np.ndarray) -> np.ndarray:
+    """The ``volume`` dataset's bytes back as str (:func:`os.fsdecode`: the file's name as Python spells it)."""
+    return np.array([os.fsdecode(bytes(v)) for v in stored], dtype=str)
 
 
 @dataclass(frozen=True)
@@ -77,19 +93,23 @@ def read_rows(path: str | Path, rows=None, keys=("inputs", "targets")) -> dict[s
         return {key: f[key][rows[sort]][np.argsort(sort)] for key in keys}
 
 
-def read_split(path: str | Path, split: str) -> dict:
+def read_split(path: str | Path, split: str, nonempty: bool = False) -> dict:
     """One split in memory: ``images``, ``inputs``, ``targets``, ``volume`` (str), ``slice`` and the
-    attribute ``kspace_scale``. For the small evaluation splits; training reads batches lazily."""
+    attribute ``kspace_scale``. For the small evaluation splits; training reads batches lazily.
+    An empty split reads as arrays with no rows; with ``nonempty``, it is a one-line ``ValueError``
+    (for a chapter that needs the split)."""
     if split not in splits.SPLITS:
         raise ValueError(f"split must be one of {splits.SPLITS}, got {split!r}")
     header = read_header(path, needs=("images", "inputs", "targets", *META))
     index = header.rows(split)
+    if nonempty and not len(index):
+        raise ValueError(f"{path}: the {split} split is empty (prepare with a non-zero {split} fraction, or --{split}-dir)")
     with h5py.File(path, "r") as f:
         out = {
-            key: f[key][index] if len(index) else np.zeros((0) + f[key].shape[1:], f[key].dtype)
+            key: f[key][index] if len(index) else np.zeros((0, ) + f[key].shape[1:], f[key].dtype)
             for key in ("images", "inputs", "targets", "slice")
         }
-        out["volume"] = f["volume"][()][index].astype(str)
+        out["volume"] = decode_names(f["volume"][()][index])
     out["kspace_scale"] = header.kspace_scale
     return out
 
@@ -123,31 +143,65 @@ def write(path: str | Path, images: np.ndarray, meta: dict, kspace_scale: float,
     return Path(path)
 
 
+ROW_DATASETS = {"images": (np.complex64, ()), "targets": (np.float32, (1, )), "inputs": (np.float32, (2, ))}
+METADATA_MARGIN = 2**20  # bytes reserved beyond the datasets for what HDF5 adds when filling them (attributes)
+
+
 @contextmanager
 def create(path: str | Path, volume, slice_index, split, n: int):
     """Stream a prepared file: yields the open file and its ``images`` ``(N, n, n)`` and ``targets``
     ``(N, n, n, 1)`` datasets to fill (``N = len(volume)``; ``volume``, ``slice_index`` and ``split``
     are written now). Call :func:`finish` inside the block; the file appears at ``path`` only if the
-    block ends without an error."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        total = len(volume)
-        images = f.create_dataset("images", (total, n, n), np.complex64, chunks=(1, n, n))
-        targets = f.create_dataset("targets", (total, n, n, 1), np.float32, chunks=(1, n, n, 1))
-        f.create_dataset("volume", data=np.asarray(volume, dtype=bytes))
+    block ends without an error.
+
+    A full disk never reaches HDF5 half-way (HDF5 cannot close a file after a failed write and may
+    crash the process at exit): the file's structure is built in memory, written to disk by Python,
+    and the disk blocks of all its data are reserved (``posix_fallocate``) before HDF5 opens it to
+    fill it; a full disk fails there, with ``OSError`` ENOSPC, before any data are written."""
+    total = len(volume)
+    shapes = {key: ((total, n, n, *tail), np.dtype(dtype)) for key, (dtype, tail) in ROW_DATASETS.items()}
+    memory = io.BytesIO()
+    with h5py.File(memory, "w") as f:
+        for key, (shape, dtype) in shapes.items():
+            _contiguous_dataset(f, key, shape, dtype)
+        f.create_dataset("volume", data=encode_names(volume))
         f.create_dataset("slice", data=np.asarray(slice_index, np.int32))
         f.create_dataset("split", data=np.asarray(split, dtype=bytes))
-        yield f, images, targets
+    data_bytes = sum(int(np.prod(shape)) * dtype.itemsize for shape, dtype in shapes.values())
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            image = memory.getvalue()
+            handle.write(image)
+            _reserve_blocks(handle, len(image) + data_bytes + METADATA_MARGIN)
+        with h5py.File(tmp, "r+") as f:
+            yield f, f["images"], f["targets"]
+
+
+def _contiguous_dataset(f: h5py.File, key: str, shape: tuple, dtype) -> None:
+    """A contiguous dataset, allocated (at the file's end) when first written, with no fill value written."""
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+    h5py.h5d.create(f.id, key.encode(), h5py.h5t.py_create(dtype, logical=True), h5py.h5s.create_simple(shape), dcpl=dcpl).close()
+
+
+def _reserve_blocks(handle, size: int) -> None:
+    """Allocate the disk blocks of the open file ``handle`` up to ``size`` bytes (``OSError`` ENOSPC when
+    the disk cannot hold them). File systems without ``fallocate`` keep the file as it is (no guarantee there)."""
+    handle.flush()
+    try:
+        os.posix_fallocate(handle.fileno(), 0, size)
+    except OSError as err:
+        if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
 
 
 def finish(f: h5py.File, kspace_scale: float, attrs: dict, chunk: int = 256) -> None:
-    """Write ``inputs`` from the filled ``images`` of :func:`create`'s file, then the attributes."""
-    images = f["images"]
-    n = images.shape[-1]
-    inputs = f.create_dataset("inputs", (len(images), n, n, 2), np.float32, chunks=(1, n, n, 2))
+    """Fill ``inputs`` from the filled ``images`` of :func:`create`'s file, then write the attributes."""
+    images, inputs = f["images"], f["inputs"]
     for start in range(0, len(images), chunk):
         batch = images[start:start + chunk]
         inputs[start:start + len(batch)] = transforms.image_to_example(batch, kspace_scale)[0]
-    f.attrs.update({**attrs, "size": n, "kspace_scale": float(kspace_scale)})
+    f.attrs.update({**attrs, "size": images.shape[-1], "kspace_scale": float(kspace_scale)})
 
 
 def downsample(src: str | Path, dst: str | Path, size: int) -> Path:

@@ -3,8 +3,12 @@
 The variants are entries of :data:`automap_nb.models.VARIANTS` (:data:`STUDY_VARIANTS` lists the ones
 this study compares), built by :func:`automap_nb.models.build_variant` and counted by
 :func:`automap_nb.models.count_params` like every other model. :func:`run_study` trains each at
-each acceleration for each seed, :func:`summarize_seeds` folds the seeds, :func:`findings` says
-what the numbers show; the figure is :func:`automap_nb.figures.reconstruction.psnr_against_cost`.
+each acceleration for each seed, :func:`summarize_seeds` folds the seeds for the tables, and
+:func:`learned_by_cell` / :func:`compare_learned` apply the book's one rule (:mod:`automap_nb.statistics`)
+to the seeds pooled per volume: every variant is judged against the mean training image, and only
+variants that passed are compared. The words are :func:`automap_nb.findings.architecture_verdict`;
+the figures are :func:`automap_nb.figures.reconstruction.psnr_against_cost` and
+:func:`automap_nb.figures.study.gain_intervals`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from automap_nb import evaluate, models, training
+from automap_nb import evaluate, models, statistics, training
 from automap_nb.data import subsample
 from automap_nb.data.prepared import read_header, read_split
 from automap_nb.experiments.undersampling import acc_key, history_summary
@@ -46,7 +50,8 @@ def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size
     :func:`automap_nb.training.train`'s. Returns one row per
     (variant, acceleration, seed): ``variant, acceleration, seed, params, dense_widths,
     train_seconds, samples_per_s, val_psnr, val_psnr_std2, val_ssim, val_nmse, val_psnr_seed,
-    final_train_psnr_seed``. Checkpoints live in a scratch folder of the run, deleted afterwards.
+    final_train_psnr_seed, per_volume`` (:func:`automap_nb.evaluate.evaluate_volumes`'s).
+    Checkpoints live in a scratch folder of the run, deleted afterwards.
     """
     import logging
 
@@ -72,7 +77,7 @@ def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size
                      dense_widths=models.variant_fc_widths(variant, n), train_seconds=summary["train_seconds"],
                      samples_per_s=summary["samples_per_s"], val_psnr=ev["mean"]["psnr"], val_psnr_std2=ev["std2"]["psnr"],
                      val_ssim=ev["mean"]["ssim"], val_nmse=ev["mean"]["nmse"], val_psnr_seed=ev["mean"]["psnr_seed"],
-                     final_train_psnr_seed=summary["final_train_psnr_seed"]))
+                     final_train_psnr_seed=summary["final_train_psnr_seed"], per_volume=ev["per_volume"]))
             del model
     finally:
         tf_logger.setLevel(tf_level)
@@ -82,7 +87,7 @@ def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size
 
 def summarize_seeds(rows: list[dict]) -> list[dict]:
     """One row per (variant, acceleration) over its seeds: ``val_psnr`` (mean), ``val_psnr_min``,
-    ``val_psnr_max``, ``seed_spread`` (max − min, dB), ``val_ssim`` (mean), ``params``,
+    ``val_psnr_max``, ``seed_spread`` (max − min, dB), ``val_ssim``, ``val_nmse`` (means), ``params``,
     ``train_seconds`` (mean), ``seeds``."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -93,59 +98,50 @@ def summarize_seeds(rows: list[dict]) -> list[dict]:
         out.append(
             dict(variant=variant, acceleration=acc, params=group[0]["params"], seeds=[r["seed"] for r in group],
                  val_psnr=float(np.mean(psnr)), val_psnr_min=float(min(psnr)), val_psnr_max=float(max(psnr)),
-                 seed_spread=float(max(psnr) - min(psnr)), val_ssim=float(np.mean([r["val_ssim"] for r in group])),
-                 train_seconds=float(np.mean([r["train_seconds"] for r in group]))))
+                 seed_spread=float(max(psnr) - min(psnr)), train_seconds=float(np.mean([r["train_seconds"] for r in group])),
+                 **{f"val_{m}": float(np.mean([r[f"val_{m}"] for r in group]))
+                    for m in ("ssim", "nmse")}))
     return out
 
 
-def findings(summary: list[dict], val_slices: int, val_volumes: int, mean_image_psnr: float) -> str:
-    """A Markdown bullet list comparing the study's variants, every number taken from ``summary``
-    (:func:`summarize_seeds` rows). Variants whose mean val PSNR is at or below ``mean_image_psnr``
-    (the mean training image's) have not learned from their input: they are named and left out of
-    every ranking. A difference between two variants is called real only when it is larger than
-    the larger of their two seed spreads (max − min over seeds); with one seed, none is."""
-    by = {(r["variant"], r["acceleration"]): r for r in summary}
-    accs = list(dict.fromkeys(r["acceleration"] for r in summary))
-    seeds = min(len(r["seeds"]) for r in summary)
-    learned = {k: r["val_psnr"] > mean_image_psnr for k, r in by.items()}
-    lines = []
-    below = [f"`{v}` {a}" for (v, a), ok in learned.items() if not ok]
-    if below:
-        lines.append(f"- **Not learned**: {len(below)} of {len(summary)} variant/acceleration pairs "
-                     f"({', '.join(below)}) are on average at or below the {mean_image_psnr:.2f} dB of predicting "
-                     "the mean training image whatever the input. They are left out of the rankings below: "
-                     "their numbers say nothing about the architecture, only that this budget was too small.")
-    else:
-        lines.append(f"- Every variant beats the mean training image ({mean_image_psnr:.2f} dB) at every "
-                     "acceleration, averaged over seeds, so all of them learned something from their input.")
-    for acc in accs:
-        ranked = sorted((r for r in summary if r["acceleration"] == acc and learned[(r["variant"], acc)]),
-                        key=lambda r: -r["val_psnr"])
-        if ranked:
-            lines.append(f"- **{acc}** (mean over {seeds} seeds, seed spread in brackets): " +
-                         " > ".join(f"`{r['variant']}` {r['val_psnr']:.2f} dB ({r['seed_spread']:.2f})" for r in ranked) + ".")
+def cell_name(variant: str, acceleration: str) -> str:
+    """How the book names one variant at one acceleration: ``"original at 1x"``."""
+    return f"{variant} at {acceleration}"
 
-    def compare(a: str, b: str, what: str) -> None:
-        for acc in accs:
-            if (a, acc) not in by or (b, acc) not in by:
-                continue
-            if not (learned[(a, acc)] and learned[(b, acc)]):
-                continue
-            ra, rb = by[(a, acc)], by[(b, acc)]
-            delta, spread = ra["val_psnr"] - rb["val_psnr"], max(ra["seed_spread"], rb["seed_spread"])
-            real = seeds >= 2 and abs(delta) > spread
-            verdict = (f"larger than the seed spread ({spread:.2f} dB): a real difference"
-                       if real else f"within the seed spread ({spread:.2f} dB): no difference can be claimed"
-                       if seeds >= 2 else "one seed only: no difference can be claimed")
-            lines.append(f"- {what} at {acc}: `{a}` {'gains' if delta >= 0 else 'loses'} {abs(delta):.2f} dB "
-                         f"against `{b}` with {ra['params'] / rb['params']:.2f}× the parameters and "
-                         f"{ra['train_seconds'] / max(rb['train_seconds'], 1e-9):.2f}× the training time; "
-                         f"{verdict}.")
 
-    compare("original", "seed", "Widths (AUTOMAP's n² first layer against the seed's n²/4)")
-    compare("smaller", "seed", "A further 4× narrower first dense layer")
-    compare("one_dense", "seed", "One dense layer instead of two")
-    compare("fullconv", "seed", "No dense layer (fully convolutional)")
-    lines.append(f"- Validation: {val_slices} slices from {val_volumes} volume(s); {seeds} training run(s) per cell, "
-                 "each with its own initial weights, data order and masks.")
-    return "\n".join(lines)
+def pooled(rows: list[dict], variant: str, acceleration: str) -> dict:
+    """The seeds of one (variant, acceleration) pooled per volume: ``{"per_volume": {volume: {metric:
+    mean over the seeds}}, "seeds": [...]}``, the shape :mod:`automap_nb.statistics` reads. The
+    volume stays the unit of every interval; averaging the seeds first takes out part of the
+    run-to-run noise (initial weights, data order, masks) without counting a volume twice."""
+    group = [r for r in rows if (r["variant"], r["acceleration"]) == (variant, acceleration)]
+    if not group:
+        raise ValueError(f"no study rows for {cell_name(variant, acceleration)}")
+    volumes = set(group[0]["per_volume"])
+    if any(set(r["per_volume"]) != volumes for r in group):
+        raise ValueError(f"{cell_name(variant, acceleration)}: the seeds were evaluated on different volumes")
+    metrics = list(statistics.HIGHER_IS_BETTER)
+    per_volume = {v: {m: float(np.mean([r["per_volume"][v][m] for r in group])) for m in metrics} for v in sorted(volumes)}
+    return {"per_volume": per_volume, "seeds": [r["seed"] for r in group]}
+
+
+def learned_by_cell(rows: list[dict], mean_image: dict, split: str = "val") -> dict[str, statistics.Learned]:
+    """The one learned rule (:func:`automap_nb.statistics.learned`) for every (variant, acceleration)
+    of ``rows``, its seeds :func:`pooled`; ``mean_image``: the mean training image's
+    :func:`~automap_nb.evaluate.evaluate_volumes` result on the same slices. Keys: :func:`cell_name`."""
+    cells = dict.fromkeys((r["variant"], r["acceleration"]) for r in rows)
+    return {cell_name(v, a): statistics.learned(pooled(rows, v, a), mean_image, split, model=cell_name(v, a)) for v, a in cells}
+
+
+def compare_learned(rows: list[dict], learned: dict[str, statistics.Learned], split: str = "val") -> list[dict]:
+    """Paired comparisons (:func:`automap_nb.statistics.compare`, seeds :func:`pooled`) of every two
+    variants that passed the learned rule at the same acceleration, the one with the higher mean
+    PSNR first; variants that did not pass are never compared. One ``{metric: Comparison}`` per pair."""
+    cells = {cell_name(r["variant"], r["acceleration"]): (r["variant"], r["acceleration"]) for r in rows}
+    passed = sorted((name for name in learned if learned[name].passed), key=lambda name: -learned[name].gain.mean_a)
+    out = []
+    for i, first in enumerate(passed):
+        for second in passed[i + 1:]:
+            if cells[first][1] == cells[second][1]:
+                out.append(statistics.compare(pooled(rows, *cells[first]), pooled(rows, *cells[second]), split, first, second))
+    return out

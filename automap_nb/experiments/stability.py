@@ -21,6 +21,13 @@ The search (:func:`search`) is Antun et al.'s gradient ascent with momentum on
 ascent): fixing ``‖r‖`` lets every method be compared at equal perturbation size. The only
 backend-specific code is :func:`value_and_gradient` (``tf.GradientTape`` / ``jax.grad`` /
 ``torch.autograd``). The figures are in :mod:`automap_nb.figures.robustness`.
+
+Evidence. The slices are one per test volume (:func:`pick_slices`, a seeded draw of volumes), so a
+per-slice amplification is a per-volume one; :func:`compare_amplifications` pairs them over the
+volumes with a bootstrap interval (:func:`automap_nb.statistics.paired_interval`). The chapter's
+words (:func:`findings_markdown`, :func:`verdict_line`) claim a difference only when that interval
+excludes zero, and only for a network that passed the one learned rule
+(:func:`automap_nb.statistics.learned`); otherwise they say "inconclusive at this budget".
 """
 
 from __future__ import annotations
@@ -292,11 +299,26 @@ def keep_unet(model: keras.Model | None, run_dir) -> None:
 # ---- the chapter's experiment -------------------------------------------------------------------------
 
 
-def pick_slices(images: np.ndarray, count: int) -> np.ndarray:
-    """Indices of the ``count`` slices with the most signal (largest ``‖x‖``), in file order."""
-    if count > len(images):
-        raise ValueError(f"asked for {count} slices, the split has {len(images)}")
-    return np.sort(np.argsort(-norms(np.abs(images)), kind="stable")[:count])
+def pick_slices(images: np.ndarray, volumes, count: int, seed: int = 0) -> np.ndarray:
+    """One slice from each of ``count`` test volumes: the chapter's seeded rule.
+
+    The volumes are drawn without replacement, uniformly, by ``numpy.random.default_rng(seed)``
+    from the split's distinct volume names in sorted order; from each drawn volume the slice with
+    the most signal (largest ``‖x‖``) is taken. One slice per volume makes the slices independent
+    units: a per-slice value is a per-volume value. ``images`` ``(N, n, n)``, ``volumes`` ``(N,)``;
+    returns indices into them, in file order.
+    """
+    names = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(volumes).reshape(-1)])
+    distinct = sorted(set(names))
+    if not 1 <= count <= len(distinct):
+        raise ValueError(f"asked for slices from {count} volumes, the split has {len(distinct)}")
+    drawn = np.random.default_rng(seed).choice(len(distinct), size=count, replace=False)
+    energy = norms(np.abs(images))
+    picked = []
+    for k in drawn:
+        rows = np.flatnonzero(names == distinct[k])
+        picked.append(rows[int(np.argmax(energy[rows]))])
+    return np.sort(np.array(picked, dtype=int))
 
 
 def run_group(make_operators: Callable, searched, y: np.ndarray, fractions, *, mask: np.ndarray | None = None, steps: int,
@@ -344,10 +366,11 @@ def run_group(make_operators: Callable, searched, y: np.ndarray, fractions, *, m
 
 
 def summary_rows(group: str, result: dict, targets: np.ndarray) -> list[dict]:
-    """One row per (method, budget): amplification ``‖Δf‖ / ‖r‖`` (mean over slices) under random
-    noise and under the worst perturbation tried (per slice the largest change over every perturbation:
-    random noise, the method's own search and the searches for the others), and the PSNR (data range =
-    the slice's maximum) clean and under that worst perturbation. ``targets`` ``(B, n, n)``."""
+    """One row per (method, budget): amplification ``‖Δf‖ / ‖r‖`` (mean over slices, and per slice in
+    ``amp_worst_slices`` / ``amp_random_slices``) under random noise and under the worst perturbation
+    tried (per slice the largest change over every perturbation: random noise, the method's own search
+    and the searches for the others), and the PSNR (data range = the slice's maximum) clean and under
+    that worst perturbation. ``targets`` ``(B, n, n)``."""
     from automap_nb.evaluate import psnr
 
     rows = []
@@ -362,54 +385,136 @@ def summary_rows(group: str, result: dict, targets: np.ndarray) -> list[dict]:
                 dict(group=group, method=method, budget=fraction, norm_r=float(np.mean(norm)),
                      amp_random=float(np.mean(by_pert["random"][k] / norm)), amp_worst=float(np.mean(worst.max(axis=0) / norm)),
                      amp_worst_max=float(np.max(worst.max(axis=0) / norm)),
+                     amp_worst_slices=[float(v) for v in worst.max(axis=0) / norm
+                                       ], amp_random_slices=[float(v) for v in by_pert["random"][k] / norm],
                      worst_from=[tried[w].removeprefix("search:") for w in which], own_search=f"search:{method}" in tried,
                      psnr_clean=float(np.mean([psnr(t, c, data_range=t.max()) for t, c in zip(targets, result["clean"][method])])),
                      psnr_worst=float(np.mean([psnr(t, o, data_range=t.max()) for t, o in zip(targets, worst_out)]))))
     return rows
 
 
-def verdict(rows: list[dict], learned: dict | None = None, tolerance: float = 1e-3) -> str:
-    """Markdown findings from :func:`summary_rows`: per group, at the largest budget, each method's
-    worst and random amplification, compared with the inverse FFT's bound (1); whether AUTOMAP is less
-    stable than the inverse FFT / TV at equal ‖r‖. ``learned``: :func:`automap_nb.evaluate.learned_margin`
-    of AUTOMAP on the test split (a network near the mean image is trivially stable)."""
-    lines = []
+#: The paired comparisons the chapter makes at the largest budget: ``name: (group, method a, method b,
+#: which of b's amplifications)``: ``"worst"`` (b's worst found) or ``"random"`` (b under Gaussian noise).
+COMPARED = {
+    "automap_vs_ifft": ("1×", "automap", "ifft", "worst"),
+    "automap_vs_noise": ("1×", "automap", "automap", "random"),
+    "unet_vs_tv": ("4×", "unet", "tv", "worst"),
+    "unet_vs_zero_filled": ("4×", "unet", "zero_filled", "worst"),
+}
+
+
+def compare_amplifications(rows: list[dict], budget: float | None = None) -> dict:
+    """The :data:`COMPARED` pairs at ``budget`` (default: the largest), each a paired interval
+    (:func:`automap_nb.statistics.paired_interval`) of the worst amplification of ``a`` against ``b``'s,
+    slice by slice (one slice per test volume, :func:`pick_slices`, so slices are volumes), plus the
+    ``group``, ``a``, ``b``, ``b_kind`` and ``budget`` it is about. Pairs whose methods did not run are left out."""
+    from automap_nb.statistics import paired_interval
+
+    top = max(r["budget"] for r in rows) if budget is None else budget
+    at = {(r["group"], r["method"]): r for r in rows if r["budget"] == top}
+    out = {}
+    for name, (group, a, b, kind) in COMPARED.items():
+        if (group, a) in at and (group, b) in at:
+            out[name] = {
+                **paired_interval(at[(group, a)]["amp_worst_slices"], at[(group, b)][f"amp_{kind}_slices"]), "group": group, "a": a,
+                "b": b, "b_kind": kind, "budget": top
+            }
+    return out
+
+
+def amplification_text(c: dict) -> str:
+    """``"3.21 against 0.99 (difference +2.22, 95 % CI +1.90 to +2.54; 6 test volumes, one slice each)"``."""
+    n = f"{c['units']} test volume{'s' if c['units'] != 1 else ''}, one slice each"
+    head = f"{c['mean_a']:.2f} against {c['mean_b']:.2f}"
+    if c["outcome"] == "undefined":
+        return f"{head} (a non-finite value; {n})"
+    if c["outcome"] == "too few":
+        return f"{head} (difference {c['difference']:+.2f}; {n}: too few for an interval)"
+    return (f"{head} (difference {c['difference']:+.2f}, {100 * c['confidence']:.0f} % CI {c['low']:+.2f} to "
+            f"{c['high']:+.2f}; {n})")
+
+
+#: How :func:`comparison_phrase` names each method in a sentence.
+PHRASE_NAMES = dict(automap="AUTOMAP", ifft="the inverse FFT", unet="the U-Net", zero_filled="the zero-filled inverse FFT",
+                    tv="TV on the perturbations tried (TV is not searched directly)")
+
+
+def comparison_phrase(c: dict) -> str:
+    """What a :func:`compare_amplifications` entry shows, in words (no final period): "exceeds" only
+    when the interval of the paired difference excludes zero."""
+    a = PHRASE_NAMES.get(c["a"], c["a"])
+    if c["b_kind"] == "random":
+        b = "its amplification of Gaussian noise of the same norm"
+    else:
+        b = f"that of {PHRASE_NAMES.get(c['b'], c['b'])}"
+    verb = {"a greater": "exceeds", "b greater": "is below", "none": "was not shown to differ from"}.get(c["outcome"])
+    if verb is None:
+        return f"the worst amplification of {a} against {b} is inconclusive, {amplification_text(c)}"
+    return f"the worst amplification of {a} {verb} {b}, {amplification_text(c)}"
+
+
+#: The claims about each attacked network: ``key: (topic, comparisons)`` (names in :data:`COMPARED`;
+#: the first is the one the verdict line states).
+CLAIMS = {
+    "automap": ("Whether AUTOMAP is less stable than the inverse FFT", ["automap_vs_ifft", "automap_vs_noise"]),
+    "unet": ("Whether the U-Net is less stable than TV at 4×", ["unet_vs_tv", "unet_vs_zero_filled"])
+}
+
+
+def _network_sentence(comps: dict, learned, names, topic: str) -> str | None:
+    """The claim about one attacked network: its comparisons if it passed the learned rule, else why none."""
+    from automap_nb import findings
+
+    shown = [comps[n] for n in names if n in comps]
+    if learned is None or not shown:
+        return None
+    if learned.passed:
+        return "; ".join(comparison_phrase(c) for c in shown)
+    return findings.inconclusive_sentence(learned, topic)
+
+
+def verdict_line(comps: dict, learned: dict) -> str:
+    """The chapter's one-line verdict (plain text): the paired comparisons of the attacked networks at
+    the largest budget, each drawn only for a network that passed the learned rule (``learned``:
+    ``{"automap": Learned, "unet": Learned}``); otherwise that part is "inconclusive at this budget"."""
+    top = next(iter(comps.values()))["budget"]
+    parts = [_network_sentence(comps, learned.get(key), names[:1], topic) for key, (topic, names) in CLAIMS.items()]
+    parts = [p[:1].lower() + p[1:] if p.startswith("Whether") else p for p in parts if p]
+    return f"At ‖r‖ = {100 * top:g} % of ‖y‖: " + "; ".join(parts) + "."
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def findings_markdown(rows: list[dict], comps: dict, learned: dict) -> str:
+    """Markdown findings: per group, each method's mean amplifications at the largest budget (a
+    measurement); the learned rule for each attacked network (:mod:`automap_nb.findings`); then the
+    paired comparisons, as claims only for a network that passed the rule and as measurements
+    without a verdict otherwise. TV is not searched directly, so its worst case is a lower bound."""
+    from automap_nb import findings
+
     top = max(r["budget"] for r in rows)
-    at_top = {(r["group"], r["method"]): r for r in rows if r["budget"] == top}
+    units = len(rows[0]["amp_worst_slices"])
+    lines = []
     for group in dict.fromkeys(r["group"] for r in rows):
         parts = []
-        for (g, method), r in at_top.items():
-            if g != group:
-                continue
-            how = "its own search" if r["own_search"] else "the perturbations searched for the others (a lower bound)"
-            parts.append(f"{METHOD_LABELS.get(method, method)} {r['amp_worst']:.2f} (worst found, {how}; "
+        for r in (r for r in rows if r["group"] == group and r["budget"] == top):
+            how = "its own search" if r["own_search"] else "the perturbations searched for the others, a lower bound"
+            parts.append(f"{METHOD_LABELS.get(r['method'], r['method'])} {r['amp_worst']:.2f} (worst found, {how}; "
                          f"random noise {r['amp_random']:.2f})")
-        lines.append(f"- **{group}**, ‖r‖ = {100 * top:g} % of ‖y‖, amplification ‖Δf‖/‖r‖: " + "; ".join(parts) + ".")
-    automap = [r for r in rows if r["method"] == "automap"]
-    if automap:
-        unstable = [r for r in automap if r["amp_worst"] > 1 + tolerance]
-        if unstable:
-            worst = max(automap, key=lambda r: r["amp_worst"])
-            lines.append(f"- **AUTOMAP is less stable than the inverse FFT here**: at every budget where its worst "
-                         f"amplification exceeds 1 ({len(unstable)} of {len(automap)}) a perturbation moves its output "
-                         f"more than the exact inverse can move (at most ‖r‖); at most {worst['amp_worst']:.1f}× "
-                         f"(‖r‖ = {100 * worst['budget']:g} % of ‖y‖), {worst['amp_worst'] / max(worst['amp_random'], 1e-12):.0f}× "
-                         "what random noise of the same norm does.")
+        lines.append(f"- **{group}**, ‖r‖ = {100 * top:g} % of ‖y‖, mean amplification ‖Δf‖/‖r‖ over {units} test "
+                     "slices (one per volume): " + "; ".join(parts) + ".")
+    for key, (topic, names) in CLAIMS.items():
+        result, shown = learned.get(key), [comps[n] for n in names if n in comps]
+        if result is None or not shown:
+            continue
+        lines.append(f"- {_capital(findings.learned_sentence(result))}.")
+        if result.passed:
+            lines.extend(f"- {_capital(comparison_phrase(c))}." for c in shown)
         else:
-            lines.append("- **AUTOMAP is not less stable than the inverse FFT here**: no perturbation the search found "
-                         "moved its output by more than ‖r‖.")
-        if learned is not None and not learned.get("learned", False):
-            lines.append(f"- Caveat: AUTOMAP's test PSNR is {learned['gain_db']:+.2f} dB from the mean training "
-                         f"image's (the book's threshold for \"learned\" is {learned['margin_db']:.0f} dB), and the "
-                         "mean image is perfectly stable (amplification 0): stability says nothing about quality.")
-    tv = [r for r in rows if r["method"] == "tv" and r["budget"] == top]
-    unet = [r for r in rows if r["method"] == "unet" and r["budget"] == top]
-    if tv and unet:
-        t, u = tv[0], unet[0]
-        comparison = "less" if u["amp_worst"] > t["amp_worst"] + tolerance else "not less"
-        lines.append(f"- At 4×, the U-Net is {comparison} stable than TV on the perturbations tried "
-                     f"({u['amp_worst']:.2f} against {t['amp_worst']:.2f}); TV was not searched directly (sigpy's "
-                     "solver is not differentiable here), so its number is a lower bound on its worst case.")
+            lines.append(f"- {findings.inconclusive_sentence(result, topic)}. Measured, without a verdict: " +
+                         "; ".join(comparison_phrase(c) for c in shown) + ".")
     return "\n".join(lines)
 
 

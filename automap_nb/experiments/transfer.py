@@ -11,6 +11,9 @@ MRI slices are; the splits are by *picture*, so no test crop comes from a pictur
 inputs on the scale it was trained on and :func:`automap_nb.training.train` trains on them unchanged.
 
 Fine-tuning modes (:data:`MODES`, :func:`set_mode`): which layers of chapter 03's AUTOMAP train.
+:func:`learned_by_mode` applies the book's one rule (:func:`automap_nb.statistics.learned`) to every
+mode on the validation pictures, each picture one unit (a "volume"); :func:`compare_passed` compares
+only modes that passed; the words are :func:`automap_nb.findings.transfer_verdict`.
 The figures are :func:`automap_nb.figures.mri.natural_image_crops` and
 :func:`automap_nb.figures.learning.transfer_curves`.
 """
@@ -23,16 +26,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from automap_nb import statistics
 from automap_nb.data import prepared, transforms
 
 #: Pictures of scikit-image's wheel used here (functions of ``skimage.data``), by split. Textures
 #: (brick, grass, gravel) and documents (page, text) train only; val and test are photographs, each
-#: with a smooth, low-contrast picture (moon, clock) and a high-contrast one (coins, camera).
+#: with a smooth, low-contrast picture (moon, clock) and a high-contrast one (coins, camera). Val has
+#: four pictures because each is one unit of the learned rule's interval (at least three are needed).
 PICTURES = dict(
     train=[
-        "astronaut", "cat", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "cell", "brick", "grass",
-        "gravel", "page", "text"
-    ], val=["moon", "coins"], test=["clock", "camera"])
+        "cat", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "cell", "brick", "grass", "gravel", "page", "text"
+    ], val=["moon", "coins", "astronaut", "coffee"], test=["clock", "camera"])
 
 #: Fine-tuning modes: which layers train (the rest are frozen). ``scratch`` trains every layer from
 #: fresh random weights; the others start from chapter 03's trained weights.
@@ -40,6 +44,11 @@ MODES = dict(all="every layer, from chapter 03's weights",
              conv_tail="the conv tail only (conv_1, conv_2, deconv); the dense layers frozen",
              dense="the dense layers only; the conv tail frozen", scratch="every layer, from random weights (no transfer)")
 MODE_LABELS = {"all": "fine-tune all", "conv_tail": "conv tail only", "dense": "dense only", "scratch": "from scratch"}
+#: How the findings name each mode's model.
+MODEL_NAMES = {
+    "all": "AUTOMAP fine-tuned (all layers)", "conv_tail": "AUTOMAP fine-tuned (conv tail only)",
+    "dense": "AUTOMAP fine-tuned (dense only)", "scratch": "AUTOMAP from scratch"
+}
 CONV_TAIL = ("conv_1", "conv_2", "deconv")
 
 
@@ -169,45 +178,23 @@ def curves(history: dict) -> dict:
                 seconds=np.cumsum([e["train_seconds"] for e in epochs]).tolist(), val_psnr=[e["val_psnr"] for e in epochs])
 
 
-def verdict(final: dict, curves_by_mode: dict, mean_psnr: float, zero_shot_psnr: float, margin_db: float = 5.0) -> str:
-    """Markdown findings. ``final``: test PSNR per mode (fastMRI's, per picture); ``curves_by_mode``:
-    :func:`curves` per mode (``scratch`` included); ``mean_psnr``: the mean training image's test PSNR.
+def learned_by_mode(metrics: dict[str, dict], mean_image: dict, split: str = "val") -> dict[str, statistics.Learned]:
+    """The one learned rule for every mode: ``metrics`` ``{mode: evaluate_volumes result}`` and
+    ``mean_image`` (the mean training image's) on the same crops of ``split``, a picture per "volume"."""
+    return {m: statistics.learned(result, mean_image, split, model=MODEL_NAMES[m]) for m, result in metrics.items()}
 
-    Per mode: its test PSNR against the mean image's (learned if at least ``margin_db`` above). Then the
-    best transfer mode (highest test PSNR) against training from scratch at equal samples: on the test
-    pictures, and on the validation curve (mean difference over the epochs, first and last epoch).
-    The answer to the seed's question is yes only if that mode clears the mean image by the margin,
-    beats scratch on the test pictures and its validation curve lies above scratch's on average.
-    """
-    lines = []
-    for mode, psnr in final.items():
-        gain = psnr - mean_psnr
-        lines.append(f"- **{MODE_LABELS[mode]}**: test PSNR {psnr:.2f} dB, {gain:+.2f} dB from the mean training "
-                     f"image ({'learned' if gain >= margin_db else 'not learned'} by the book's {margin_db:.0f} dB rule).")
-    lines.append(f"- Chapter 03's model applied as it is (no fine-tuning) scores {zero_shot_psnr:.2f} dB on the test pictures.")
-    scratch = np.asarray(curves_by_mode["scratch"]["val_psnr"])
-    best = max((m for m in final if m != "scratch"), key=lambda m: final[m])
-    mine = np.asarray(curves_by_mode[best]["val_psnr"])
-    test_gain, val_gain = final[best] - final["scratch"], float(np.mean(mine - scratch))
-    seconds = curves_by_mode[best]["seconds"][-1], curves_by_mode["scratch"]["seconds"][-1]
-    lines.append(f"- At equal samples seen, the best transfer mode, {MODE_LABELS[best]}, ends {test_gain:+.2f} dB from "
-                 f"training from scratch on the test pictures; on the validation pictures its curve is on average "
-                 f"{val_gain:+.2f} dB from scratch's ({mine[0] - scratch[0]:+.2f} dB after the first epoch, "
-                 f"{mine[-1] - scratch[-1]:+.2f} dB after the last), in {seconds[0]:.0f} s of training against {seconds[1]:.0f} s.")
-    learned = final[best] - mean_psnr >= margin_db
-    helps = test_gain > 0 and val_gain > 0
-    if learned and helps:
-        answer = ("Yes**: starting from chapter 03's weights beats training from scratch at equal samples, and the "
-                  "result clears the mean image by the book's margin.")
-    else:
-        reasons = []
-        if not learned:
-            reasons.append(f"no mode clears the mean image by the book's {margin_db:.0f} dB within this budget")
-        if not helps:
-            reasons.append("starting from chapter 03's weights does not beat training from scratch on both the test "
-                           "and the validation pictures")
-        elif not learned:
-            reasons.append("starting from chapter 03's weights does help relative to training from scratch")
-        answer = "No**, not by this run's numbers: " + "; ".join(reasons) + "."
-    lines.append("- **Does transfer quickly learn the new class's reconstruction here? " + answer)
-    return "\n".join(lines)
+
+def compare_passed(metrics: dict[str, dict], learned: dict[str, statistics.Learned], split: str = "val") -> dict[str, dict]:
+    """Paired comparisons (:func:`automap_nb.statistics.compare`) of every two modes that passed the
+    rule, keyed ``"a|b"`` by mode; a transfer mode comes before ``scratch``, which is compared last."""
+    passed = sorted((m for m in metrics if learned[m].passed), key=lambda m: m == "scratch")
+    return {
+        f"{a}|{b}": statistics.compare(metrics[a], metrics[b], split, MODEL_NAMES[a], MODEL_NAMES[b])
+        for i, a in enumerate(passed)
+        for b in passed[i + 1:]
+    }
+
+
+def against_scratch(comparisons: dict[str, dict]) -> dict[str, dict]:
+    """The :func:`compare_passed` comparisons of a transfer mode with ``scratch``, keyed by that mode."""
+    return {key.split("|")[0]: comps for key, comps in comparisons.items() if key.endswith("|scratch")}

@@ -5,7 +5,8 @@ Every method sees the same test slices with the same per-volume masks
 U-Net on the zero-filled magnitude (:mod:`automap_nb.models.unet`) and AUTOMAP
 (:mod:`automap_nb.models`), the last two trained with :func:`automap_nb.training.train` once per
 group of accelerations (:func:`train_all`); then :func:`reconstruct_all`, the tables
-(:func:`results_table`, :func:`metrics_json`) and the findings (:func:`findings`). The figures are
+(:func:`results_table`, :func:`metrics_json`) and the paired comparisons over test volumes
+(:func:`compare_all`, :func:`automap_learned`; their words are in :mod:`automap_nb.findings`). The figures are
 in :mod:`automap_nb.figures.reconstruction` and :func:`automap_nb.figures.mri.undersampling_masks`.
 Shapes: k-space inputs ``(N, n, n, 2)``, targets ``(N, n, n, 1)``, reconstructions ``(N, n, n)``
 float32 magnitudes.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from automap_nb import baselines, evaluate, models, training
+from automap_nb import baselines, evaluate, models, statistics, training
 from automap_nb.data import prepared, subsample
 from automap_nb.models import unet
 from automap_nb.results import scratch_dir
@@ -240,6 +241,19 @@ def results_table(metrics: dict, seconds: dict, achieved: dict | None = None) ->
     return rows
 
 
+def spread_table(metrics: dict, metric: str = "psnr", fmt: str = "{:.2f}") -> dict:
+    """``{acc_key: {method label: "mean ± 2 std"}}`` of ``metric`` over the test volumes (the mean
+    alone below :data:`MIN_VOLUMES_FOR_SPREAD` volumes), for a pandas DataFrame."""
+    out = {}
+    for method, by_acc in metrics.items():
+        for key, ev in by_acc.items():
+            text = fmt.format(ev["mean"][metric])
+            if ev["volumes"] >= MIN_VOLUMES_FOR_SPREAD and np.isfinite(ev["std2"][metric]):
+                text += " ± " + fmt.format(ev["std2"][metric])
+            out.setdefault(key, {})[METHOD_LABELS.get(method, method)] = text
+    return out
+
+
 def grid_edge_note(tuning: dict) -> str:
     """Markdown: the accelerations whose tuned λ is the smallest or largest value of its grid
     (``tuning`` ``{acc: baselines.tune_tv_lambda(...)}``), or "" when every choice is interior.
@@ -261,77 +275,53 @@ def metrics_json(metrics: dict, seconds: dict) -> dict:
     return {m: {k: {**ev, "seconds_per_slice": seconds[m][k]} for k, ev in by_acc.items()} for m, by_acc in metrics.items()}
 
 
-# ---- findings, written from the results --------------------------------------------------------
+# ---- paired comparisons over the test volumes (the words are in automap_nb.findings) ----------------
+
+#: The pairs chapter 06 compares at every acceleration, ``(a, b)``: the difference is ``a − b``.
+#: The methods are named by :data:`PAIR_LABELS` in the comparisons (and so in the book's sentences).
+PAIRS = (("automap", "zero_filled"), ("automap", "tv"), ("automap", "unet"), ("automap", "mean_image"), ("unet", "tv"))
+PAIR_LABELS = {**METHOD_LABELS, "tv": "TV"}
 
 
-def _fmt_db(value: float) -> str:
-    return "∞ (exact)" if np.isinf(value) else f"{value:.2f} dB"
+def pair_key(a: str, b: str) -> str:
+    """JSON key of a compared pair: ``("automap", "tv") → "automap_vs_tv"``."""
+    return f"{a}_vs_{b}"
 
 
-def _epochs(count: int | str) -> str:
-    """``count`` epochs in words, or ``count`` itself when it already says what the training was."""
-    if isinstance(count, str):
-        return count
-    return f"{count} epoch" + ("" if count == 1 else "s")
-
-
-def findings(metrics: dict, accelerations, params: dict, n_train: int, epochs: dict, tv_iterations: int | None = None,
-             tv_grid: int | None = None) -> str:
-    """A Markdown bullet list of what the run shows, every number taken from ``metrics``.
-
-    ``params`` ``{method: parameter count}``, ``epochs`` ``{method: epochs, or a phrase}``, ``tv_iterations``
-    and ``tv_grid`` (the number of λ values tried) describe TV's budget. States the best
-    method per acceleration, U-Net against AUTOMAP (with the likely reasons when the U-Net wins),
-    and whether the learned methods beat the zero-filled and TV baselines.
-    """
-    lines = []
+def compare_all(metrics: dict, accelerations, split: str = "test", pairs=PAIRS) -> dict:
+    """:func:`automap_nb.statistics.compare` for every pair of ``pairs`` at every acceleration, on the
+    volumes of ``metrics`` (``{method: {acc_key: evaluate_volumes(...)}}``, the same slices and masks
+    for every method): ``{acc_key: {pair_key: {metric: Comparison}}}``, methods named by
+    :data:`PAIR_LABELS`."""
+    out = {}
     for acc in accelerations:
         key = acc_key(acc)
-        psnr = {m: metrics[m][key]["mean"]["psnr"] for m in METHODS}
-        ranking = sorted(METHODS, key=lambda m: -psnr[m])
-        lines.append(f"- **{key}**: " + " > ".join(f"{METHOD_LABELS[m]} {_fmt_db(psnr[m])}"
-                                                   for m in ranking) + " (mean PSNR over test volumes).")
-    under = [a for a in accelerations if a != 1]
-    unet_wins = [a for a in under if metrics["unet"][acc_key(a)]["mean"]["psnr"] > metrics["automap"][acc_key(a)]["mean"]["psnr"]]
-    ratio = params["automap"] / max(1, params["unet"])
-    if under and len(unet_wins) == len(under):
-        lines.append(f"- The U-Net beats AUTOMAP at every undersampled acceleration, with {ratio:.1f}× fewer "
-                     f"parameters ({params['unet']:,} against {params['automap']:,}). Likely reasons: its input is "
-                     "already an image (the zero-filled inverse FFT), so it only has to remove aliasing, a local and "
-                     "translation-invariant correction that convolutions with skip connections express cheaply; "
-                     "AUTOMAP must learn the global Fourier inverse itself in dense layers whose "
-                     f"weights scale with n⁴, from only {n_train} training slices.")
-    elif under and not unet_wins:
-        lines.append(f"- AUTOMAP beats the U-Net at every undersampled acceleration, with {ratio:.1f}× the "
-                     f"U-Net's parameters ({params['automap']:,} against {params['unet']:,}).")
-    elif under:
-        lines.append("- Neither learned method wins everywhere: the U-Net is ahead at " + ", ".join(acc_key(a) for a in unet_wins) +
-                     " and AUTOMAP at the others.")
-    for method in LEARNED:
-        trivial = [
-            a for a in accelerations
-            if metrics[method][acc_key(a)]["mean"]["psnr"] <= metrics["mean_image"][acc_key(a)]["mean"]["psnr"]
-        ]
-        if trivial:
-            lines.append(f"- {METHOD_LABELS[method]} does *not* beat the mean training image at " +
-                         ", ".join(acc_key(a) for a in trivial) + ": there it has learned nothing from its input.")
-    for method in LEARNED:
-        worse = [
-            a for a in accelerations
-            if metrics[method][acc_key(a)]["mean"]["psnr"] < metrics["zero_filled"][acc_key(a)]["mean"]["psnr"]
-        ]
-        if worse:
-            lines.append(f"- {METHOD_LABELS[method]} is *below* the zero-filled baseline at " +
-                         ", ".join(acc_key(a) for a in worse) +
-                         f" after {_epochs(epochs[method])} on {n_train} slices: under this profile's budget "
-                         "it has not learned to beat a plain inverse FFT there.")
-    tv_worse = [a for a in under if metrics["tv"][acc_key(a)]["mean"]["psnr"] < metrics["zero_filled"][acc_key(a)]["mean"]["psnr"]]
-    if tv_worse:
-        budget = "" if tv_iterations is None else f" ({tv_iterations} solver iterations, {tv_grid} λ value(s) tried)"
-        lines.append("- TV is below zero-filled at " + ", ".join(acc_key(a) for a in tv_worse) +
-                     f": with the λ chosen on the validation split{budget} it made the test images worse "
-                     "than its zero-filled starting point.")
-    return "\n".join(lines)
+        out[key] = {
+            pair_key(a, b): statistics.compare(metrics[a][key], metrics[b][key], split, PAIR_LABELS[a], PAIR_LABELS[b])
+            for a, b in pairs
+        }
+    return out
+
+
+def comparisons_json(comparisons: dict) -> dict:
+    """:func:`compare_all`'s result as plain dicts (``Comparison.to_dict``) for the results JSON."""
+    out = {}
+    for key, by_pair in comparisons.items():
+        out[key] = {pair: {m: c.to_dict() for m, c in by_metric.items()} for pair, by_metric in by_pair.items()}
+    return out
+
+
+def exact_methods(accelerations) -> dict:
+    """``{acc_key: label}`` of the method that is exact at an acceleration: zero-filled at 1×
+    (the inverse FFT of fully sampled k-space is the target, up to float32 round-off)."""
+    return {acc_key(a): PAIR_LABELS["zero_filled"] for a in accelerations if a == 1}
+
+
+def automap_learned(metrics: dict, accelerations, split: str = "test") -> statistics.Learned:
+    """The learned rule (:func:`automap_nb.statistics.learned`) for AUTOMAP at the lowest acceleration
+    (1×: chapter 03's model itself when chapter 06 fine-tunes it) against the mean training image."""
+    key = acc_key(min(accelerations))
+    return statistics.learned(metrics["automap"][key], metrics["mean_image"][key], split, model=f"AUTOMAP at {key}")
 
 
 def first_volumes(split: dict, count: int) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from automap_nb.figures.style import TEXT_WIDTH, TRAIN_COLOUR, VAL_COLOUR
 
@@ -31,6 +32,37 @@ def training_curves(history: dict) -> plt.Figure:
     axes[0].legend()
     fig.tight_layout()
     return fig
+
+
+def final_trend(history: dict, fraction: float = 0.25) -> dict:
+    """How a run ended, read from its ``history`` (``training.train``'s): the learning rate of the
+    first and last epochs and its peak, and the validation PSNR's least-squares slope over the last
+    ``fraction`` of the epochs (validated epochs only; at least two are needed).
+
+    Returns ``{"epochs", "peak_lr", "final_lr", "final_lr_share"`` (final / peak),
+    ``"window_start", "window_end", "window_points"`` (epochs and validation points in the window),
+    ``"slope_db_per_100_epochs"``, ``"window_gain_db"`` (slope × the window's length in epochs),
+    ``"samples_per_epoch"``}``; the slope is NaN when the window holds fewer than two validations.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    epochs = history["epochs"]
+    if not epochs:
+        raise ValueError("final_trend: the history has no epochs")
+    lrs = [float(e["lr"]) for e in epochs]
+    last = epochs[-1]["epoch"]
+    start = max(epochs[0]["epoch"], last - max(1, round(fraction * len(epochs))) + 1)
+    window = [e for e in epochs if e["epoch"] >= start and math.isfinite(e["val_psnr"])]
+    slope = math.nan
+    if len(window) >= 2:
+        x = np.array([e["epoch"] for e in window], float)
+        y = np.array([e["val_psnr"] for e in window], float)
+        slope = float(np.polyfit(x, y, 1)[0]) * 100
+    return {
+        "epochs": len(epochs), "peak_lr": max(lrs), "final_lr": lrs[-1], "final_lr_share": lrs[-1] / max(lrs),
+        "window_start": int(start), "window_end": int(last), "window_points": len(window), "slope_db_per_100_epochs": slope,
+        "window_gain_db": slope * (last - start) / 100, "samples_per_epoch": float(np.median([e["samples"] for e in epochs]))
+    }
 
 
 def transfer_curves(results: dict, references: dict, mode_labels: dict[str, str]) -> plt.Figure:

@@ -41,11 +41,17 @@ def image_and_kspace(image: np.ndarray, kspace: np.ndarray, title: str = "") -> 
 
 
 def intensity_histograms(values_by_group: dict[str, np.ndarray], xlabel: str) -> plt.Figure:
-    """Histograms (log counts) of pixel values, one per group (e.g. acquisition)."""
+    """Histograms (log counts) of pixel values, one per group (e.g. acquisition). Tiny or huge values
+    (raw k-space units) are shown in units of the power of ten of the largest value, named in the
+    axis label, so that the tick labels stay short and never overlap."""
+    peak = max(float(np.max(np.abs(values))) for values in values_by_group.values())
+    exponent = int(np.floor(np.log10(peak))) if peak > 0 and not 0.01 <= peak < 1000 else 0
+    scale = 10.0**exponent
     fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 3.8))
     for name, values in values_by_group.items():
-        ax.hist(np.ravel(values), bins=100, histtype="step", log=True, label=name)
-    ax.set_xlabel(xlabel)
+        ax.hist(np.ravel(values) / scale, bins=100, histtype="step", log=True, label=name)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=8))
+    ax.set_xlabel(f"{xlabel}, in units of $10^{{{exponent}}}$" if exponent else xlabel)
     ax.set_ylabel("pixels (log scale)")
     ax.legend()
     fig.tight_layout()

@@ -198,3 +198,52 @@ def psnr_against_cost(summary: list[dict], reference_psnr: float | None = None) 
             break
         legend.remove()
     return fig
+
+
+#: Shorter names of methods in :func:`paired_differences`' rows.
+SHORT_NAMES = {"mean training image": "mean image", "TV (sigpy)": "TV"}
+#: Colours of a paired difference by its outcome (:class:`automap_nb.statistics.Comparison`).
+OUTCOME_COLOURS = {"a": "tab:blue", "b": "tab:red", "none": "0.45"}
+
+
+def paired_differences(comparisons: dict, metrics=("psnr", "ssim"), short_names=None) -> plt.Figure:
+    """A forest plot of paired differences: one row per compared pair, grouped (e.g. by
+    acceleration), one panel per metric; the mean difference ``a − b`` over volumes as a dot, its
+    bootstrap interval as a bar, zero as a dashed line. ``comparisons``: ``{group: {pair: {metric:
+    Comparison}}}`` (:func:`automap_nb.experiments.undersampling.compare_all`); a row is named by its
+    group and its methods, shortened by ``short_names`` (default :data:`SHORT_NAMES`).
+    Coloured by outcome: blue, the first method better; red, the second; grey, no difference
+    shown. A difference without an interval (a non-finite value, too few volumes) is written out."""
+    from matplotlib.lines import Line2D
+
+    short = SHORT_NAMES if short_names is None else short_names
+    rows = [(group, by_metric) for group, by_pair in comparisons.items() for by_metric in by_pair.values()]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(TEXT_WIDTH, 1.3 + 0.32 * len(rows)), sharey=True, squeeze=False)
+    y = -np.arange(len(rows), dtype=float)
+    y -= 0.6 * np.cumsum([i > 0 and rows[i][0] != rows[i - 1][0] for i in range(len(rows))])  # a gap between groups
+    for ax, metric in zip(axes[0], metrics):
+        ax.axvline(0.0, color="black", linestyle="--", linewidth=1)
+        for row, (_, by_metric) in zip(y, rows):
+            c = by_metric[metric]
+            if c.outcome in ("undefined", "too few volumes"):
+                ax.text(0.5, row, c.outcome, transform=ax.get_yaxis_transform(), ha="center", va="center", color="0.3",
+                        bbox=dict(facecolor="white", edgecolor="none", pad=1))
+                continue
+            colour = OUTCOME_COLOURS[c.outcome]
+            ax.errorbar(c.difference, row, xerr=[[c.difference - c.low], [c.high - c.difference]], fmt="o", color=colour,
+                        markersize=6, capsize=3)
+        unit = " (dB)" if "psnr" in metric else ""
+        ax.set_xlabel(f"{metric.upper()} difference{unit}")
+        ax.grid(axis="x", alpha=0.3)
+        ax.locator_params(axis="x", nbins=3)
+    pairs = [f"{short.get(m[metrics[0]].a, m[metrics[0]].a)} − {short.get(m[metrics[0]].b, m[metrics[0]].b)}" for _, m in rows]
+    names = [f"{group}: {pair}" if len(comparisons) > 1 else pair for (group, _), pair in zip(rows, pairs)]
+    axes[0, 0].set_yticks(y, names)
+    axes[0, 0].set_ylim(y.min() - 0.6, 0.6)
+    first = rows[0][1][metrics[0]]
+    handles = [Line2D([], [], marker="o", color=OUTCOME_COLOURS[k], linestyle="none") for k in ("a", "b", "none")]
+    fig.legend(handles, ["first better", "second better", "no difference shown"], ncol=3, loc="upper center",
+               bbox_to_anchor=(0.5, 0.0), frameon=False, handletextpad=0.2, columnspacing=0.8)
+    fig.suptitle(f"first − second: mean and {100 * first.confidence:.0f} % interval over {first.volumes} {first.split} volumes")
+    fig.tight_layout()
+    return fig

@@ -65,9 +65,11 @@ def claim_build_dir(build_dir: Path) -> None:
         raise BookError(f"--build-dir {build_dir}: cannot write ({err.strerror})") from None
 
 
-def _rerun_hint(run_dir: Path, names) -> str:
+def _rerun_hint(run_dir: Path, names, profile: str | None = None) -> str:
+    """The command that reruns chapters ``names`` with the run's recorded ``profile`` (a rerun with another
+    profile would mix profiles in one folder)."""
     numbers = " ".join(sorted({name.split("_")[0] for name in names}))
-    return f"rerun them: automap-nb run --out {run_dir} --only {numbers}"
+    return f"rerun them: automap-nb run --out {run_dir}{f' --profile {profile}' if profile else ''} --only {numbers}"
 
 
 def check_run_complete(run_dir: Path, repo_root: Path = REPO_ROOT) -> list[Path]:
@@ -109,13 +111,13 @@ def check_run_complete(run_dir: Path, repo_root: Path = REPO_ROOT) -> list[Path]
             unfinished[nb.name] = f"{len(pending)} cell(s) not completed"
     if unfinished:
         what = ", ".join(f"{name} ({status})" for name, status in unfinished.items())
-        raise BookError(f"{run_dir}: the run is incomplete: {what}; {_rerun_hint(run_dir, unfinished)}")
+        raise BookError(f"{run_dir}: the run is incomplete: {what}; {_rerun_hint(run_dir, unfinished, record.get('profile'))}")
     fingerprints = {name: nb.get("data_fingerprint") for name, nb in notebooks.items() if nb.get("data_fingerprint")}
     if len(set(fingerprints.values())) > 1:
         latest = record.get("data_fingerprint")
         stale = [name for name, fp in fingerprints.items() if fp != latest]
         raise BookError(f"{run_dir}: {', '.join(sorted(stale))} computed from other data than the rest of the run; " +
-                        _rerun_hint(run_dir, stale))
+                        _rerun_hint(run_dir, stale, record.get("profile")))
     values: dict[str, dict] = {}
     for name, nb in sorted(notebooks.items()):
         for key, value in nb.get("parameters", {}).items():
@@ -125,7 +127,7 @@ def check_run_complete(run_dir: Path, repo_root: Path = REPO_ROOT) -> list[Path]
         if len(distinct) > 1:
             shown = ", ".join(f"{name}: {value!r}" for name, value in by_notebook.items())
             raise BookError(f"{run_dir}: chapters ran with different values of parameter {key!r} ({shown}); " +
-                            _rerun_hint(run_dir, by_notebook))
+                            _rerun_hint(run_dir, by_notebook, record.get("profile")))
     return executed
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -69,11 +70,31 @@ def _ensure_sample_data(profile: str) -> Path:
     return folder
 
 
+def _run_profile(args, out: Path) -> str:
+    """``--profile``, else (with ``--only``) the profile recorded in the run folder's ``run.json``, else the default."""
+    from automap_nb.orchestration.runner import RECORD_NAME, read_record
+
+    if args.profile is not None:
+        return args.profile
+    recorded = (read_record(out) or {}).get("profile") if args.only is not None else None
+    if recorded:
+        print(f"[automap-nb] profile: {recorded} (recorded in {Path(out) / RECORD_NAME})")
+    return recorded or profiles.DEFAULT_PROFILE
+
+
+def _is_sample_data(folder) -> bool:
+    """Is ``folder`` the embedded sample data (built by ``sample_data``, which leaves its manifest there)?"""
+    from automap_nb.data.sample_data import MANIFEST_NAME
+
+    return folder is not None and (Path(folder) / MANIFEST_NAME).is_file()
+
+
 def _cmd_run(args) -> None:
     from automap_nb.orchestration.runner import recorded_data, run_notebooks
     from automap_nb.results import check_output_dir
 
     out = check_output_dir(args.out or REPO_ROOT / "runs" / "default", "--out")
+    args.profile = _run_profile(args, out)
     data = {"data_dir": args.data_dir, "val_dir": args.val_dir, "test_dir": args.test_dir}
     if args.data_dir is None and (args.val_dir or args.test_dir):
         raise ValueError("--val-dir/--test-dir need --data-dir (the training folder)")
@@ -84,7 +105,10 @@ def _cmd_run(args) -> None:
         data["data_dir"] = _ensure_sample_data(args.profile)
     from automap_nb.orchestration.runner import parse_value
 
-    overrides = {key: parse_value(value) for key, value in args.parameters}
+    overrides = {key: parse_value(value.removeprefix(PROTECTED)) for key, value in args.parameters}
+    if _is_sample_data(data["data_dir"]) and not (data.get("val_dir") or data.get("test_dir")):
+        # the embedded data's own split (profiles.SAMPLE_DATA), whichever way its folder was named
+        overrides.setdefault("split", profiles.SAMPLE_DATA[args.profile]["split"])
     start = time.perf_counter()
     executed = run_notebooks(out, profile=args.profile, overrides=overrides, only=args.only, progress=not args.quiet, **data)
     print(f"[automap-nb] {len(executed)} notebooks executed into {Path(out).resolve()} "
@@ -160,14 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_prepare)
 
     p = sub.add_parser("run", help="execute the numbered notebooks with papermill into a run folder")
-    p.add_argument("--profile", choices=sorted(profiles.PROFILES), default=profiles.DEFAULT_PROFILE)
+    p.add_argument("--profile", choices=sorted(profiles.PROFILES),
+                   help=f"default: with --only, the run's recorded profile, else {profiles.DEFAULT_PROFILE}")
     p.add_argument(
         "--data-dir", type=Path, help="fastMRI folder (default: the embedded sample data, built if absent; "
         "with --only: the folder the run was made from)")
     _folder_options(p)
     p.add_argument("--out", type=Path, help="run folder (default: runs/default)")
     p.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-                   help="override a notebook parameter (Python literal or string)")
+                   help="override a notebook parameter (Python literal or string; negative numbers too: -p KEY -1e-3)")
     p.add_argument("--only", nargs="+", metavar="NN", help="run only notebooks whose names start with these prefixes")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_run)
@@ -203,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     from automap_nb.orchestration.runner import RunError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(protect_parameter_values(sys.argv[1:] if argv is None else list(argv)))
     try:
         args.func(args)
     except (DataError, RunError, BookError, ValueError, FileNotFoundError, FileExistsError) as err:
@@ -212,6 +237,19 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{err.filename}: " if err.filename else ""
         parser.exit(2, f"automap-nb: error: {where}{err.strerror or _one_line(err)}\n")
     return 0
+
+
+PROTECTED = " "  # put before a -p value that starts with "-", removed again by _cmd_run
+
+
+def protect_parameter_values(argv: list[str]) -> list[str]:
+    """argparse reads the VALUE of ``-p KEY VALUE`` as an option when it starts with ``-`` and is not a
+    plain negative number (``-1e-3``, ``-inf``); prefixed with :data:`PROTECTED` it stays a value."""
+    out = list(argv)
+    for i in range(len(out) - 2):
+        if out[i] in ("-p", "--parameter") and out[i + 2][:1] == "-" and out[i + 2][1:2] in (*"0123456789.", "i", "n"):
+            out[i + 2] = PROTECTED + out[i + 2]
+    return out
 
 
 def _one_line(err: BaseException) -> str:

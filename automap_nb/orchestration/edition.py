@@ -1,5 +1,7 @@
 """How this edition of the book was built, read from the run's own files (``run.json`` and the
-chapters' JSON), for the landing page's "this edition" box and headline results.
+chapters' JSON), for the landing page: its first line (which data, :func:`data_caveat`), the headline
+results, one verdict line per chapter (each chapter's ``verdict``, :func:`verdicts`), the "this edition"
+box and the departures from the seed.
 
 :func:`substitutions` returns ``{key: text}``; ``automap_nb.orchestration.book`` makes them MyST substitutions
 (``{{ edition_profile }}``), so the landing page types no number: every value comes from the run
@@ -53,21 +55,77 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def data_description(data_dir: str | None, volumes: int, slices: int, run_dir: str | Path | None = None) -> str:
-    """The data folder by its name (no machine path) and what it is.
+def _sample_manifest(data_dir: str, run_dir: str | Path | None) -> dict | None:
+    """The sample data's manifest ``SAMPLE_DATA.json`` in the data folder or, for a run kept without
+    its data (e.g. ``editions/gpu/``, built on another machine), the copy in ``run_dir``; ``None`` for
+    a fastMRI folder."""
+    manifests = [Path(data_dir) / "SAMPLE_DATA.json"] + ([Path(run_dir) / "SAMPLE_DATA.json"] if run_dir else [])
+    manifest = next((m for m in manifests if m.is_file()), None)
+    return json.loads(manifest.read_text()) if manifest else None
 
-    Sample data is recognised by its manifest ``SAMPLE_DATA.json`` in the data folder or, for a run
-    kept without its data (e.g. ``editions/gpu/``, built on another machine), a copy of it in ``run_dir``.
-    """
+
+def data_description(data_dir: str | None, volumes: int, slices: int, run_dir: str | Path | None = None) -> str:
+    """The data folder by its name (no machine path) and what it is: embedded sample data (recognised
+    by its manifest, :func:`_sample_manifest`) or a fastMRI-format folder."""
     if not data_dir:
         raise EditionError("run.json: no data_dir")
-    folder = Path(data_dir)
-    manifests = [folder / "SAMPLE_DATA.json"] + ([Path(run_dir) / "SAMPLE_DATA.json"] if run_dir else [])
-    manifest = next((m for m in manifests if m.is_file()), None)
-    kind = "embedded sample data" if manifest else "fastMRI-format folder"
-    if manifest and json.loads(manifest.read_text()).get("compact"):
+    manifest = _sample_manifest(data_dir, run_dir)
+    kind = "embedded sample data" if manifest is not None else "fastMRI-format folder"
+    if manifest and manifest.get("compact"):
         kind += ", compact k-space"
-    return f"`{folder.name}/` ({kind}): {volumes} volumes, {slices} slices"
+    return f"`{Path(data_dir).name}/` ({kind}): {volumes} volumes, {slices} slices"
+
+
+def data_caveat(record: dict, volumes: int, slices: int, run_dir: str | Path | None = None) -> str:
+    """The landing page's first line: which data this edition was computed on, from ``run.json``
+    (``data_dir``, ``val_dir``, ``test_dir``) and chapter 01's counts. The sample data are said to be
+    what they are (pseudo-volumes of one brain template), never fastMRI knee data."""
+    data_dir = record.get("data_dir")
+    if not data_dir:
+        raise EditionError("run.json: no data_dir")
+    manifest = _sample_manifest(data_dir, run_dir)
+    folder = f"`{Path(data_dir).name}/`"
+    if manifest is not None:
+        compact = ", compact k-space" if manifest.get("compact") else ""
+        return (f"This edition: {volumes} pseudo-volumes ({slices} slices) of one brain template, the embedded sample "
+                f"data ({folder}{compact}), not fastMRI knee data: its numbers test the pipeline, not the method on knees.")
+    extra = "".join(f", {split} split: every volume of `{Path(record[key]).name}/`"
+                    for split, key in (("val", "val_dir"), ("test", "test_dir")) if record.get(key))
+    return f"This edition: {volumes} volumes ({slices} slices) of fastMRI-format data, training folder {folder}{extra}."
+
+
+def chapter_title(run_dir: Path, notebook: str) -> str:
+    """A chapter's title: the first ``# heading`` of its executed notebook in ``run_dir``, else its file name."""
+    path = run_dir / notebook
+    if path.is_file():
+        try:
+            cells = json.loads(path.read_text())["cells"]
+        except (ValueError, KeyError) as err:
+            raise EditionError(f"{path}: not a readable notebook ({err})") from None
+        for cell in cells:
+            if cell.get("cell_type") == "markdown":
+                first = "".join(cell.get("source", "")).strip().splitlines()[:1]
+                if first and first[0].startswith("# "):
+                    return first[0][2:].strip()
+                break
+    return Path(notebook).stem.replace("_", " ")
+
+
+def verdicts(run_dir: Path, notebooks) -> str:
+    """A markdown list: one line per chapter of the run (``notebooks``, the ``NN_name.ipynb`` names in
+    ``run.json``), its title and the ``verdict`` its ``NN_name.json`` holds. A chapter not in the run
+    is not listed; a chapter JSON that is missing or has no one-line ``verdict`` is an error naming it."""
+    lines = []
+    for notebook in sorted(notebooks):
+        name = f"{Path(notebook).stem}.json"
+        record = _read(run_dir, name)
+        verdict = record.get("verdict") if isinstance(record, dict) else None
+        if not isinstance(verdict, str) or not verdict.strip():
+            raise EditionError(f"{run_dir / name}: no 'verdict' (every chapter writes one line; the landing page reads it)")
+        if "\n" in verdict.strip():
+            raise EditionError(f"{run_dir / name}: 'verdict' is not one line (the landing page lists one per chapter)")
+        lines.append(f"- **{chapter_title(run_dir, notebook)}**: {verdict.strip()}")
+    return "\n".join(lines)
 
 
 def headline_table(results: dict) -> str:
@@ -117,6 +175,15 @@ def departures_table(run_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def evidence_rules() -> str:
+    """The book's two rules of evidence in words, from :mod:`automap_nb.statistics`'s constants."""
+    from automap_nb import statistics
+
+    return (f"paired comparisons over volumes with a {100 * statistics.CONFIDENCE:.0f} % bootstrap interval (at least "
+            f"{statistics.MIN_VOLUMES} volumes), and a model that passed the one 'learned' rule: the whole interval of its "
+            f"PSNR gain over the mean training image at or above {statistics.LEARNED_MARGIN_DB:g} dB")
+
+
 def substitutions(run_dir: str | Path) -> dict[str, str]:
     """``{edition_*: text}`` for the landing page, from ``run_dir``'s files."""
     run_dir = Path(run_dir)
@@ -127,23 +194,28 @@ def substitutions(run_dir: str | Path) -> dict[str, str]:
     results = _read(run_dir, "05_results.json")
     notebooks = _get(record, "run.json", "notebooks")
     total = sum(float(_get(entry, f"run.json notebooks.{name}", "seconds")) for name, entry in notebooks.items())
-    volumes = _get(results, "05_results.json", "test_volumes")
+    volumes, slices = (_get(data, "01_data_exploration.json", key) for key in ("volumes", "slices"))
+    size = _get(prepared, "02_preprocessing.json", "size")
+    trained = {
+        key: _get(training, "03_train_automap.json", key)
+        for key in ("epochs", "variant", "params", "device_name", "keras", "backend", "final_val_psnr")
+    }
     return {
-        "edition_profile": str(_get(record, "run.json",
-                                    "profile")), "edition_data": data_description(record.get("data_dir"),
-                                                                                  _get(data, "01_data_exploration.json", "volumes"),
-                                                                                  _get(data, "01_data_exploration.json", "slices"),
-                                                                                  run_dir),
-        "edition_n": f"{_get(prepared, '02_preprocessing.json', 'size')} × {_get(prepared, '02_preprocessing.json', 'size')}",
-        "edition_epochs": str(_get(training, "03_train_automap.json",
-                                   "epochs")), "edition_model": f"`{_get(training, '03_train_automap.json', 'variant')}`, "
-        f"{_get(training, '03_train_automap.json', 'params'):,} parameters",
-        "edition_device": f"{_get(training, '03_train_automap.json', 'device_name')} "
-        f"(Keras {_get(training, '03_train_automap.json', 'keras')}, "
-        f"{_get(training, '03_train_automap.json', 'backend')} backend)", "edition_date": str(_get(record, "run.json",
-                                                                                                   "started"))[:10],
-        "edition_total_time": duration(total), "edition_chapters": str(len(notebooks)),
-        "edition_val_psnr": f"{_get(training, '03_train_automap.json', 'final_val_psnr'):.1f}",
-        "edition_test_volumes": str(volumes), "edition_test_slices": str(_get(results, "05_results.json", "test_slices")),
-        "edition_headline": headline_table(results), "edition_departures": departures_table(run_dir)
+        "edition_caveat": data_caveat(record, volumes, slices, run_dir),
+        "edition_profile": str(_get(record, "run.json", "profile")),
+        "edition_data": data_description(record.get("data_dir"), volumes, slices, run_dir),
+        "edition_n": f"{size} × {size}",
+        "edition_epochs": str(trained["epochs"]),
+        "edition_model": f"`{trained['variant']}`, {trained['params']:,} parameters",
+        "edition_device": f"{trained['device_name']} (Keras {trained['keras']}, {trained['backend']} backend)",
+        "edition_date": str(_get(record, "run.json", "started"))[:10],
+        "edition_total_time": duration(total),
+        "edition_chapters": str(len(notebooks)),
+        "edition_val_psnr": f"{trained['final_val_psnr']:.1f}",
+        "edition_test_volumes": str(_get(results, "05_results.json", "test_volumes")),
+        "edition_test_slices": str(_get(results, "05_results.json", "test_slices")),
+        "edition_headline": headline_table(results),
+        "edition_rules": evidence_rules(),
+        "edition_verdicts": verdicts(run_dir, notebooks),
+        "edition_departures": departures_table(run_dir),
     }

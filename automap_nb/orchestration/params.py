@@ -140,9 +140,16 @@ def _ch02(p):
                 seed=INDEX)
 
 
+#: set by the runner's check of a whole run before it starts (:func:`automap_nb.orchestration.runner.check_parameters`):
+#: the size ``n`` of the prepared file a chapter of that run will write, which later chapters are checked against
+PLANNED_PREPARED_SIZE: int | None = None
+
+
 def _prepared_size(run_dir: Path) -> int:
     from automap_nb.data import prepared
 
+    if PLANNED_PREPARED_SIZE is not None:
+        return PLANNED_PREPARED_SIZE
     return prepared.read_header(require_file("run_dir", run_dir / prepared.PREPARED_NAME), needs=("split", )).n
 
 

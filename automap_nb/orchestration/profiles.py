@@ -74,13 +74,13 @@ PROFILES: dict[str, dict[str, object]] = {
         "study_conv_filters": 8,
         "study_dc_phase": True,
         # ---- chapters 08-09 (stability, transfer) ----
-        "stability_slices": 1,  # 08
+        "stability_slices": 3,  # 08: one slice from each of 3 test volumes (the quick split has 3)
         "stability_budgets": [0.01, 0.05],
         "stability_steps": 3,
         "stability_step_size": 0.2,
         "stability_momentum": 0.9,  # Antun et al.
         "transfer_train_crops": 8,  # 09
-        "transfer_val_crops": 2,
+        "transfer_val_crops": 4,  # 09: one crop of each of the 4 validation pictures (the rule needs >= 3)
         "transfer_test_crops": 2,
         "transfer_modes": ["all", "conv_tail", "dense", "scratch"],
         "transfer_epochs": 1,
@@ -101,7 +101,8 @@ PROFILES: dict[str, dict[str, object]] = {
         # 800 epochs took 263 s on 2026-11-27 and pushed make book to 10 min 28 s (benchmarks/learning.md:
         # book-dc-phase-640-epochs scores 26.03 dB on validation against 800 epochs' 26.53, seed 0)
         "train_batch_size": 64,  # 03, 05 (inference batch): ≈ 1.35× the samples/s of 32 (benchmarks/learning.md)
-        "train_validate_every": 4,  # 03: a validation point every 4 of the 2-batch epochs (≈ 5 % of the training time)
+        "train_validate_every": 8,  # 03: a validation point every 8 of the 2-batch epochs: 90 val slices take ≈ 0.18 s, an
+        # epoch ≈ 0.29 s (2026-12-06, 2 cores), so 80 validations add ≈ 15 s to ≈ 185 s of training
         "train_dc_phase": True,  # 03, 06: k-space rotated so its DC is real: +3.0 dB on validation (benchmarks/learning.md)
         "weights_units_shown": 4,  # 04
         "results_examples": 4,  # 05
@@ -119,7 +120,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "automap_batch_size": 32,
         "tv_lambdas": [1e-3, 3e-3, 1e-2, 3e-2],
         "tv_iterations": 100,
-        "tv_val_volumes": 0,
+        "tv_val_volumes": 3,  # 06: λ tuned on the first 3 val volumes (TV runs one slice at a time on the CPU)
         "study_size": 32,  # 07: prepared 64² data Fourier-cropped to 32²
         "study_variants": ["seed", "original", "fullconv"],  # 07: the seed's question, FC layers or none (budget)
         "study_accelerations": [1],  # 07: the seed's task only (budget)
@@ -130,7 +131,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "study_conv_filters": 8,
         "study_dc_phase": True,  # 07: as chapter 03
         # ---- chapters 08-09 (stability, transfer) ----
-        "stability_slices": 3,  # 08: ≈ 20 s of notebook on 2 idle cores
+        "stability_slices": 6,  # 08: one slice from each of 6 of the 12 test volumes
         "stability_budgets": [0.005, 0.01, 0.02, 0.05],
         "stability_steps": 30,
         "stability_step_size": 0.2,
@@ -254,15 +255,19 @@ PROFILES: dict[str, dict[str, object]] = {
 
 DEFAULT_PROFILE = "cpu"
 
-# Sample-data size used by `make book` / `automap-nb run` when no data folder is given.
+# Sample-data size used by `make book` / `automap-nb run` when no data folder is given, and the
+# patient-hash split fractions (chapter 02's `split`) used on it. fastMRI-sized folders keep 90/5/5;
+# a few dozen pseudo-volumes need larger val/test shares for a spread and a paired comparison over
+# volumes: 34 volumes at 45/25/30 % hash to train 13 / val 9 / test 12 (9 at 45/25/30: 3 / 3 / 3).
+SAMPLE_SPLIT = [0.45, 0.25, 0.30]
 SAMPLE_DATA = {
-    "quick": {"volumes": 6, "slices": 3},
-    "cpu": {"volumes": 16, "slices": 10, "parallel": True},  # one process per CPU: byte-identical files
-    "paper": {"volumes": 16, "slices": 10, "parallel": True},
+    "quick": {"volumes": 9, "slices": 2, "split": SAMPLE_SPLIT},
+    "cpu": {"volumes": 34, "slices": 10, "split": SAMPLE_SPLIT, "parallel": True},  # one process per CPU: byte-identical files
+    "paper": {"volumes": 34, "slices": 10, "split": SAMPLE_SPLIT, "parallel": True},
     # 150 × 32 = 4,800 slices; the patient-hash split gives train 4,256 / val 352 / test 192 (6 volumes).
     # Compact files (sample_data: same schema, k-space kept where n ≤ 128 needs it): ≈ 3.7 GB instead of
     # ≈ 11 GB; built by one process per CPU.
-    "gpu": {"volumes": 150, "slices": 32, "compact": True, "parallel": True}
+    "gpu": {"volumes": 150, "slices": 32, "split": [0.9, 0.05, 0.05], "compact": True, "parallel": True}
 }
 
 # ---- departures from the seed ------------------------------------------------------------------
@@ -280,10 +285,14 @@ DEPARTURES: dict[str, tuple[str, str]] = {
                            "a conv tail with less capacity to refine the image (PSNR at equal samples: "
                            "benchmarks/learning.md)"),
     "train_epochs": ("the wall-clock budget of the whole book on 2 CPU cores",
-                     "≈ 82,000 samples seen instead of the seed's ≈ 15 million: far from converged"),
-    "train_batch_size": ("each optimizer step updates the 50 million dense weights and Adam's state, the bulk of a step's "
-                         "cost on 2 CPU cores: two steps of 64 take less time than four of 32 (≈ 430 against ≈ 320 "
-                         "samples per second here), so more samples fit the budget",
+                     "the cpu profile sees 81,920 samples instead of the seed's ≈ 15.4 million; more helps: the same "
+                     "schedule over 800 epochs scored 26.53 dB on validation against 640's 26.03 (seed 0, "
+                     "benchmarks/learning.md, on the earlier 16-volume sample data)"),
+    "train_batch_size": ("each optimizer step updates all 12,595,649 weights of the 64² model (12,588,032 of them in the "
+                         "two dense layers) and Adam's state, whatever the batch: a batch of 64 spreads that cost over "
+                         "twice the samples, so more samples fit the budget (benchmarks/learning.md, 16 filters, bfloat16, "
+                         "2 CPU cores: 278 samples/s at batch 64 against 230 at batch 32, under 1-minute loads of "
+                         "1.1-3.2 and 0.6-1.8)",
                          "none measured: at an equal 102,400 samples and lr 1e-3, batch 64 scored 21.98 dB on the test "
                          "split against batch 32's 21.39 (mean of 2 seeds; benchmarks/learning-gpu.md)"),
     "train_learning_rate": ("at the seed's 2e-4 the network is still close to the mean image when the budget ends; of "
@@ -291,20 +300,23 @@ DEPARTURES: dict[str, tuple[str, str]] = {
                             "against 22.59 for 1.4e-3, mean of 2 seeds; test split 22.24 against 21.52; "
                             "benchmarks/learning-gpu.md)", "none measured at this budget; the seed's rate may suit long runs"),
     "train_precision": ("'auto' computes in bfloat16 (weights, optimizer state, loss and L1 penalty stay float32) "
-                        "where the CPU has bfloat16 instructions: ≈ 1.2× the samples per second on AVX-512 BF16 "
-                        "(343 against 279 for the 64² model here), so more samples fit the budget; elsewhere float32",
-                        "none measured: validation PSNR at 12,800 samples is the same as float32's "
-                        "(benchmarks/learning.md)"),
-    "train_validate_every": ("validating after each epoch of 2 batches cost ≈ 6 % of chapter 03's training time on 2 CPU "
-                             "cores (20 ms for 10 slices against ≈ 300 ms per epoch)",
-                             "the validation curve has a point every 4 epochs instead of every epoch; training is unchanged"),
+                        "where the CPU has bfloat16 instructions, for more samples per second; elsewhere float32. "
+                        "No controlled comparison is recorded: benchmarks/learning.md (64² model, 16 filters, batch 32, "
+                        "2 CPU cores) has 230 samples/s in bfloat16 (load 0.6-1.8) and 65-224 in float32 (loads not "
+                        "recorded)", "none measured: validation PSNR after 12,800 samples was 20.66 dB against float32's "
+                        "20.65 (benchmarks/learning.md, 64² model, 16 filters, batch 32, lr 1e-3)"),
+    "train_validate_every": ("validating the 90 validation slices takes more than half as long as an epoch of 2 training "
+                             "batches on 2 CPU cores (chapter 03 prints both times for its run): after every epoch it would "
+                             "add more than half to the training time",
+                             "fewer points on the validation curve (chapter 03 says how many); training is unchanged"),
     "train_dc_phase": ("the scanner leaves each slice with an arbitrary global phase; AUTOMAP outputs one real channel, "
                        "so it must learn a magnitude that ignores that phase. Rotating each k-space so its DC "
                        "coefficient is real (a weightless first layer; the magnitude target does not change) puts "
                        "almost all of the image's energy in the real part (chapter 03 measures how much) and leaves "
                        "a nearly linear task: "
                        "at 102,400 samples (chapter 03's budget then), validation 26.27 dB (mean of 3 seeds) against 23.26 without "
-                       "it, test split 24.28 against 22.24 (benchmarks/learning.md)",
+                       "it, test split 24.28 against 22.24 (benchmarks/learning.md, on the earlier 16-volume sample data: "
+                       "10 validation and 20 test slices)",
                        "a network that no longer sees the global phase: it cannot be compared weight for weight with "
                        "the seed's, and a perturbation of the DC coefficient also turns the rest of the input"),
     "train_lr_schedule": ("a short linear warm-up lets the higher rate start stably; the seed's schedule is "
@@ -325,7 +337,9 @@ DEPARTURES: dict[str, tuple[str, str]] = {
     "baseline_batch_size": ("smaller batches give more optimizer steps in a short budget", "none measured"),
     "tv_lambdas": ("a shorter λ grid for the budget", "λ is chosen more coarsely"),
     "tv_iterations": ("the wall-clock budget (fastMRI's BART baseline runs 200)", "TV is less converged"),
-    "tv_val_volumes": ("the sample data's validation split is small enough to use whole", "none"),
+    "tv_val_volumes": ("the wall-clock budget: TV solves one slice at a time on the CPU for every λ of the grid and "
+                       "every acceleration, so λ is tuned on the first few validation volumes (0: all of them, when "
+                       "the split is that small)", "λ is chosen on fewer slices than the seed's setting"),
     "train_groups": ("one AUTOMAP and one U-Net for all accelerations saves a training run each",
                      "the 1× model also serves 4× and 8×"),
     "study_size": ("the wall-clock budget", "the study runs at a coarser grid than chapter 03"),
@@ -344,7 +358,7 @@ DEPARTURES: dict[str, tuple[str, str]] = {
                     "fewer seeds give a rougher estimate of the spread"),
     # ---- chapters 08-09 (stability, transfer) ----
     "stability_slices": ("the wall-clock budget: every slice is searched at every budget for every method",
-                         "the amplification is averaged over fewer slices"),
+                         "the comparisons are paired over fewer test volumes (one slice each): wider intervals"),
     "stability_budgets": ("the wall-clock budget: one budget fewer", "the curves start at a larger perturbation"),
     "stability_steps": ("the wall-clock budget", "a shorter search finds a weaker worst case (a lower bound either way)"),
     "transfer_train_crops": ("the wall-clock budget", "fewer distinct training images of the new class"),

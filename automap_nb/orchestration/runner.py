@@ -12,19 +12,41 @@ A run folder belongs to one dataset: each record carries the data fingerprint
 (:func:`data_fingerprint`), and a run on other data into a folder that already holds results is
 refused before anything starts, so no chapter can reuse a model trained on other data.
 Temporary work (``.scratch/``, ``.*.tmp-PID``) left by killed processes is removed at the start.
+
+Nothing is lost when runs meet or fail:
+
+- a run folder has one writer at a time: ``run`` holds a lock on ``RUN/.lock`` (``flock``, released by
+  the kernel when the process dies) that names its PID and host; a second run meets it with a one-line
+  error naming them, and the lock of a killed run is taken over;
+- every chapter's parameters are checked with its spec (:data:`automap_nb.orchestration.params.SPECS`)
+  before the first notebook starts (:func:`check_parameters`);
+- a notebook executes into ``.NN_name.ipynb.tmp-PID.ipynb`` and is renamed to ``NN_name.ipynb`` only
+  when it completed; a failed (or interrupted) run moves its copy to ``logs/NN_name.failed.ipynb`` and
+  its results JSON, if it wrote one, to ``logs/NN_name.failed.json``, and puts the previous good
+  ``NN_name.json`` back (kept as a hard link while the chapter runs; after ``kill -9`` the next run puts
+  it back). ``run.json`` records the failure (``failed``, ``failed_copy``, ``error``) and, under
+  ``kept``, the record of the good notebook still in place.
 """
 
 from __future__ import annotations
 
 import ast
+import errno
+import fcntl
 import hashlib
+import json
 import os
 import platform
+import re
+import shutil
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-from automap_nb.orchestration import profiles
+from automap_nb import results
+from automap_nb.orchestration import params, profiles
 from automap_nb.orchestration.params import ParameterError
 from automap_nb.results import SCRATCH_NAME, check_output_dir, read_json, remove_stale_temporaries, write_json
 
@@ -33,7 +55,11 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 KERNEL_NAME = "automap-nb"
 RECORD_NAME = "run.json"
+LOCK_NAME = ".lock"
 DATA_KEYS = ("data_dir", "val_dir", "test_dir")
+SET_BY_OPTIONS = {  # parameters that options set (``-p`` would be ignored)
+    "run_dir": "--out", "data_dir": "--data-dir", "val_dir": "--val-dir", "test_dir": "--test-dir", "profile": "--profile"
+}
 
 
 class RunError(RuntimeError):
@@ -57,7 +83,7 @@ def declared_parameters(notebook: str | Path) -> dict:
 
 
 def parse_value(text: str):
-    """A ``-p KEY VALUE`` value: a Python literal (``3``, ``2e-4``, ``True``, ``[4, 8]``) or a string."""
+    """A ``-p KEY VALUE`` value: a Python literal (``3``, ``-1e-3``, ``True``, ``[4, 8]``) or a string."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -68,10 +94,15 @@ def plan_parameters(notebooks: list[Path], profile: str, run_dir: Path, data_dir
                     val_dir: Path | None = None, test_dir: Path | None = None) -> dict[str, dict]:
     """The parameters each notebook receives: profile values, then overrides, then paths.
 
-    Raises :class:`ParameterError` for an unknown profile or an override that no notebook declares.
+    Raises :class:`ParameterError` for an unknown profile, an override that no notebook declares, or
+    one that an option sets (``run_dir`` is ``--out``, ``data_dir`` is ``--data-dir``, …).
     """
     if profile not in profiles.PROFILES:
         raise ParameterError(f"profile must be one of {sorted(profiles.PROFILES)}, got {profile!r}")
+    clash = sorted(set(overrides) & set(SET_BY_OPTIONS))
+    if clash:
+        key = clash[0]
+        raise ParameterError(f"parameter {key!r} is set by {SET_BY_OPTIONS[key]}, not by -p (got -p {key} {overrides[key]!r})")
     declared = {nb.name: declared_parameters(nb) for nb in notebooks}
     known = set().union(*declared.values())
     unknown = sorted(set(overrides) - known)
@@ -121,14 +152,18 @@ def select_notebooks(notebooks: list[Path], only: list[str] | None) -> list[Path
 def data_fingerprint(folders) -> str:
     """A short hash of the data a run reads: per ``*.h5`` file of each folder, its name, size and
     the first and last 64 KiB (cheap on a full fastMRI folder; a copy keeps it, a rewrite changes it)."""
+    from automap_nb.data.mri_data import DataError, missing_reason
+
     digest = hashlib.sha256()
     for folder in folders:
         digest.update(b"|")
         if folder is None:
             continue
         for path in sorted(Path(folder).glob("*.h5")):
+            if not path.exists():
+                raise DataError(f"{path}: {missing_reason(path)}")
             size = path.stat().st_size
-            digest.update(f"{path.name}:{size}:".encode())
+            digest.update(os.fsencode(path.name) + f":{size}:".encode())
             with open(path, "rb") as handle:
                 digest.update(handle.read(65536))
                 if size > 65536:
@@ -210,22 +245,22 @@ def run_notebooks(run_dir: str | Path, profile: str = profiles.DEFAULT_PROFILE, 
 
     ``only`` restricts the run to notebooks whose names start with one of the given prefixes
     (e.g. ``["01", "02"]``). ``val_dir``/``test_dir``: fastMRI's own folders for those splits
-    (see :mod:`automap_nb.data.splits`). Everything is checked before the folder is created: the output
-    folder, the parameters, and that the folder holds no results from other data. Returns the
-    executed notebooks' paths. Raises :class:`RunError` naming the notebook and cell when one
-    fails (its executed copy keeps the traceback).
+    (see :mod:`automap_nb.data.splits`). Everything is checked before the first notebook starts: the
+    output folder, the folders, every chapter's parameters (:func:`check_parameters`), that no other
+    run holds the folder (:class:`RunLock`), that it holds no results from other data or another
+    profile; a check that fails leaves no folder it created. Returns the executed notebooks' paths.
+    Raises :class:`RunError` naming the notebook and cell when one fails (its executed copy, with the
+    traceback, is ``logs/NN_name.failed.ipynb``; the previous good notebook and JSON stay in place).
     """
-    import papermill
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
+    from automap_nb.data.mri_data import missing_reason
 
     run_dir = check_output_dir(run_dir, "--out").resolve()
     notebooks = select_notebooks(list_notebooks(notebooks_dir), only)
+    for key, value in zip(DATA_KEYS, (data_dir, val_dir, test_dir)):
+        if value is not None and not Path(value).is_dir():
+            raise ParameterError(f"--{key.replace('_', '-')} {value}: "
+                                 f"{'is not a folder' if Path(value).exists() else missing_reason(value, 'folder')}")
     folders = {key: Path(value).resolve() if value else None for key, value in zip(DATA_KEYS, (data_dir, val_dir, test_dir))}
-    for key, folder in folders.items():
-        if folder is not None and not folder.is_dir():
-            raise ParameterError(f"--{key.replace('_', '-')} {folder}: "
-                                 f"{'is not a folder' if folder.exists() else 'folder does not exist'}")
     plan = plan_parameters(notebooks, profile, run_dir, folders["data_dir"], dict(overrides or {}), folders["val_dir"],
                            folders["test_dir"])
     unused = [key for key in ("val_dir", "test_dir") if folders[key] and not any(key in p for p in plan.values())]
@@ -233,12 +268,31 @@ def run_notebooks(run_dir: str | Path, profile: str = profiles.DEFAULT_PROFILE, 
         raise ParameterError(f"--{unused[0].replace('_', '-')} is read by none of the notebooks run "
                              f"({', '.join(nb.name for nb in notebooks)}); it is used by chapters 01-02")
     fingerprint = data_fingerprint(folders.values())
-    previous = read_record(run_dir)
-    _check_same_data(run_dir, previous, fingerprint, folders)
-    kernel = ensure_kernel()
+    created = results.missing_parents(run_dir / "x")
     run_dir.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(run_dir)
+    try:
+        lock.acquire()
+        check_parameters(notebooks, plan)
+        previous = read_record(run_dir)
+        _check_same_data(run_dir, previous, fingerprint, folders)
+        _check_same_profile(run_dir, previous, profile, notebooks)
+    except BaseException:
+        lock.release(remove=bool(created))
+        results.remove_empty_folders(created)
+        raise
+    try:
+        return _execute_all(run_dir, notebooks, plan, profile, previous, folders, fingerprint, progress)
+    finally:
+        lock.release()
+
+
+def _execute_all(run_dir: Path, notebooks: list[Path], plan: dict, profile: str, previous: dict | None, folders: dict,
+                 fingerprint: str, progress: bool) -> list[Path]:
+    kernel = ensure_kernel()
     remove_stale_temporaries(run_dir)  # .NAME.tmp-PID files of killed writers
     remove_stale_temporaries(run_dir / SCRATCH_NAME, "*-*")  # temporary training folders of killed runs
+    _restore_kept_results(run_dir)  # results JSON of chapters whose run was killed
     # Kernels inherit this environment: keep TensorFlow's C++ start-up logging out of the book.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ[profiles.PROFILE_ENV] = profile  # profiles.departures gives this profile's reasons
@@ -250,41 +304,245 @@ def run_notebooks(run_dir: str | Path, profile: str = profiles.DEFAULT_PROFILE, 
     record.setdefault("notebooks", {})
     executed = []
     for nb in notebooks:
-        out = run_dir / nb.name
-        print(f"[automap-nb] running {nb.name} → {out}", flush=True)
-        start = time.perf_counter()
-        _write_record(run_dir, record, nb.name, plan[nb.name], 0.0, "running", profile, fingerprint)
-        log = run_dir / LOG_DIR / f"{nb.stem}.kernel.log"
-        log.unlink(missing_ok=True)
-        try:
-            papermill.execute_notebook(str(nb), str(out), parameters=plan[nb.name], kernel_name=kernel, cwd=str(nb.parent),
-                                       progress_bar=progress, request_save_on_cell_execute=True,
-                                       kernel_manager_class=_kernel_manager_logging_to(log))
-        except (DeadKernelError, CellTimeoutError) as err:
-            _write_record(run_dir, record, nb.name, plan[nb.name], time.perf_counter() - start, "failed", profile, fingerprint)
-            raise RunError(f"{nb.name}: the kernel died or timed out ({type(err).__name__}: "
-                           f"{_one_line(err)[:200]}); its log: {log}") from None
-        except PapermillExecutionError as err:
-            _write_record(run_dir, record, nb.name, plan[nb.name], time.perf_counter() - start, "failed", profile, fingerprint)
-            raise RunError(f"{nb.name} failed in cell {err.exec_count}: {err.ename}: {_one_line(err.evalue)} "
-                           f"(executed copy with the traceback: {out})") from None
-        except BaseException:
-            _write_record(run_dir, record, nb.name, plan[nb.name], time.perf_counter() - start, "interrupted", profile, fingerprint)
-            raise
-        _write_record(run_dir, record, nb.name, plan[nb.name], time.perf_counter() - start, "ok", profile, fingerprint)
-        executed.append(out)
+        print(f"[automap-nb] running {nb.name} → {run_dir / nb.name}", flush=True)
+        executed.append(_execute(nb, run_dir, plan[nb.name], kernel, record, profile, fingerprint, progress))
     return executed
+
+
+def _execute(nb: Path, run_dir: Path, parameters: dict, kernel: str, record: dict, profile: str, fingerprint: str,
+             progress: bool) -> Path:
+    """Execute one notebook into a temporary copy; rename it to ``run_dir/nb.name`` when it completed."""
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    out, tmp = run_dir / nb.name, run_dir / f".{nb.name}.tmp-{os.getpid()}.ipynb"
+    log = run_dir / LOG_DIR / f"{nb.stem}.kernel.log"
+    kept = _keep_results(run_dir, nb.stem)
+    good = record["notebooks"].get(nb.name)
+    good = good.get("kept") if good and good.get("status") != "ok" else good
+    good = good if good and good.get("status") == "ok" and out.is_file() else None
+    start = time.perf_counter()
+    _write_record(run_dir, record, nb.name, parameters, 0.0, "running", profile, fingerprint, kept=good)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+    try:
+        papermill.execute_notebook(str(nb), str(tmp), parameters=parameters, kernel_name=kernel, cwd=str(nb.parent),
+                                   progress_bar=progress, request_save_on_cell_execute=True,
+                                   kernel_manager_class=_kernel_manager_logging_to(log))
+    except (DeadKernelError, CellTimeoutError) as err:
+        error = f"the kernel died or timed out ({type(err).__name__}: {_one_line(err)[:200]}); its log: {log}"
+        _keep_failure(run_dir, nb, tmp, kept, record, parameters, start, "failed", profile, fingerprint, good, error)
+        raise RunError(f"{nb.name}: {error}") from None
+    except PapermillExecutionError as err:
+        error = f"failed in cell {err.exec_count}: {err.ename}: {_one_line(err.evalue)}"
+        copy = _keep_failure(run_dir, nb, tmp, kept, record, parameters, start, "failed", profile, fingerprint, good, error)
+        raise RunError(f"{nb.name} {error} (executed copy with the traceback: {copy})") from None
+    except BaseException as err:
+        _keep_failure(run_dir, nb, tmp, kept, record, parameters, start, "interrupted", profile, fingerprint, good,
+                      type(err).__name__)
+        raise
+    os.replace(tmp, out)
+    if kept is not None:
+        kept.unlink(missing_ok=True)
+    _write_record(run_dir, record, nb.name, parameters, time.perf_counter() - start, "ok", profile, fingerprint)
+    return out
+
+
+def _results_json(run_dir: Path, stem: str) -> Path:
+    return run_dir / f"{stem}.json"
+
+
+def _keep_results(run_dir: Path, stem: str) -> Path | None:
+    """A hard link (else a copy) ``.NN_name.json.kept-PID`` of the chapter's results JSON, if there is one:
+    the chapter replaces its JSON by rename, so the link keeps the previous version for a failed run."""
+    current = _results_json(run_dir, stem)
+    if not current.is_file():
+        return None
+    kept = run_dir / f".{current.name}.kept-{os.getpid()}"
+    kept.unlink(missing_ok=True)
+    try:
+        os.link(current, kept)
+    except OSError:  # a file system without hard links
+        shutil.copy2(current, kept)
+    return kept
+
+
+def _put_back(run_dir: Path, stem: str, kept: Path | None) -> None:
+    """After a failed run of chapter ``stem``: move the JSON it wrote (if any) to ``logs/`` and put the kept one back."""
+    current = _results_json(run_dir, stem)
+    kept = kept if kept is not None and kept.exists() else None
+    if kept is not None and current.is_file() and os.path.samefile(current, kept):
+        kept.unlink()  # the failed run did not rewrite it (rename() would do nothing: both names are one file)
+        return
+    if current.is_file():
+        (run_dir / LOG_DIR).mkdir(exist_ok=True)
+        os.replace(current, run_dir / LOG_DIR / f"{stem}.failed.json")
+    if kept is not None:
+        os.replace(kept, current)
+
+
+def _restore_kept_results(run_dir: Path) -> None:
+    """Put back the results JSON kept by runs that were killed (``.NN_name.json.kept-PID``, PID not running)."""
+    for kept in sorted(run_dir.glob(".*.json.kept-*")):
+        found = re.fullmatch(r"\.(.+)\.json\.kept-(\d+)", kept.name)
+        if found and not results.pid_alive(int(found.group(2))):
+            _put_back(run_dir, found.group(1), kept)
+
+
+def _keep_failure(run_dir: Path, nb: Path, tmp: Path, kept: Path | None, record: dict, parameters: dict, start: float, status: str,
+                  profile: str, fingerprint: str, good: dict | None, error: str) -> Path | None:
+    """Move a failed run's notebook to ``logs/NN_name.failed.ipynb``, put the good JSON back, record the failure."""
+    copy = None
+    if tmp.exists():
+        copy = run_dir / LOG_DIR / f"{nb.stem}.failed.ipynb"
+        copy.parent.mkdir(exist_ok=True)
+        os.replace(tmp, copy)
+    _put_back(run_dir, nb.stem, kept)
+    _write_record(run_dir, record, nb.name, parameters,
+                  time.perf_counter() - start, status, profile, fingerprint, kept=good,
+                  failed_copy=str(copy.relative_to(run_dir)) if copy else None, error=error)
+    return copy
 
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _write_record(run_dir: Path, record: dict, name: str, params: dict, seconds: float, status: str, profile: str,
-                  fingerprint: str) -> None:
+def _write_record(run_dir: Path, record: dict, name: str, params: dict, seconds: float, status: str, profile: str, fingerprint: str,
+                  **extra) -> None:
     entry = dict(parameters=params, seconds=round(seconds, 1), status=status, profile=profile, data_fingerprint=fingerprint)
     if status == "running":
         entry["pid"] = os.getpid()
-    latest = read_record(run_dir) or {}  # a concurrent run may have recorded other notebooks meanwhile
-    record["notebooks"] = {**record["notebooks"], **latest.get("notebooks", {}), name: entry}
+    entry.update({key: value for key, value in extra.items() if value is not None})
+    record["notebooks"] = {**record["notebooks"], name: entry}
     write_json(run_dir / RECORD_NAME, record)
+
+
+# ---- one writer per run folder -------------------------------------------------------------------
+
+
+class RunLock:
+    """The run folder's lock, ``RUN/.lock``: an exclusive ``flock`` (the kernel releases it when the
+    process dies, so the lock of a killed run is simply taken over) on a file that names the holder
+    (PID, host, start time, command) for the one-line error a second run meets. Where the file
+    system has no ``flock``, the recorded PID decides: a live process on this host holds the folder."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir, self.path, self.fd = Path(run_dir), Path(run_dir) / LOCK_NAME, None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        holder = self._holder(fd)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN) or self._alive(holder):
+                os.close(fd)
+                raise RunError(f"{self.run_dir}: in use by another `automap-nb run` ({self._describe(holder)}); "
+                               "wait for it to finish, or give another --out") from None
+        if holder.get("pid") and holder.get("pid") != os.getpid():
+            print(f"[automap-nb] {self.run_dir.name}: taking over the lock of a run that did not finish ({self._describe(holder)})")
+        me = dict(pid=os.getpid(), host=socket.gethostname(), since=time.strftime("%Y-%m-%dT%H:%M:%S"), command=" ".join(sys.argv))
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode(), 0)
+        self.fd = fd
+
+    def release(self, remove: bool = False) -> None:
+        """Give the folder back (the file stays, emptied: it is locked, never replaced); ``remove``: delete it."""
+        if self.fd is None:
+            return
+        if remove:
+            self.path.unlink(missing_ok=True)
+        else:
+            os.ftruncate(self.fd, 0)
+        os.close(self.fd)
+        self.fd = None
+
+    @staticmethod
+    def _holder(fd: int) -> dict:
+        text = os.pread(fd, 4096, 0).decode("utf-8", "replace")
+        try:
+            holder = json.loads(text) if text.strip() else {}
+        except ValueError:
+            return {"unreadable": text[:80]}
+        return holder if isinstance(holder, dict) else {}
+
+    @staticmethod
+    def _alive(holder: dict) -> bool:
+        pid = holder.get("pid")
+        return isinstance(pid, int) and pid != os.getpid() and holder.get("host") == socket.gethostname() and results.pid_alive(pid)
+
+    @staticmethod
+    def _describe(holder: dict) -> str:
+        if not holder.get("pid"):
+            return "holder unknown"
+        since = holder.get("since", "?")
+        return f"pid {holder['pid']} on host {holder.get('host', '?')}, since {since}: {holder.get('command', '')}"
+
+
+# ---- every chapter's parameters, before the first notebook starts ---------------------------------
+
+
+def check_parameters(notebooks: list[Path], plan: dict[str, dict]) -> None:
+    """Validate the parameters every chapter of this run will get, with its spec in
+    :data:`automap_nb.orchestration.params.SPECS`, before the first notebook starts; a bad value is a
+    :class:`ParameterError` ``"NN_name: parameter 'x' …"``. A chapter gets the values of ``plan`` and, for
+    the rest, its ``parameters`` cell's defaults. Checks that read the prepared file (its size ``n``)
+    use the ``size`` of the chapter in this run that writes it, when there is one. Runs in a separate
+    Python process: the specs import Keras, whose start-up noise and memory stay out of the runner."""
+    jobs = {}
+    for nb in notebooks:
+        if nb.stem not in params.SPECS:
+            continue
+        values = {}
+        for name, text in declared_parameters(nb).items():
+            try:
+                values[name] = ast.literal_eval(text) if text is not None else None
+            except (ValueError, SyntaxError):
+                raise RunError(f"{nb}: the default of parameter {name!r} is not a Python literal ({text!r})") from None
+        jobs[nb.stem] = {**values, **plan[nb.name]}
+    if not jobs:
+        return
+    size = next((values["size"] for values in jobs.values() if "size" in values), None)
+    request = json.dumps({"jobs": jobs, "prepared_size": size})
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", "from automap_nb.orchestration.runner import _check_parameters_main as m; m()"],
+                          input=request, capture_output=True, text=True, cwd=notebooks[0].parent, env=env)
+    answer = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
+    if not answer:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RunError(f"checking the parameters failed (exit status {done.returncode}): {last}")
+    error = json.loads(answer[0]).get("error")
+    if error:
+        raise ParameterError(error)
+
+
+def _check_parameters_main() -> None:
+    """:func:`check_parameters`' worker: reads ``{"jobs": {chapter: values}, "prepared_size": n}`` on stdin,
+    prints ``{"error": message or null}``."""
+    request = json.loads(sys.stdin.read())
+    params.PLANNED_PREPARED_SIZE = request["prepared_size"]
+    error = None
+    for chapter, values in request["jobs"].items():
+        try:
+            params.validate(chapter, values)
+        except (ValueError, OSError) as err:  # ParameterError, and what a check that reads a file raises
+            error = f"{chapter}: {_one_line(err)}"
+            break
+    print(json.dumps({"error": error}))
+
+
+def _check_same_profile(run_dir: Path, record: dict | None, profile: str, notebooks: list[Path]) -> None:
+    """Refuse to mix profiles in one run folder: chapters not rerun now must have run with ``profile``."""
+    running = {nb.name for nb in notebooks}
+    others = {
+        name: nb.get("profile")
+        for name, nb in (record or {}).get("notebooks", {}).items()
+        if name not in running and nb.get("status") == "ok" and nb.get("profile") not in (None, profile)
+    }
+    if others:
+        theirs = sorted(set(others.values()))[0]
+        raise RunError(f"{run_dir}: {', '.join(sorted(others))} ran with --profile {theirs}; running "
+                       f"{', '.join(sorted(running))} with --profile {profile} would mix profiles in one folder: "
+                       f"add --profile {theirs}, or rerun every chapter")
