@@ -1,7 +1,7 @@
 """Training, inference and input-pipeline throughput of an AUTOMAP variant (``automap-nb bench``).
 
 Training: the model is compiled as :func:`automap_nb.training.train` compiles it (Adam 2e-4, MSE,
-seed PSNR metric), at ``precision`` ``"fp32"`` or ``"bf16"`` (Keras's ``mixed_bfloat16`` policy:
+PSNR (MAX = 1) metric), at ``precision`` ``"fp32"`` or ``"bf16"`` (Keras's ``mixed_bfloat16`` policy:
 float32 weights, bfloat16 arithmetic). ``warmup`` steps (tracing, compilation) run first, then
 ``repeats`` timed runs of ``steps`` steps each (one ``fit`` epoch each); figures are medians over
 the repeats. ``data`` says what feeds it:
@@ -18,7 +18,7 @@ synchronised call per batch (``pipeline_samples_per_s``), and the host draws alo
 (``pipeline_host_samples_per_s``). Inference: ``predict_on_batch`` on one slice, median of 20.
 
 Arithmetic: training costs ``6 × count_macs`` FLOPs per sample (a multiply-accumulate is 2 FLOPs,
-the backward pass ≈ 2× the forward), ≈ 11.8 GFLOP for ``seed-201m``; achieved FLOP/s is that times
+the backward pass ≈ 2× the forward), ≈ 11.8 GFLOP for ``greenberg-201m``; achieved FLOP/s is that times
 samples/s, given as a fraction of the device's peak from :data:`PEAK_TFLOPS` ("n/a" for devices
 not in the table, such as CPUs).
 
@@ -134,8 +134,9 @@ def _check_int(name: str, value, low: int) -> None:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
-def run_benchmark(variant: str = "seed", n: int | None = 64, batch: int = 32, steps: int = 10, warmup: int = 2, repeats: int = 3,
-                  seed: int = 0, precision: str = "fp32", data: str = "device", steps_per_execution: int = 1) -> dict:
+def run_benchmark(variant: str = "greenberg", n: int | None = 64, batch: int = 32, steps: int = 10, warmup: int = 2,
+                  repeats: int = 3, seed: int = 0, precision: str = "fp32", data: str = "device",
+                  steps_per_execution: int = 1) -> dict:
     """Benchmark ``variant`` at grid ``n`` (``None``: the variant's own n, else 64).
 
     Returns a dict: ``variant``, ``n``, ``params``, ``batch``, ``steps``, ``repeats``,

@@ -1,11 +1,11 @@
-"""Image-quality metrics with the seed paper's and fastMRI's conventions.
+"""Image-quality metrics with the paper's and fastMRI's conventions.
 
 Two PSNR conventions coexist in this collection, and they differ:
 
-- :func:`psnr_seed` is the seed paper's ``20·log10(MAX) − 10·log10(MSE)`` with a *fixed* ``MAX``
+- :func:`psnr_max1` is the paper's ``20·log10(MAX) − 10·log10(MSE)`` with a *fixed* ``MAX``
   (1.0 here: prepared images are normalised so that each volume's maximum magnitude is 1). Chapters
-  that compare with the seed's 28.2 dB quote it per slice, averaged over slices.
-  :func:`seed_psnr_metric` is the same formula as a Keras metric (per sample of a batch, float32,
+  that compare with the paper's 28.2 dB quote it per slice, averaged over slices.
+  :func:`psnr_max1_metric` is the same formula as a Keras metric (per sample of a batch, float32,
   capped at 120 dB), the one training logs.
 - :func:`psnr`, :func:`nmse` and :func:`ssim` follow fastMRI's ``evaluate.py``: computed over a
   whole *volume* ``(S, H, W)`` with ``data_range = gt.max()`` of that volume; SSIM is scikit-image's
@@ -30,7 +30,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from skimage.metrics import structural_similarity
 
-METRICS = ("nmse", "psnr", "ssim", "psnr_seed")
+METRICS = ("nmse", "psnr", "ssim", "psnr_max1")
 #: Fewest volumes for which a table reports a spread (± 2 std) between volumes; below it, means only.
 MIN_VOLUMES_FOR_SPREAD = 3
 
@@ -57,8 +57,8 @@ def _psnr_from_mse(mse: float, max_value: float) -> float:
     return 20.0 * math.log10(max_value) - 10.0 * math.log10(mse)
 
 
-def psnr_seed(gt, pred, max_value: float = 1.0) -> float:
-    """Seed-paper PSNR in dB: ``20·log10(max_value) − 10·log10(MSE)`` over all elements.
+def psnr_max1(gt, pred, max_value: float = 1.0) -> float:
+    """The paper's PSNR in dB: ``20·log10(max_value) − 10·log10(MSE)`` over all elements.
 
     ``gt``, ``pred``: real arrays of the same (any) shape, e.g. one slice ``(H, W)``.
     ``max_value`` is fixed (default 1.0, the maximum of images normalised to ``[0, 1]``), *not*
@@ -70,8 +70,8 @@ def psnr_seed(gt, pred, max_value: float = 1.0) -> float:
     return _psnr_from_mse(float(np.mean((gt - pred)**2)), float(max_value))
 
 
-def seed_psnr_metric(y_true, y_pred):
-    """:func:`psnr_seed` per sample as a Keras metric: ``(B, …)`` tensors → ``(B,)`` dB; an exact
+def psnr_max1_metric(y_true, y_pred):
+    """:func:`psnr_max1` per sample as a Keras metric: ``(B, …)`` tensors → ``(B,)`` dB; an exact
     output scores 120 dB (MSE floored at 1e-12), not ``inf``."""
     from keras import ops  # here: the numpy metrics above need no Keras
     axes = tuple(range(1, len(y_pred.shape)))
@@ -166,7 +166,7 @@ def evaluate_volumes(targets, preds, volumes: Sequence) -> dict:
     be contiguous (they are grouped in their original order).
 
     Per volume: ``nmse``, ``psnr`` (data_range = the volume's ``gt.max()``), ``ssim`` (per slice,
-    volume data range, averaged) as in fastMRI; ``psnr_seed`` is the seed's PSNR (MAX = 1) per
+    volume data range, averaged) as in fastMRI; ``psnr_max1`` is the paper's PSNR (MAX = 1) per
     slice averaged over the volume's slices; ``slices`` the slice count.
 
     Returns ``{"per_volume": {name: {...}}, "mean": {metric: float}, "std2": {metric: float},
@@ -188,7 +188,7 @@ def evaluate_volumes(targets, preds, volumes: Sequence) -> dict:
         gt, pred = targets[idx], preds[idx]
         per_volume[name] = {
             "nmse": nmse(gt, pred), "psnr": psnr(gt, pred), "ssim": ssim(gt, pred),
-            "psnr_seed": float(np.mean([psnr_seed(g, p) for g, p in zip(gt, pred)])), "slices": len(idx)
+            "psnr_max1": float(np.mean([psnr_max1(g, p) for g, p in zip(gt, pred)])), "slices": len(idx)
         }
     mean, std2, infinite = {}, {}, {}
     for metric in METRICS:

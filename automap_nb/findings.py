@@ -12,7 +12,7 @@ from automap_nb.statistics import MIN_VOLUMES, Comparison, Learned, agreement
 #: How each metric is named and printed.
 METRIC_LABELS = {
     "psnr": ("PSNR", "{:+.2f} dB"), "ssim": ("SSIM", "{:+.3f}"), "nmse": ("NMSE", "{:+.3g}"),
-    "psnr_seed": ("PSNR (MAX = 1)", "{:+.2f} dB")
+    "psnr_max1": ("PSNR (MAX = 1)", "{:+.2f} dB")
 }
 
 
@@ -177,7 +177,7 @@ def _capital(sentence: str) -> str:
 
 def gains_text(results: list[Learned]) -> str:
     """The PSNR gains over the mean training image of several models, compactly, one interval each:
-    ``"seed at 1x +0.95 dB (+0.71 to +1.18), original at 1x +1.59 dB (+1.30 to +1.90); 95 % CIs, 9 val volumes"``."""
+    ``"greenberg at 1x +0.95 dB (+0.71 to +1.18), original at 1x +1.59 dB (+1.30 to +1.90); 95 % CIs, 9 val volumes"``."""
     fmt = METRIC_LABELS["psnr"][1]
     parts = []
     for r in results:
@@ -329,7 +329,7 @@ def ch03_verdict(epochs: int, samples: int, samples_per_s: float, seconds: float
                  val_slices: int, val_volumes: int) -> str:
     """Chapter 03's verdict line (plain text)."""
     return (f"After {epochs} epochs ({samples:,} training samples seen at {samples_per_s:.0f} samples/s, {seconds:.0f} s), "
-            f"AUTOMAP reached a seed PSNR (MAX = 1) of {val_psnr:.2f} dB on the validation split ({val_slices} slices of "
+            f"AUTOMAP reached a PSNR (MAX = 1) of {val_psnr:.2f} dB on the validation split ({val_slices} slices of "
             f"{val_volumes} volumes; {train_psnr:.2f} dB on its augmented training batches).")
 
 
@@ -341,7 +341,7 @@ CH04_OUTCOMES = {
 
 
 def ch04_claim_sentence(outcomes: dict, labels: dict, formats: dict) -> str:
-    """Chapter 04: what each weight-change measure says about the seed's claim that the dense layers
+    """Chapter 04: what each weight-change measure says about the paper's claim that the dense layers
     changed little, i.e. less than the other layers (no final period). ``outcomes``:
     :func:`automap_nb.figures.weights.measure_outcomes`; ``labels``/``formats``: per measure, its name
     and a format string for its values."""
@@ -351,12 +351,12 @@ def ch04_claim_sentence(outcomes: dict, labels: dict, formats: dict) -> str:
         parts.append(f"by the {labels[key]}, {CH04_OUTCOMES[result['outcome']]} ({values})")
     kinds = {r["outcome"] for r in outcomes.values()}
     if kinds == {"dense least"}:
-        head = "Every measure supports the seed's claim that the dense layers changed less than the others"
+        head = "Every measure supports the paper's claim that the dense layers changed less than the others"
     elif "dense least" not in kinds:
-        head = "No measure supports the seed's claim that the dense layers changed less than the others"
+        head = "No measure supports the paper's claim that the dense layers changed less than the others"
     else:
         agree = [labels[k] for k, r in outcomes.items() if r["outcome"] == "dense least"]
-        head = (f"The measures disagree on the seed's claim that the dense layers changed less than the others: only the "
+        head = (f"The measures disagree on the paper's claim that the dense layers changed less than the others: only the "
                 f"{' and the '.join(agree)} supports it")
     listed = "; ".join(parts)
     return f"{head}. {listed[0].upper()}{listed[1:]}"
@@ -366,7 +366,7 @@ def ch04_verdict(result: Learned, claim_sentence: str) -> str:
     """Chapter 04's verdict line (plain text): the claim sentence for a model that passed the learned
     rule, with the rule's numbers; otherwise why no verdict is drawn."""
     if not result.passed:
-        return inconclusive_sentence(result, "What the weights say about the seed's claim") + "."
+        return inconclusive_sentence(result, "What the weights say about the paper's claim") + "."
     return (f"{claim_sentence}. The model passed the learned rule on {result.split} (PSNR gain over the mean training "
             f"image {interval_text(result.gain)}).")
 

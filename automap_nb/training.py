@@ -2,7 +2,7 @@
 
 Data: :class:`PreparedDataset` reads one split of ``prepared.h5`` lazily with h5py (the file is
 opened per batch, so it works with any number of worker threads or processes). In training mode it
-shuffles per epoch and applies the seed's reflection-tiling augmentation to ``images``, then
+shuffles per epoch and applies the paper's reflection-tiling augmentation to ``images``, then
 rebuilds the example with ``transforms.image_to_example``. Two hooks let other models share it:
 
 - ``mask_fn(rng, n) -> mask``: a 0/1 k-space mask broadcastable to ``(n, n)`` per sample
@@ -12,10 +12,10 @@ rebuilds the example with ``transforms.image_to_example``. Two hooks let other m
 - ``input_transform(inputs) -> model_inputs``: maps the k-space batch ``(B, n, n, 2)`` to what the
   model eats, e.g. :func:`automap_nb.baselines.zero_filled_input` for a U-Net on zero-filled images.
 
-Training (:func:`train`): Adam (lr 2e-4 as in the seed), MSE loss plus the model's own
+Training (:func:`train`): Adam (lr 2e-4 as in the paper), MSE loss plus the model's own
 regularisation losses (AUTOMAP's L1 activity penalty), the learning rate set per epoch by a falling
 schedule (default ``"cosine"``: from ``lr`` down to ``lr/100`` over the run). After every epoch:
-seed PSNR (MAX = 1, mean over slices) on train and val. After the last epoch, and after any epoch
+PSNR (MAX = 1, mean over slices) on train and val. After the last epoch, and after any epoch
 that ends ``checkpoint_seconds`` (default 60 s) or more after the previous checkpoint: a checkpoint
 ``epoch-NNNN.keras`` (weights + optimizer state; the previous one is then deleted) and
 ``history.json`` up to that epoch, both written atomically (temp file + ``os.replace``).
@@ -30,7 +30,7 @@ augmentation and masks depend only on ``(seed, epoch)``, so a resumed run repeat
 uninterrupted one would have done.
 
 Training PSNR is what Keras reports: the running mean over the epoch's (augmented) batches while
-the weights change, as in the seed's Figure 3; validation PSNR is measured after the epoch.
+the weights change, as in the paper's Figure 3; validation PSNR is measured after the epoch.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ SCHEDULES = ("cosine", "warmup-cosine", "exponential", "constant")
 CACHE_BYTES = 256 * 2**20  # PreparedDataset keeps a split's images in memory up to this size
 WARMUP_FRACTION = 0.05  # "warmup-cosine": linear warm-up over the first 5 % of the epochs
 # logged per epoch as psnr / mse (train) and val_*; registered so that checkpoints compiled with it load
-METRICS = (keras.saving.register_keras_serializable(package="automap_nb")(evaluate.seed_psnr_metric), "mse")
+METRICS = (keras.saving.register_keras_serializable(package="automap_nb")(evaluate.psnr_max1_metric), "mse")
 
 
 def compile_model(model: keras.Model, learning_rate: float, steps_per_execution: int = 1) -> keras.Model:
@@ -202,7 +202,7 @@ def resolve_precision(precision: str) -> str:
 
     ``"auto"``: ``"mixed_bfloat16"`` for TensorFlow on a CPU with native bfloat16 instructions
     (≈ 1.2× the samples/s of float32 for the 64² AUTOMAP on 2 CPU cores: 343 against 279), else
-    ``"float32"`` (JAX's CPU backend was slower in bfloat16; GPUs keep the seed's float32 unless
+    ``"float32"`` (JAX's CPU backend was slower in bfloat16; GPUs keep the paper's float32 unless
     asked).
     """
     if precision == "auto":
@@ -430,9 +430,9 @@ class _EpochRecorder(keras.callbacks.Callback):
         end = time.perf_counter()
         val_start = self.val_start or end
         samples = self.train_data.num_samples
-        record = dict(epoch=epoch + 1, lr=self.lr, loss=logs["loss"], mse=logs["mse"], psnr=logs["seed_psnr_metric"],
+        record = dict(epoch=epoch + 1, lr=self.lr, loss=logs["loss"], mse=logs["mse"], psnr=logs["psnr_max1_metric"],
                       val_loss=logs.get("val_loss", math.nan), val_mse=logs.get("val_mse", math.nan),
-                      val_psnr=logs.get("val_seed_psnr_metric", math.nan), train_seconds=val_start - self.start, samples=samples,
+                      val_psnr=logs.get("val_psnr_max1_metric", math.nan), train_seconds=val_start - self.start, samples=samples,
                       samples_per_s=samples / (val_start - self.start), eval_seconds=end - val_start)
         record = {k: (v if k in ("epoch", "samples") else float(v)) for k, v in record.items()}
         if not math.isfinite(record["loss"]):

@@ -44,17 +44,17 @@ cat "$OUT_DIR/env.txt"
 
 if [ "${SMOKE:-0}" = 1 ]; then
     SETTINGS=(
-        "smoke-fp32-b8|--variant seed --size 16 --batch 8 --steps 4 --warmup 1 --repeats 2"
-        "smoke-bf16-b8|--variant seed --size 16 --batch 8 --steps 4 --warmup 1 --repeats 2 --precision bf16"
-        "smoke-fp32-b8-arrays|--variant seed --size 16 --batch 8 --steps 4 --warmup 1 --repeats 2 --data arrays"
+        "smoke-fp32-b8|--variant greenberg --size 16 --batch 8 --steps 4 --warmup 1 --repeats 2"
+        "smoke-bf16-b8|--variant greenberg --size 16 --batch 8 --steps 4 --warmup 1 --repeats 2 --precision bf16"
+        "smoke-fp32-b8-arrays|--variant greenberg --size 16 --batch 8 --steps 4 --warmup 1 --repeats 2 --data arrays"
     )
 else  # the table, most important first (a setting that runs out of time is skipped)
     SETTINGS=(
-        "seed-201m-fp32-b32|--variant seed-201m --batch 32 --steps 48"
-        "seed-201m-bf16-b32|--variant seed-201m --batch 32 --steps 48 --precision bf16"
-        "seed-201m-bf16-b256-spe8|--variant seed-201m --batch 256 --steps 16 --precision bf16 --steps-per-execution 8"
-        "seed-201m-fp32-b256|--variant seed-201m --batch 256 --steps 16"
-        "seed-201m-fp32-b32-arrays|--variant seed-201m --batch 32 --steps 48 --data arrays"
+        "greenberg-201m-fp32-b32|--variant greenberg-201m --batch 32 --steps 48"
+        "greenberg-201m-bf16-b32|--variant greenberg-201m --batch 32 --steps 48 --precision bf16"
+        "greenberg-201m-bf16-b256-spe8|--variant greenberg-201m --batch 256 --steps 16 --precision bf16 --steps-per-execution 8"
+        "greenberg-201m-fp32-b256|--variant greenberg-201m --batch 256 --steps 16"
+        "greenberg-201m-fp32-b32-arrays|--variant greenberg-201m --batch 32 --steps 48 --data arrays"
         "original-806m-fp32-b32|--variant original-806m --batch 32 --steps 48"
     )
 fi

@@ -1,7 +1,7 @@
 """How fast does AUTOMAP learn? Validation and test PSNR against samples seen and seconds, per option.
 
-Each option trains the 64² ``seed`` AUTOMAP from the same initial-weight seed with the project's
-own trainer (``automap_nb.training.train``: the seed's augmentation, Adam, MSE + L1) on a prepared
+Each option trains the 64² ``greenberg`` AUTOMAP from the same initial-weight seed with the project's
+own trainer (``automap_nb.training.train``: the paper's augmentation, Adam, MSE + L1) on a prepared
 file, records the validation PSNR after every epoch together with the samples seen and the
 training seconds so far, and then scores the final model on the test split as chapters 05 and 06
 do (fastMRI per-volume PSNR and SSIM, fully sampled and with chapter 06's 4× and 8× test masks).
@@ -50,7 +50,7 @@ from automap_nb.data.prepared import mean_target, read_header, read_split  # noq
 from automap_nb.results import read_json, write_json  # noqa: E402
 
 #: What an option does unless it says otherwise (the 64² model as benchmarked first).
-BASE = dict(variant="seed", conv_filters=16, learning_rate=1e-3, schedule="warmup-cosine", batch_size=32, input_scale=1.0,
+BASE = dict(variant="greenberg", conv_filters=16, learning_rate=1e-3, schedule="warmup-cosine", batch_size=32, input_scale=1.0,
             precision="float32", augment=1.0, orthogonal=False, loss="mse", l1=1e-6, beta_2=0.999, ema=None, clipnorm=None,
             warmup=0.05, lr_floor=0.01, masks=None, init=None, samples=None, whiten=0.0, dc_phase=False)
 # chapter 03 of the cpu profile when the GPU sweep ran ("book"; its learning rate is 7e-4 since)
@@ -59,7 +59,7 @@ CPU_BOOK = dict(learning_rate=1.4e-3, batch_size=64, precision="mixed_bfloat16")
 FINE_TUNE = dict(init="book", masks=[4, 8], learning_rate=5e-4, batch_size=32, precision="mixed_bfloat16", samples=3_840)
 
 #: name → departures from BASE. ``augment``: the probability that a training sample is a random crop
-#: of the reflection tiling (1 = the seed's augmentation, 0 = none); ``input_scale`` multiplies the
+#: of the reflection tiling (1 = the paper's augmentation, 0 = none); ``input_scale`` multiplies the
 #: prepared k-space; ``warmup`` / ``lr_floor``: the warm-up fraction and the final lr over the peak of
 #: "warmup-cosine"; ``whiten``: the power p of :func:`whitened_input`; ``dc_phase``: the
 #: models' first layer :class:`automap_nb.models.AlignDCPhase`, as chapter 03 builds it; ``masks``: training
@@ -252,7 +252,7 @@ def recipe(opt: dict):
 def split_scores(model, split: dict, transform) -> dict:
     """fastMRI per-volume PSNR / SSIM of ``model`` on ``split`` (test or val, as ``read_split``
     gives it), fully sampled and with chapter 06's per-volume masks: ``{"1x": {"psnr", "ssim",
-    "psnr_seed"}, "4x": …, "8x": …}``."""
+    "psnr_max1"}, "4x": …, "8x": …}``."""
     n, out = split["inputs"].shape[1], {}
     for acc in (1, *TEST_ACCELERATIONS):
         inputs = split["inputs"]
@@ -260,7 +260,7 @@ def split_scores(model, split: dict, transform) -> dict:
             inputs = subsample.apply_mask(inputs, subsample.volume_masks(split["volume"], "random", acc, n))
         pred = training.predict(model, transform(inputs) if transform else inputs)
         mean = evaluate.evaluate_volumes(split["targets"], pred, split["volume"])["mean"]
-        out[f"{acc}x"] = {k: round(float(mean[k]), 4) for k in ("psnr", "ssim", "psnr_seed")}
+        out[f"{acc}x"] = {k: round(float(mean[k]), 4) for k in ("psnr", "ssim", "psnr_max1")}
     return out
 
 
@@ -272,7 +272,7 @@ def reference_scores(prepared: Path, split: dict) -> dict:
         masks = subsample.volume_masks(split["volume"], "random", acc, n)
         zf = baselines.zero_filled(subsample.apply_mask(split["inputs"], masks), split["kspace_scale"])
         mean = evaluate.evaluate_volumes(split["targets"], zf, split["volume"])["mean"]
-        out[f"zero_filled_{acc}x"] = {k: round(float(mean[k]), 4) for k in ("psnr", "ssim", "psnr_seed")}
+        out[f"zero_filled_{acc}x"] = {k: round(float(mean[k]), 4) for k in ("psnr", "ssim", "psnr_max1")}
     return out
 
 
@@ -324,7 +324,7 @@ def run_option(name: str, prepared: Path, samples: int, seed: int, models_dir: P
             dict(epoch=e["epoch"], samples=seen, seconds=round(seconds, 2), val_psnr=round(e["val_psnr"], 3),
                  train_psnr=round(e["psnr"], 3)))
     val_pred = training.predict(model, transform(val["inputs"]) if transform else val["inputs"])
-    val_psnr = float(np.mean([evaluate.psnr_seed(t, p) for t, p in zip(val["targets"][..., 0], val_pred[..., 0])]))
+    val_psnr = float(np.mean([evaluate.psnr_max1(t, p) for t, p in zip(val["targets"][..., 0], val_pred[..., 0])]))
     steady = [e["samples_per_s"] for e in history["epochs"][1:]] or [history["epochs"][0]["samples_per_s"]]
     record = dict(option=name, seed=seed, **{k: opt[k] for k in BASE if k != "samples"})
     record["params"] = models.count_params(opt["variant"], n, conv_filters=opt["conv_filters"])
@@ -346,13 +346,13 @@ def psnr_at(curve: list[dict], key: str, value: float) -> float | None:
 
 
 def write_markdown(report: dict, path: Path) -> None:
-    ref = report["mean_image_val_psnr_seed"]
+    ref = report["mean_image_val_psnr_max1"]
     tests = report.get("test_references")
     lines = [
         f"# How fast AUTOMAP learns (`benchmarks/{Path(__file__).name}`)", "",
         f"Prepared file `{report['prepared']}` (n = {report['n']}, {report['train_slices']} training slices, "
         f"{report['val_slices']} validation slices); {report['machine']}; Keras {report['keras']} / "
-        f"{report['backend']}. Validation seed PSNR (MAX = 1, mean over slices); the mean training image "
+        f"{report['backend']}. Validation PSNR (MAX = 1, mean over slices); the mean training image "
         f"scores **{ref:.2f} dB** on the same slices. Seconds are training seconds (validation excluded)."
     ]
     if tests:
@@ -360,7 +360,7 @@ def write_markdown(report: dict, path: Path) -> None:
         lines += [
             "", f"Test split ({report['test_slices']} slices): fastMRI per-volume PSNR / SSIM, as chapters 05 and 06 report "
             f"them. The mean training image scores **{tests['mean_image']['psnr']:.2f} dB / {tests['mean_image']['ssim']:.3f}**; "
-            f"zero-filled scores **{zf}** with chapter 06's test masks. The seed's name follows the option where it is not 0."
+            f"zero-filled scores **{zf}** with chapter 06's test masks. The RNG seed follows the option's name where it is not 0."
         ]
     vals = report.get("val_references")
     if vals:
@@ -492,7 +492,7 @@ def main(argv=None) -> int:
     report.update(
         dict(prepared=str(args.prepared), json=str(args.out), n=int(val["inputs"].shape[1]), train_slices=int(
             read_header(args.prepared).rows("train").size), val_slices=len(val["volume"]), test_slices=len(test["volume"]),
-             mean_image_val_psnr_seed=float(np.mean([evaluate.psnr_seed(t, mean) for t in val["targets"][..., 0]])),
+             mean_image_val_psnr_max1=float(np.mean([evaluate.psnr_max1(t, mean) for t in val["targets"][..., 0]])),
              test_references=reference_scores(args.prepared, test), val_references=reference_scores(args.prepared, val),
              machine=f"{os.cpu_count()} CPU cores ({platform.machine()})", keras=keras.__version__, backend=keras.backend.backend(),
              samples_per_option=args.samples))

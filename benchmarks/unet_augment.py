@@ -1,4 +1,4 @@
-"""Does chapter 06's U-Net learn better with or without the seed's reflection-tiling crops?
+"""Does chapter 06's U-Net learn better with or without the paper's reflection-tiling crops?
 
 Trains the U-Net exactly as the cpu profile's chapter 06 does (one model for 1×, 4× and 8× masks,
 16 channels, residual, 8 epochs, batch 8, Adam 1e-3) once with the crops and once on the training
@@ -24,7 +24,8 @@ from automap_nb.data.prepared import read_split
 from automap_nb.experiments import undersampling
 from automap_nb.results import write_json, write_text_atomic
 
-RECIPE = dict(mask_kind="random", variant="seed", unet_chans=16, epochs=8, batch_size=8, learning_rate=1e-3, unet_residual=True)
+RECIPE = dict(mask_kind="random", variant="greenberg", unet_chans=16, epochs=8, batch_size=8, learning_rate=1e-3,
+              unet_residual=True)
 GROUP = [1, 4, 8]
 ACCELERATIONS = (4, 8)
 

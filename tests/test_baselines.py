@@ -132,8 +132,9 @@ def test_residual_unet_returns_its_input_before_training():
 
 
 def test_unet_trains_through_the_shared_trainer(prepared, tmp_path):
-    model, history = undersampling.train_method("unet", [4, 8], prepared, tmp_path / "unet", mask_kind="random", variant="seed",
-                                                unet_chans=4, epochs=2, batch_size=4, learning_rate=1e-3, seed=0, progress=False)
+    model, history = undersampling.train_method("unet", [4, 8], prepared, tmp_path / "unet", mask_kind="random",
+                                                variant="greenberg", unet_chans=4, epochs=2, batch_size=4, learning_rate=1e-3,
+                                                seed=0, progress=False)
     assert len(history["epochs"]) == 2
     assert history["config"]["mask_fn"] == "random_4x+8x"
     assert history["config"]["input_transform"] is not None  # the zero-filled magnitude hook
@@ -148,15 +149,15 @@ def test_masked_automap_training_step_sees_masked_kspace(prepared, tmp_path):
     zero_columns = np.all(inputs == 0, axis=(1, 3))  # (B, n): columns with no k-space data
     assert zero_columns.sum(axis=1).min() >= 16 - 16 // 4 - 2  # about 3/4 of the columns are empty
     model, history = undersampling.train_method("automap", [4], prepared, tmp_path / "automap", mask_kind="equispaced",
-                                                variant="seed", unet_chans=4, epochs=1, batch_size=4, learning_rate=2e-4, seed=0,
-                                                progress=False)
+                                                variant="greenberg", unet_chans=4, epochs=1, batch_size=4, learning_rate=2e-4,
+                                                seed=0, progress=False)
     assert history["config"]["mask_fn"] == "equispaced_4x"
     assert math.isfinite(history["epochs"][0]["loss"])
     assert model.count_params() == history["config"]["params"]
 
 
 def test_device_pipeline_trains_automap_only(prepared, tmp_path):
-    common = dict(mask_kind="equispaced", variant="seed", unet_chans=4, epochs=1, batch_size=4, learning_rate=2e-4, seed=0,
+    common = dict(mask_kind="equispaced", variant="greenberg", unet_chans=4, epochs=1, batch_size=4, learning_rate=2e-4, seed=0,
                   progress=False, pipeline="device")
     _, history = undersampling.train_method("automap", [4], prepared, tmp_path / "automap", **common)
     assert history["config"]["pipeline"] == "device" and math.isfinite(history["epochs"][0]["loss"])
@@ -165,27 +166,27 @@ def test_device_pipeline_trains_automap_only(prepared, tmp_path):
 
 
 def test_automap_can_train_on_the_slices_as_they_are(prepared, tmp_path):
-    common = dict(mask_kind="random", variant="seed", unet_chans=4, epochs=1, batch_size=4, learning_rate=2e-4, seed=0,
+    common = dict(mask_kind="random", variant="greenberg", unet_chans=4, epochs=1, batch_size=4, learning_rate=2e-4, seed=0,
                   progress=False)
     _, history = undersampling.train_method("automap", [4, 8], prepared, tmp_path / "plain", augment=False, **common)
     assert history["config"]["augment"] is False and math.isfinite(history["epochs"][0]["loss"])
     _, history = undersampling.train_method("automap", [4, 8], prepared, tmp_path / "tiled", **common)
-    assert history["config"]["augment"] is True  # the seed's reflection-tiling crops by default
+    assert history["config"]["augment"] is True  # the paper's reflection-tiling crops by default
 
 
 def test_fine_tuning_starts_from_chapter_03s_model_only_when_built_alike(prepared, tmp_path):
     from automap_nb import models
 
-    source = models.build_variant("seed", 16, seed=1, conv_filters=4, dc_phase=True)
+    source = models.build_variant("greenberg", 16, seed=1, conv_filters=4, dc_phase=True)
     training.train(source, prepared, tmp_path / "ch03", epochs=1, batch_size=4, learning_rate=1e-3, progress=False)
-    tuned = undersampling.build_method_model("automap", 16, "seed", 4, seed=0, conv_filters=4, init_from=tmp_path / "ch03",
+    tuned = undersampling.build_method_model("automap", 16, "greenberg", 4, seed=0, conv_filters=4, init_from=tmp_path / "ch03",
                                              dc_phase=True)
     for mine, theirs in zip(tuned.get_weights(), source.get_weights()):
         np.testing.assert_array_equal(mine, theirs)
     with pytest.raises(ValueError, match="dc_phase=True.*dc_phase=False"):  # the weights alone would fit
-        undersampling.build_method_model("automap", 16, "seed", 4, seed=0, conv_filters=4, init_from=tmp_path / "ch03")
+        undersampling.build_method_model("automap", 16, "greenberg", 4, seed=0, conv_filters=4, init_from=tmp_path / "ch03")
     with pytest.raises(ValueError, match="train_conv_filters"):
-        undersampling.build_method_model("automap", 16, "seed", 4, seed=0, conv_filters=8, init_from=tmp_path / "ch03",
+        undersampling.build_method_model("automap", 16, "greenberg", 4, seed=0, conv_filters=8, init_from=tmp_path / "ch03",
                                          dc_phase=True)
 
 
@@ -303,7 +304,7 @@ def test_spread_table_gives_mean_and_two_std_with_enough_volumes():
 
 
 def _ev(volumes, psnr=20.0):
-    mean = {"nmse": 0.1, "psnr": psnr, "ssim": 0.5, "psnr_seed": psnr}
+    mean = {"nmse": 0.1, "psnr": psnr, "ssim": 0.5, "psnr_max1": psnr}
     return {"mean": mean, "std2": {k: 0.5 for k in mean}, "volumes": volumes}
 
 
@@ -327,6 +328,6 @@ def test_grid_edge_note_flags_only_choices_at_an_edge():
 def test_architecture_study_runs_on_the_device_pipeline(prepared):
     from automap_nb.experiments import architecture
 
-    rows = architecture.run_study(prepared, ["seed"], [4], epochs=1, batch_size=4, learning_rate=1e-3, seeds=[0],
+    rows = architecture.run_study(prepared, ["greenberg"], [4], epochs=1, batch_size=4, learning_rate=1e-3, seeds=[0],
                                   mask_kind="random", conv_filters=4, dc_phase=True, pipeline="device", progress=False)
     assert len(rows) == 1 and math.isfinite(rows[0]["val_psnr"]) and rows[0]["acceleration"] == "4x"

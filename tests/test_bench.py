@@ -10,7 +10,7 @@ import pytest
 from automap_nb import bench, models
 from automap_nb.orchestration.cli import main as cli_main
 
-TINY = dict(variant="seed", n=8, batch=4, steps=2, warmup=1, repeats=1)
+TINY = dict(variant="greenberg", n=8, batch=4, steps=2, warmup=1, repeats=1)
 
 
 @pytest.mark.parametrize("data,precision", [("device", "fp32"), ("arrays", "bf16"), ("device", "bf16")])
@@ -21,10 +21,10 @@ def test_benchmark_reports_every_figure(data, precision):
         return
     result = bench.run_benchmark(**TINY, data=data, precision=precision)
     assert result["data"] == data and result["precision"] == precision
-    assert result["params"] == models.count_params("seed", 8)
+    assert result["params"] == models.count_params("greenberg", 8)
     assert result["train_ms_per_step"] > 0 and len(result["train_ms_per_step_runs"]) == 1
     assert result["train_samples_per_s"] == pytest.approx(1000 * 4 / result["train_ms_per_step"])
-    assert result["train_gflop_per_sample"] == pytest.approx(6 * models.count_macs("seed", 8) / 1e9)
+    assert result["train_gflop_per_sample"] == pytest.approx(6 * models.count_macs("greenberg", 8) / 1e9)
     assert result["achieved_tflops"] == pytest.approx(result["train_samples_per_s"] * result["train_gflop_per_sample"] / 1e3)
     assert result["infer_ms_per_slice"] > 0
     assert result["pipeline_samples_per_s"] > 0 and result["pipeline_host_samples_per_s"] > 0
@@ -53,15 +53,16 @@ def test_bad_arguments_name_the_parameter(kwargs, message):
 def test_cli_writes_json_and_markdown(tmp_path, capsys):
     stem = tmp_path / "figures" / "cpu-tiny.json"
     assert cli_main([
-        "bench", "--variant", "seed", "--size", "8", "--batch", "4", "--steps", "2", "--warmup", "1", "--repeats", "1", "--out",
+        "bench", "--variant", "greenberg", "--size", "8", "--batch", "4", "--steps", "2", "--warmup", "1", "--repeats", "1",
+        "--out",
         str(stem)
     ]) == 0
     result = json.loads((tmp_path / "figures" / "cpu-tiny.json").read_text())
     markdown = (tmp_path / "figures" / "cpu-tiny.md").read_text()
     assert result["n"] == 8 and result["data"] == "device"
-    assert markdown.startswith("# Benchmark: seed on ")
+    assert markdown.startswith("# Benchmark: greenberg on ")
     assert f"{result['train_samples_per_s']:,.1f} samples/s" in markdown
     assert "written:" in capsys.readouterr().out
     assert cli_main(["bench", "--summarise", str(stem), "--out", str(tmp_path / "summary"), "--title", "T"]) == 0
     assert json.loads((tmp_path / "summary.json").read_text()) == [result]
-    assert "| seed (n = 8) |" in (tmp_path / "summary.md").read_text()
+    assert "| greenberg (n = 8) |" in (tmp_path / "summary.md").read_text()

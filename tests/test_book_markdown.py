@@ -23,4 +23,4 @@ def test_displayed_markdown_tables_render_as_tables():
     tokens = md.parse(text)
     assert [t.type for t in tokens].count("table_open") == 1
     header = [t.content for t in tokens if t.type == "inline"][:3]
-    assert header == ["parameter", "the seed → this run", "why, and what it costs"]
+    assert header == ["parameter", "the paper → this run", "why, and what it costs"]

@@ -224,7 +224,7 @@ def test_the_checker_sees_noise_it_is_meant_to_catch():
         "path object": "PosixPath('/tmp/q/01_data_exploration.json')", "raw TeX": r"where \(x = \mathrm{ifft2c}(k)\)",
         "kernel warning": "[IPKernelApp] WARNING | Kernel is running over TCP",
         "library log record": "WARNING:tensorflow:5 out of the last 6 calls to <function TensorFlowTrainer.make",
-        "unresolved glue or substitution": "{{ seed_val_psnr }}"
+        "unresolved glue or substitution": "{{ paper_val_psnr }}"
     }
     for what, text in samples.items():
         assert NOISE[what].search(text), what

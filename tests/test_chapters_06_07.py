@@ -39,7 +39,7 @@ def test_06_table_is_complete_for_every_method_and_acceleration(ch06):
             assert set(cell["per_volume"]) == set(ch06["test_volumes"])
             for metric in ("nmse", "ssim"):
                 assert math.isfinite(cell["mean"][metric]), (method, key, metric)
-            for metric in ("psnr", "psnr_seed"):  # inf only for an exact reconstruction, and then counted
+            for metric in ("psnr", "psnr_max1"):  # inf only for an exact reconstruction, and then counted
                 value = cell["mean"][metric]
                 assert math.isfinite(value) or (value == math.inf and cell["infinite"][metric] > 0)
             assert cell["seconds_per_slice"] > 0
@@ -70,10 +70,10 @@ def test_06_tv_lambda_from_the_grid_and_training_recorded(ch06):
         for summary in ch06["training"][method].values():
             assert summary["epochs"] == QUICK[f"{method}_epochs"]
             assert summary["params"] == ch06["params"][method] > 0
-            assert math.isfinite(summary["final_val_psnr_seed"])
+            assert math.isfinite(summary["final_val_psnr_max1"])
     assert ch06["bart_check"] is None or ch06["bart_check"]["psnr_bart"] > 0
     assert ch06["automap_init"] == QUICK["automap_init"]
-    assert {"parameter", "the seed's setting", "this run", "why", "cost"} <= set(ch06["departures"][0])
+    assert {"parameter", "the paper's setting", "this run", "why", "cost"} <= set(ch06["departures"][0])
 
 
 def test_06_comparisons_and_verdict_come_from_statistics(ch06):
@@ -110,14 +110,14 @@ def test_07_rows_cover_every_variant_and_acceleration(ch07):
     for row in ch07["rows"]:
         assert row["params"] == models.count_params(row["variant"], n, QUICK["study_conv_filters"])
         assert row["train_seconds"] > 0
-        for metric in ("val_psnr", "val_ssim", "val_nmse", "val_psnr_seed"):
+        for metric in ("val_psnr", "val_ssim", "val_nmse", "val_psnr_max1"):
             assert math.isfinite(row[metric]), (row["variant"], metric)
     assert ch07["budget"]["epochs"] == QUICK["study_epochs"]
     assert math.isfinite(ch07["mean_image_reference"]["mean"]["psnr"])
     # the study's dense widths are what its variants claim
     widths = {r["variant"]: r["dense_widths"] for r in ch07["rows"]}
     assert widths.get("original") in (None, [n * n, n * n]) and widths.get("fullconv") in (None, [])
-    assert np.all(np.diff([models.count_params(v, n) for v in ("smaller", "seed", "original")]) > 0)
+    assert np.all(np.diff([models.count_params(v, n) for v in ("smaller", "greenberg", "original")]) > 0)
 
 
 def test_07_summary_is_the_seeds_mean_and_spread(ch07):
@@ -130,7 +130,7 @@ def test_07_summary_is_the_seeds_mean_and_spread(ch07):
 
 def _volumes(psnr_values, ssim=0.6, nmse=0.05):
     return {
-        f"v{i}": {"psnr": p, "ssim": ssim + 0.01 * p, "nmse": nmse / (1 + p), "psnr_seed": p}
+        f"v{i}": {"psnr": p, "ssim": ssim + 0.01 * p, "nmse": nmse / (1 + p), "psnr_max1": p}
         for i, p in enumerate(psnr_values)
     }
 
@@ -145,16 +145,17 @@ def _rows(gains, base=(15.0, 16.0, 17.0, 15.5, 16.5, 18.0)):
 
 
 def test_07_only_variants_that_pass_the_learned_rule_are_compared_and_ranked():
-    rows, mean_image = _rows({"original": 9.0, "seed": 7.0, "fullconv": 1.0})
+    rows, mean_image = _rows({"original": 9.0, "greenberg": 7.0, "fullconv": 1.0})
     learned = architecture.learned_by_cell(rows, mean_image)
-    assert {k: r.status
-            for k, r in learned.items()} == {"original at 1x": "learned", "seed at 1x": "learned", "fullconv at 1x": "not learned"}
-    assert learned["seed at 1x"].gain.difference == pytest.approx(7.0 + 0.25)  # seeds pooled per volume first
+    statuses = {k: r.status for k, r in learned.items()}
+    assert statuses == {"original at 1x": "learned", "greenberg at 1x": "learned", "fullconv at 1x": "not learned"}
+    assert learned["greenberg at 1x"].gain.difference == pytest.approx(7.0 + 0.25)  # seeds pooled per volume first
     comparisons = architecture.compare_learned(rows, learned)
-    assert [(c["psnr"].a, c["psnr"].b) for c in comparisons] == [("original at 1x", "seed at 1x")]  # fullconv never compared
+    assert [(c["psnr"].a, c["psnr"].b) for c in comparisons] == [("original at 1x", "greenberg at 1x")]  # fullconv never compared
     assert comparisons[0]["psnr"].winner == "original at 1x" and comparisons[0]["psnr"].volumes == 6
     verdict = findings.architecture_verdict(learned, comparisons)
-    assert verdict.startswith("2 of 3 variants passed the learned rule on val") and "original at 1x beats seed at 1x" in verdict
+    assert verdict.startswith("2 of 3 variants passed the learned rule on val")
+    assert "original at 1x beats greenberg at 1x" in verdict
     assert "the others did not and are not ranked (fullconv at 1x" in verdict and "\n" not in verdict
     bullets = findings.study_bullets(learned, comparisons)
     assert bullets.count("\n- ") == 3 and "SSIM" in bullets and "NMSE" in bullets and "the metrics agree" in bullets
@@ -164,7 +165,7 @@ def test_07_only_variants_that_pass_the_learned_rule_are_compared_and_ranked():
 
 
 def test_07_a_budget_where_no_variant_passes_ranks_nothing():
-    rows, mean_image = _rows({"original": 1.6, "seed": 0.9})
+    rows, mean_image = _rows({"original": 1.6, "greenberg": 0.9})
     learned = architecture.learned_by_cell(rows, mean_image)
     assert not any(r.passed for r in learned.values()) and architecture.compare_learned(rows, learned) == []
     verdict = findings.architecture_verdict(learned, [])

@@ -33,13 +33,13 @@ import keras
 from automap_nb import distribute, models, training
 
 prepared, out = sys.argv[1], Path(sys.argv[2])
-initial = models.build_variant("seed", 8, seed=0).get_weights()
+initial = models.build_variant("greenberg", 8, seed=0).get_weights()
 results = {"devices": distribute.devices()}
 for kind, shards, pipeline in [("none", 1, "numpy"), ("data", 1, "numpy"), ("model", 2, "numpy"),
                                ("model", 2, "device")]:
     dist = distribute.make(kind, shards)
     with dist.scope() if dist else contextlib.nullcontext():
-        model = models.build_variant("seed", 8, seed=0)
+        model = models.build_variant("greenberg", 8, seed=0)
         model.set_weights(initial)
         history = training.train(model, prepared, out / f"{kind}-{pipeline}", epochs=2, batch_size=4,
                                  learning_rate=1e-3, seed=0, progress=False, pipeline=pipeline)

@@ -34,7 +34,7 @@ def _fake_run(folder: Path, drop: str | None = None) -> Path:
                           for name, seconds in zip(VERDICTS, (30.0, 45.5, 0.0, 0.0))}
         }, "01_data_exploration.json": {"volumes": 6, "slices": 18}, "02_preprocessing.json": {"size": 32},
         "03_train_automap.json": {
-            "epochs": 2, "variant": "seed", "params": 789921, "device_name": "CPU", "keras": "3.15.1", "backend": "tensorflow",
+            "epochs": 2, "variant": "greenberg", "params": 789921, "device_name": "CPU", "keras": "3.15.1", "backend": "tensorflow",
             "final_val_psnr": 9.7
         }, "05_results.json": {
             "test_volumes": 1, "test_slices": 3, "metrics": {"automap": {"mean": {"psnr": 12.76, "ssim": 0.0318, "nmse": 0.733}}}
@@ -58,7 +58,7 @@ def test_edition_reads_the_run(tmp_path):
     assert "`data/` (embedded sample data): 6 volumes, 18 slices" == values["edition_data"]
     assert str(tmp_path) not in json.dumps(values)  # no machine path on the landing page
     assert "| AUTOMAP, trained (chapter 03) | 12.76 | 0.032 | 0.733 |" in values["edition_headline"]
-    assert values["edition_departures"].startswith("None: this run used the seed's settings")
+    assert values["edition_departures"].startswith("None: this run used the paper's settings")
     assert values["edition_caveat"] == ("This edition: 6 pseudo-volumes (18 slices) of one brain template, the embedded "
                                         "sample data (`data/`), not fastMRI knee data: its numbers test the pipeline, not "
                                         "the method on knees.")
@@ -110,14 +110,14 @@ def test_intro_opens_with_the_data_caveat_beside_the_headline_and_hides_the_depa
 
 def test_edition_gathers_the_chapters_departures(tmp_path):
     run = _fake_run(tmp_path)
-    row = {"parameter": "size", "the seed's setting": "128", "this run": "64", "why": "too slow | at 128²", "cost": "less detail"}
+    row = {"parameter": "size", "the paper's setting": "128", "this run": "64", "why": "too slow | at 128²", "cost": "less detail"}
     (run / "03_train_automap.json").write_text(
         json.dumps({**json.loads((run / "03_train_automap.json").read_text()), "departures": [row]}))
     (run / "06_undersampling_baselines.json").write_text(
-        json.dumps({"departures": [row, {**row, "parameter": "unet_epochs", "this run": "16", "the seed's setting": "50"}]}))
+        json.dumps({"departures": [row, {**row, "parameter": "unet_epochs", "this run": "16", "the paper's setting": "50"}]}))
     (run / "07_architecture_study.json").write_text(json.dumps({"departures": []}))
     table = edition.substitutions(run)["edition_departures"].splitlines()
-    assert table[0] == "| parameter (chapters) | the seed → this run | why, and what it costs |"
+    assert table[0] == "| parameter (chapters) | the paper → this run | why, and what it costs |"
     assert table[2] == "| `size` (03, 06) | `128` → `64` | too slow \\| at 128². *Cost:* less detail |"
     assert table[3].startswith("| `unet_epochs` (06) | `50` → `16` |") and len(table) == 4
 
@@ -128,7 +128,7 @@ def test_edition_names_what_is_missing(tmp_path):
 
 
 def test_quoted_numbers_have_sources_and_are_not_typed_in_the_pages():
-    assert reference.value("seed_val_psnr") == 28.2
+    assert reference.value("paper_val_psnr") == 28.2
     with pytest.raises(KeyError, match="known"):
         reference.value("nope")
     for key, quoted in reference.QUOTED.items():

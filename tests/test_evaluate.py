@@ -26,14 +26,14 @@ def test_psnr_matches_skimage_with_volume_max(pair):
         peak_signal_noise_ratio(gt.astype(np.float64), pred.astype(np.float64), data_range=2.0))
 
 
-def test_psnr_seed_hand_computed():
+def test_psnr_max1_hand_computed():
     gt = np.zeros((4, 4))
     pred = np.full((4, 4), 0.1)  # MSE = 0.01 -> 20 dB at MAX = 1
-    assert ev.psnr_seed(gt, pred) == pytest.approx(20.0)
-    assert ev.psnr_seed(gt, pred, max_value=10.0) == pytest.approx(40.0)
-    # the seed's MAX is fixed, fastMRI's is gt.max(): they differ when gt.max() != 1
+    assert ev.psnr_max1(gt, pred) == pytest.approx(20.0)
+    assert ev.psnr_max1(gt, pred, max_value=10.0) == pytest.approx(40.0)
+    # the paper's MAX is fixed, fastMRI's is gt.max(): they differ when gt.max() != 1
     gt2 = np.full((4, 4), 0.5)
-    assert ev.psnr_seed(gt2, gt2 + 0.1) == pytest.approx(20.0)
+    assert ev.psnr_max1(gt2, gt2 + 0.1) == pytest.approx(20.0)
     assert ev.psnr(gt2, gt2 + 0.1) == pytest.approx(20 * math.log10(0.5) + 20.0)
 
 
@@ -62,13 +62,13 @@ def test_exact_reconstruction_is_infinite_without_warning(pair):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ev.psnr(gt, gt) == math.inf
-        assert ev.psnr_seed(gt, gt) == math.inf
+        assert ev.psnr_max1(gt, gt) == math.inf
         assert ev.nmse(gt, gt) == 0.0
         assert ev.ssim(gt, gt) == pytest.approx(1.0)
         result = ev.evaluate_volumes(gt, gt.copy(), ["a", "a", "b"])
     assert result["mean"]["psnr"] == math.inf
     assert math.isnan(result["std2"]["psnr"])
-    assert result["infinite"] == {"nmse": 0, "psnr": 2, "ssim": 0, "psnr_seed": 2}
+    assert result["infinite"] == {"nmse": 0, "psnr": 2, "ssim": 0, "psnr_max1": 2}
 
 
 def test_evaluate_volumes_aggregates_per_volume():
@@ -89,7 +89,7 @@ def test_evaluate_volumes_aggregates_per_volume():
     assert a["nmse"] == pytest.approx(0.01)
     assert b["psnr"] == pytest.approx(20 * math.log10(0.5) + 40.0)
     assert b["nmse"] == pytest.approx(1e-4 / 0.25)
-    assert b["psnr_seed"] == pytest.approx(40.0)
+    assert b["psnr_max1"] == pytest.approx(40.0)
     psnrs = [a["psnr"], b["psnr"]]
     assert out["mean"]["psnr"] == pytest.approx(np.mean(psnrs))
     assert out["std2"]["psnr"] == pytest.approx(2 * np.std(psnrs))
@@ -100,7 +100,7 @@ def test_evaluate_volumes_aggregates_per_volume():
                                          (lambda: ev.nmse(np.zeros((4, 4)), np.ones((4, 4))), "all zeros"),
                                          (lambda: ev.ssim(np.ones((2, 3, 8, 8)), np.ones((2, 3, 8, 8))), "ssim expects"),
                                          (lambda: ev.psnr(np.zeros((4, 4)), np.ones((4, 4))), "data_range"),
-                                         (lambda: ev.psnr_seed(np.ones(3) + 0j, np.ones(3)), "real"),
+                                         (lambda: ev.psnr_max1(np.ones(3) + 0j, np.ones(3)), "real"),
                                          (lambda: ev.evaluate_volumes(np.ones((2, 8, 8)), np.ones((2, 8, 8)), ["a"]), "volumes"),
                                          (lambda: ev.evaluate_volumes(np.ones((2, 8)), np.ones((2, 8)), ["a", "b"]), "targets")])
 def test_errors_are_one_line_value_errors(call, match):

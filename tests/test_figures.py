@@ -141,7 +141,7 @@ def test_paired_differences_draw_an_interval_per_pair_and_write_out_undefined_on
 
 
 def test_psnr_against_cost_legend_fits_the_page_with_many_variants():
-    names = ["original", "seed", "smaller", "one_dense", "fullconv"]
+    names = ["original", "greenberg", "smaller", "one_dense", "fullconv"]
     summary = [{
         "variant": v, "acceleration": acc, "params": 10**(5 + i / 2), "train_seconds": 10.0 + i, "val_psnr": 15.0 + i / 4,
         "val_psnr_min": 14.8 + i / 4, "val_psnr_max": 15.3 + i / 4

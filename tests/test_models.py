@@ -10,23 +10,23 @@ from automap_nb import models
 
 def test_named_variants_have_the_papers_exact_counts():
     # computed from layer shapes: nothing of the 201M / 806M models is allocated
-    assert models.count_params("seed-201m", 128) == 201_454_337
+    assert models.count_params("greenberg-201m", 128) == 201_454_337
     assert models.count_params("original-806m", 128) == 805_446_401
-    assert models.variant_fc_widths("seed-201m", 128) == [4096, 16384]
+    assert models.variant_fc_widths("greenberg-201m", 128) == [4096, 16384]
     assert models.variant_fc_widths("original-806m", 128) == [16384, 16384]
 
 
 def test_generic_variants_scale_with_n():
-    assert models.variant_fc_widths("seed", 64) == [1024, 4096]
-    assert models.count_params("seed", 64) == 12_695_297  # facts.md: 12.7M at 64²
+    assert models.variant_fc_widths("greenberg", 64) == [1024, 4096]
+    assert models.count_params("greenberg", 64) == 12_695_297  # facts.md: 12.7M at 64²
     assert models.count_params("original", 64) == 50_447_105  # facts.md: original AUTOMAP at 64²
-    assert models.count_params("seed", 128) == models.count_params("seed-201m", 128)
+    assert models.count_params("greenberg", 128) == models.count_params("greenberg-201m", 128)
     assert models.count_params("original", 128) == models.count_params("original-806m", 128)
-    assert models.count_macs("seed-201m", 128) == pytest.approx(1.96e9, rel=0.01)  # facts.md
+    assert models.count_macs("greenberg-201m", 128) == pytest.approx(1.96e9, rel=0.01)  # facts.md
 
 
 def test_chapter_07_shrinks_are_regular_variants():
-    assert models.variant_fc_widths("smaller", 64) == [256, 4096]  # a 4× narrower first layer than seed's
+    assert models.variant_fc_widths("smaller", 64) == [256, 4096]  # a 4× narrower first layer than greenberg's
     assert models.variant_fc_widths("one_dense", 64) == [4096]
     assert models.count_params("smaller", 64) == 3_257_345
     assert models.count_params("one_dense", 64) == 33_665_793
@@ -35,7 +35,7 @@ def test_chapter_07_shrinks_are_regular_variants():
             ] == ["kspace", "flatten", "dense_1", "reshape", "conv_1", "conv_2", "deconv"]
 
 
-@pytest.mark.parametrize("variant,n", [("seed", 8), ("original", 8), ("seed", 12), ("fullconv", 16), ("fullconv", 32),
+@pytest.mark.parametrize("variant,n", [("greenberg", 8), ("original", 8), ("greenberg", 12), ("fullconv", 16), ("fullconv", 32),
                                        ("smaller", 8), ("smaller", 16), ("one_dense", 8), ("one_dense", 16)])
 def test_built_model_matches_analytic_count_and_shapes(variant, n):
     model = models.build_variant(variant, n, seed=0)
@@ -47,17 +47,17 @@ def test_built_model_matches_analytic_count_and_shapes(variant, n):
 
 
 def test_layer_names_say_what_they_are():
-    names = [layer.name for layer in models.build_variant("seed", 8).layers]
+    names = [layer.name for layer in models.build_variant("greenberg", 8).layers]
     assert names == ["kspace", "flatten", "dense_1", "dense_2", "reshape", "conv_1", "conv_2", "deconv"]
-    conv_2 = models.build_variant("seed", 8).get_layer("conv_2")
+    conv_2 = models.build_variant("greenberg", 8).get_layer("conv_2")
     assert conv_2.activity_regularizer.get_config()["l1"] == pytest.approx(1e-6)
     fullconv = models.build_variant("fullconv", 32)
     assert not any(layer.name.startswith("dense") for layer in fullconv.layers)
 
 
-def test_fullconv_is_close_to_seed_in_parameters():
+def test_fullconv_is_close_to_greenberg_in_parameters():
     for n in (32, 64, 128):  # analytic only
-        ratio = models.count_params("fullconv", n) / models.count_params("seed", n)
+        ratio = models.count_params("fullconv", n) / models.count_params("greenberg", n)
         assert 0.99 < ratio < 1.01, (n, ratio)
 
 
@@ -68,17 +68,17 @@ def test_build_automap_requires_last_width_n_squared():
     assert model.get_layer("dense_1").units == 40 and model.name == "custom"
 
 
-@pytest.mark.parametrize("variant,n,message", [("nope", 8, "variant"), ("seed-201m", 64, "n = 128"), ("seed", 1, "n must be"),
-                                               ("fullconv", 9, "even")])
+@pytest.mark.parametrize("variant,n,message", [("nope", 8, "variant"), ("greenberg-201m", 64, "n = 128"),
+                                               ("greenberg", 1, "n must be"), ("fullconv", 9, "even")])
 def test_bad_variant_or_size_raises(variant, n, message):
     with pytest.raises(ValueError, match=message):
         models.count_params(variant, n)
 
 
 def test_seeded_builds_are_identical():
-    a = models.build_variant("seed", 8, seed=3).get_weights()
-    b = models.build_variant("seed", 8, seed=3).get_weights()
-    c = models.build_variant("seed", 8, seed=4).get_weights()
+    a = models.build_variant("greenberg", 8, seed=3).get_weights()
+    b = models.build_variant("greenberg", 8, seed=3).get_weights()
+    c = models.build_variant("greenberg", 8, seed=4).get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not np.array_equal(a[0], c[0])
 
@@ -87,7 +87,7 @@ def test_mixed_bfloat16_model_computes_in_bfloat16_and_returns_float32(tmp_path)
     import keras
 
     before = keras.config.dtype_policy().name
-    model = models.build_variant("seed", 8, seed=0, conv_filters=4, precision="mixed_bfloat16")
+    model = models.build_variant("greenberg", 8, seed=0, conv_filters=4, precision="mixed_bfloat16")
     assert keras.config.dtype_policy().name == before  # the global policy is left alone
     assert model.get_layer("dense_1").compute_dtype == "bfloat16"
     assert model.get_layer("dense_1").kernel.dtype == "float32"  # weights stay float32
@@ -106,10 +106,10 @@ def test_mixed_bfloat16_model_computes_in_bfloat16_and_returns_float32(tmp_path)
 
 def test_bad_precision_names_the_parameter():
     with pytest.raises(ValueError, match="precision"):
-        models.build_variant("seed", 8, precision="float16")
+        models.build_variant("greenberg", 8, precision="float16")
 
 
-@pytest.mark.parametrize("variant,n", [("seed", 8), ("fullconv", 8)])
+@pytest.mark.parametrize("variant,n", [("greenberg", 8), ("fullconv", 8)])
 def test_dc_phase_layer_is_the_numpy_alignment_inside_the_model(variant, n, tmp_path):
     import keras
 

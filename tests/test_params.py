@@ -49,7 +49,8 @@ def test_every_profile_passes_every_chapter(profile, tmp_path):
 @pytest.mark.parametrize(
     "chapter, bad, message",
     [("02_preprocessing", {"split": [0.5, 0.5]}, "parameter 'split': split fractions must be three numbers"),
-     ("03_train_automap", {"train_variant": "seed-201m"}, "parameter 'train_variant': variant 'seed-201m' is defined at n = 128"),
+     ("03_train_automap", {"train_variant": "greenberg-201m"
+                           }, "parameter 'train_variant': variant 'greenberg-201m' is defined at n = 128"),
      ("06_undersampling_baselines", {"train_groups": [[1, 4]]}, r"parameter 'train_groups': train_groups \[\[1, 4\]\] must cover"),
      ("06_undersampling_baselines", {"accelerations": [1, 3]}, r"parameter 'accelerations\[1\]' must be one of \[1, 4, 8\]"),
      ("07_architecture_study", {"study_seeds": [0, 0]}, "parameter 'study_seeds' has repeated seeds"),

@@ -94,21 +94,22 @@ def test_replayed_epoch_draws_the_same_batches():
 def test_training_on_the_device_matches_numpy_training(prepared, tmp_path):
     histories = {}
     for name in pipeline.PIPELINES:
-        model = models.build_variant("seed", N, seed=0)
+        model = models.build_variant("greenberg", N, seed=0)
         histories[name] = training.train(model, prepared, tmp_path / name, epochs=3, pipeline=name, **ARGS)
     numpy_run, device_run = histories["numpy"], histories["device"]
     assert device_run["config"]["pipeline"] == "device"
     for key in ("loss", "val_loss", "val_psnr"):
         np.testing.assert_allclose([e[key] for e in device_run["epochs"]], [e[key] for e in numpy_run["epochs"]], rtol=1e-4)
     final = training.load_checkpoint(tmp_path / "device")  # the wrapped model, not the wrapper
-    assert final.name == "seed" and final.count_params() == models.count_params("seed", N)
+    assert final.name == "greenberg" and final.count_params() == models.count_params("greenberg", N)
     assert not any("images" in v.path for v in final.weights)
     with pytest.raises(ValueError, match="pipeline"):  # a resume with the other pipeline is refused
-        training.train(models.build_variant("seed", N, seed=0), prepared, tmp_path / "device", epochs=3, pipeline="numpy", **ARGS)
+        training.train(models.build_variant("greenberg", N, seed=0), prepared, tmp_path / "device", epochs=3, pipeline="numpy",
+                       **ARGS)
 
 
 def test_bad_arguments_fail_with_one_line_naming_them(prepared, bank, tmp_path):
-    model = models.build_variant("seed", N, seed=0)
+    model = models.build_variant("greenberg", N, seed=0)
     with pytest.raises(ValueError, match="pipeline must be one of"):
         training.train(model, prepared, tmp_path / "a", epochs=1, pipeline="gpu", **ARGS)
     with pytest.raises(ValueError, match="input_transform"):
@@ -118,7 +119,7 @@ def test_bad_arguments_fail_with_one_line_naming_them(prepared, bank, tmp_path):
     with pytest.raises(ValueError, match="mask_fn returned a mask of shape"):
         square[0]
     with pytest.raises(ValueError, match="model input shape"):
-        pipeline.PipelineModel(models.build_variant("seed", 8, seed=0), bank)
+        pipeline.PipelineModel(models.build_variant("greenberg", 8, seed=0), bank)
     with pytest.raises(ValueError, match="images must be"):
         pipeline.ImageBank(np.zeros((2, 4, 5), np.complex64), 1.0)
 
@@ -134,7 +135,7 @@ class NoTensorFlow(importlib.abc.MetaPathFinder):  # as on the GPU machines (and
 if os.environ.get("KERAS_BACKEND") == "jax":
     sys.meta_path.insert(0, NoTensorFlow())
 from automap_nb import models, training
-model = models.build_variant("seed", {n}, seed=0)
+model = models.build_variant("greenberg", {n}, seed=0)
 training.train(model, sys.argv[1], sys.argv[2], epochs={epochs}, batch_size=4, learning_rate=1e-3,
                seed=0, progress=False, pipeline="device", checkpoint_seconds=0)
 """
@@ -148,6 +149,6 @@ def test_kill_9_then_resume_replays_the_device_pipeline(prepared, tmp_path):
     assert 1 <= killed_at < epochs, "training finished before the kill: the test proves nothing"
     resumed = training.load_history(out)
     assert [e["epoch"] for e in resumed["epochs"]] == list(range(1, epochs + 1))
-    model = models.build_variant("seed", N, seed=0)
+    model = models.build_variant("greenberg", N, seed=0)
     straight = training.train(model, prepared, tmp_path / "straight", epochs=epochs, pipeline="device", **ARGS)
     np.testing.assert_allclose([e["loss"] for e in resumed["epochs"]], [e["loss"] for e in straight["epochs"]], rtol=1e-5)

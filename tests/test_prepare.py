@@ -1,4 +1,4 @@
-"""The seed's preprocessing and the prepared file, on third-party-written fastMRI files."""
+"""The paper's preprocessing and the prepared file, on third-party-written fastMRI files."""
 
 import h5py
 import numpy as np

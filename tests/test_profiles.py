@@ -1,4 +1,4 @@
-"""Profiles: every notebook parameter a profile sets exists, and every departure from the seed is explained."""
+"""Profiles: every notebook parameter a profile sets exists, and every departure from the paper is explained."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_every_profile_key_is_a_notebook_parameter(name):
 def test_every_cpu_departure_from_the_paper_profile_is_explained():
     cpu, paper = profiles.PROFILES["cpu"], profiles.PROFILES["paper"]
     differing = {k for k in cpu if cpu[k] != paper.get(k)}
-    assert differing, "the cpu profile should differ from the seed's settings somewhere"
+    assert differing, "the cpu profile should differ from the paper's settings somewhere"
     missing = differing - set(profiles.DEPARTURES)
     assert not missing, f"departures without a reason in profiles.DEPARTURES: {sorted(missing)}"
     rows = profiles.departures(cpu)
@@ -33,7 +33,7 @@ def test_departures_skip_equal_and_unknown_keys_and_flag_undocumented_ones():
     paper = profiles.PROFILES["paper"]
     rows = profiles.departures({"run_dir": "x", "size": paper["size"], "train_epochs": 3, "seed": 7})
     assert [r["parameter"] for r in rows] == ["train_epochs", "seed"]
-    assert rows[0]["this run"] == "3" and rows[0]["the seed's setting"] == repr(paper["train_epochs"])
+    assert rows[0]["this run"] == "3" and rows[0]["the paper's setting"] == repr(paper["train_epochs"])
     assert rows[1]["why"] == "(not documented)"
 
 
@@ -47,7 +47,7 @@ def test_departures_markdown_keeps_every_word():
 
 def test_every_gpu_departure_from_the_paper_profile_is_explained_with_gpu_reasons(monkeypatch):
     gpu, paper = profiles.PROFILES["gpu"], profiles.PROFILES["paper"]
-    assert (gpu["size"], gpu["train_variant"]) == (128, "seed-201m")
+    assert (gpu["size"], gpu["train_variant"]) == (128, "greenberg-201m")
     differing = {k for k in gpu if gpu[k] != paper.get(k)}
     reasons = {**profiles.DEPARTURES, **profiles.PROFILE_DEPARTURES["gpu"]}
     assert not differing - set(reasons), f"undocumented gpu departures: {sorted(differing - set(reasons))}"

@@ -158,14 +158,14 @@ def test_training_refuses_a_model_trained_on_other_data(tmp_path):
     b = folder(tmp_path, "b", 4, seed0=20, slices=3)
     prepare.prepare_dataset(a, prepared, size=8, fractions=(0.5, 0.25, 0.25), progress=False)
     train = dict(epochs=1, batch_size=2, seed=0, progress=False)
-    training.train(models.build_variant("seed", 8, seed=0), prepared, tmp_path / "run" / "automap", **train)
+    training.train(models.build_variant("greenberg", 8, seed=0), prepared, tmp_path / "run" / "automap", **train)
     # the same data again: resumes (nothing to do)
     prepare.prepare_dataset(a, prepared, size=8, fractions=(0.5, 0.25, 0.25), progress=False)
-    training.train(models.build_variant("seed", 8, seed=0), prepared, tmp_path / "run" / "automap", **train)
+    training.train(models.build_variant("greenberg", 8, seed=0), prepared, tmp_path / "run" / "automap", **train)
     # other data in the same run folder: refused, naming the folder and the fingerprint
     prepare.prepare_dataset(b, prepared, size=8, fractions=(0.5, 0.25, 0.25), progress=False)
     with pytest.raises(ValueError, match=r"automap: was trained with data_fingerprint='[0-9a-f]+', now"):
-        training.train(models.build_variant("seed", 8, seed=0), prepared, tmp_path / "run" / "automap", **train)
+        training.train(models.build_variant("greenberg", 8, seed=0), prepared, tmp_path / "run" / "automap", **train)
 
 
 def test_run_refuses_other_data_in_a_used_run_folder(tmp_path, small_notebooks):
@@ -244,7 +244,7 @@ def test_killed_training_leaves_its_checkpoints_in_the_run_folder_and_the_next_r
     tmp_before = set(Path("/tmp").glob("06_training-*"))
     code = (f"from automap_nb.experiments import undersampling\n"
             f"undersampling.train_all({str(run / 'prepared.h5')!r}, [[1, 4]], {str(run)!r}, keep_checkpoints=False,"
-            f" progress=False, mask_kind='random', variant='seed', unet_chans=2, batch_size=2, seed=0,"
+            f" progress=False, mask_kind='random', variant='greenberg', unet_chans=2, batch_size=2, seed=0,"
             f" unet={{'epochs': 500, 'learning_rate': 1e-3}}, automap={{'epochs': 500, 'learning_rate': 1e-3}})\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     scratch = run / results.SCRATCH_NAME / f"06_training-{proc.pid}"

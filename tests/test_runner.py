@@ -54,8 +54,8 @@ def test_unknown_parameter_and_profile_are_errors(notebooks, tmp_path):
         runner.run_notebooks(tmp_path / "run", profile="fast", notebooks_dir=notebooks)
 
 
-@pytest.mark.parametrize("text, value", [("3", 3), ("2e-4", 2e-4), ("True", True), ("[4, 8]", [4, 8]), ("seed-201m", "seed-201m"),
-                                         ("../data", "../data")])
+@pytest.mark.parametrize("text, value", [("3", 3), ("2e-4", 2e-4), ("True", True), ("[4, 8]", [4, 8]),
+                                         ("greenberg-201m", "greenberg-201m"), ("../data", "../data")])
 def test_parse_value(text, value):
     assert runner.parse_value(text) == value
 

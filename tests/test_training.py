@@ -57,7 +57,7 @@ def prepared(tmp_path_factory):
 def reference(prepared, tmp_path_factory):
     """One uninterrupted training run: ``(out_dir, history, model)``."""
     out = tmp_path_factory.mktemp("reference")
-    model = models.build_variant("seed", N, seed=0)
+    model = models.build_variant("greenberg", N, seed=0)
     return out, training.train(model, prepared, out, **ARGS), model
 
 
@@ -127,7 +127,7 @@ def test_training_reduces_the_loss_and_writes_everything(reference):
 
 
 def test_same_seed_same_losses(prepared, reference, tmp_path):
-    model = models.build_variant("seed", N, seed=0)
+    model = models.build_variant("greenberg", N, seed=0)
     again = training.train(model, prepared, tmp_path, **ARGS)
     assert losses(again) == losses(reference[1])
     assert [e["val_psnr"] for e in again["epochs"]] == [e["val_psnr"] for e in reference[1]["epochs"]]
@@ -146,7 +146,7 @@ def test_checkpoints_load_in_safe_mode_and_match(prepared, reference):
 
 def test_changed_arguments_refuse_to_resume(prepared, reference):
     out = reference[0]
-    model = models.build_variant("seed", N, seed=0)
+    model = models.build_variant("greenberg", N, seed=0)
     with pytest.raises(ValueError, match="batch_size"):
         training.train(model, prepared, out, **{**ARGS, "batch_size": 2})
 
@@ -154,7 +154,7 @@ def test_changed_arguments_refuse_to_resume(prepared, reference):
 SCRIPT = """
 import sys
 from automap_nb import models, training
-model = models.build_variant("seed", {n}, seed=0)
+model = models.build_variant("greenberg", {n}, seed=0)
 training.train(model, sys.argv[1], sys.argv[2], epochs={epochs}, batch_size=4, learning_rate=1e-3,
                seed=0, progress=False, checkpoint_seconds={checkpoint_seconds})
 """
@@ -170,14 +170,14 @@ def test_kill_9_then_resume_continues_one_history(prepared, tmp_path):
     assert [e["epoch"] for e in history["epochs"]] == list(range(1, epochs + 1))
     assert sorted(p.name for p in out.iterdir()) == [f"epoch-{epochs:04d}.keras", "history.json", "initial.keras"]
     # the resumed run redoes exactly what an uninterrupted run does
-    model = models.build_variant("seed", N, seed=0)
+    model = models.build_variant("greenberg", N, seed=0)
     uninterrupted = training.train(model, prepared, tmp_path / "straight", **{**ARGS, "epochs": epochs})
     np.testing.assert_allclose(losses(history), losses(uninterrupted), rtol=1e-5)
 
 
 def test_sparse_checkpoints_keep_history_and_checkpoint_in_step(prepared, reference, tmp_path, monkeypatch):
     """With a long checkpoint interval only the last epoch is saved, and the history is still whole."""
-    model = models.build_variant("seed", N, seed=0)
+    model = models.build_variant("greenberg", N, seed=0)
     seen = []
     record_epoch = training._EpochRecorder.on_epoch_end
 
@@ -209,7 +209,7 @@ def test_python_epochs_log_what_fit_logs(prepared, tmp_path):
     """The per-batch loop (verbose=0) and Keras's fit (verbose=2) give the same epochs."""
     histories = []
     for name, verbose in (("loop", 0), ("fit", 2)):
-        model = models.build_variant("seed", N, seed=0, conv_filters=4)
+        model = models.build_variant("greenberg", N, seed=0, conv_filters=4)
         histories.append(
             training.train(model, prepared, tmp_path / name, epochs=2, batch_size=4, learning_rate=1e-3, progress=False,
                            verbose=verbose)["epochs"])
@@ -219,7 +219,7 @@ def test_python_epochs_log_what_fit_logs(prepared, tmp_path):
 
 
 def test_mixed_bfloat16_training_learns(prepared, tmp_path):
-    model = models.build_variant("seed", N, seed=0, conv_filters=4, precision="mixed_bfloat16")
+    model = models.build_variant("greenberg", N, seed=0, conv_filters=4, precision="mixed_bfloat16")
     history = training.train(model, prepared, tmp_path / "bf16", epochs=3, batch_size=4, learning_rate=1e-3, progress=False)
     losses = [e["loss"] for e in history["epochs"]]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
@@ -233,7 +233,7 @@ def test_validate_every_validates_every_kth_and_the_last_epoch(prepared, tmp_pat
 
     runs = {}
     for every in (1, 2):
-        model = models.build_variant("seed", N, seed=0, conv_filters=4)
+        model = models.build_variant("greenberg", N, seed=0, conv_filters=4)
         runs[every] = training.train(model, prepared, tmp_path / f"every{every}", epochs=3, batch_size=4, learning_rate=1e-3,
                                      progress=False, validate_every=every)["epochs"]
     assert [e["epoch"] for e in runs[2] if np.isfinite(e["val_psnr"])] == [2, 3]
@@ -242,7 +242,7 @@ def test_validate_every_validates_every_kth_and_the_last_epoch(prepared, tmp_pat
     assert runs[2][-1]["val_psnr"] == pytest.approx(runs[1][-1]["val_psnr"], rel=1e-6)
     fig = learning.training_curves({"epochs": runs[2]})
     assert list(fig.axes[1].lines[1].get_xdata()) == [2, 3]
-    model = models.build_variant("seed", N, seed=0, conv_filters=4)
+    model = models.build_variant("greenberg", N, seed=0, conv_filters=4)
     with pytest.raises(ValueError, match="validate_every must be a positive integer"):
         training.train(model, prepared, tmp_path / "bad", epochs=2, progress=False, validate_every=0)
     with pytest.raises(ValueError, match="needs verbose=0"):
@@ -256,8 +256,8 @@ def test_layer_outputs_measure_the_change_where_it_acts():
     from automap_nb.figures import weights
 
     n = 8
-    initial = models.build_variant("seed", n, seed=0, conv_filters=4)
-    scaled = models.build_variant("seed", n, seed=0, conv_filters=4)
+    initial = models.build_variant("greenberg", n, seed=0, conv_filters=4)
+    scaled = models.build_variant("greenberg", n, seed=0, conv_filters=4)
     scaled.set_weights([1.5 * w for w in initial.get_weights()])  # biases start at zero and stay zero
     inputs = np.random.default_rng(0).normal(size=(6, n, n, 2)).astype(np.float32)
     outputs = training.layer_outputs(initial, scaled, inputs, batch_size=4)
@@ -270,7 +270,7 @@ def test_layer_outputs_measure_the_change_where_it_acts():
     sparse = inputs * live
     kernel0, bias0 = initial.get_layer("dense_1").get_weights()
     for rows, expected in ((live.reshape(-1) == 0, 0.0), (live.reshape(-1) == 1, None)):
-        moved = models.build_variant("seed", n, seed=0, conv_filters=4)
+        moved = models.build_variant("greenberg", n, seed=0, conv_filters=4)
         moved.set_weights(initial.get_weights())
         kernel = kernel0.copy()
         kernel[rows] *= 3.0  # the same relative change of the kernel (‖ΔW‖/‖W₀‖ ≈ 2/√2) in both cases

@@ -1,4 +1,4 @@
-"""Training-time augmentation of the seed paper (§3.1): random crops of a reflection tiling.
+"""Training-time augmentation of the paper (§3.1): random crops of a reflection tiling.
 
 The image is tiled 2 × 2 with its four reflections (original, left-right flip, up-down flip, both),
 so the tiling is continuous across every seam; a random ``H × W`` window of that ``2H × 2W`` mosaic

@@ -1,4 +1,4 @@
-"""The seed's preprocessing (§3.1): fastMRI k-space → prepared (input, target) pairs at n × n.
+"""The paper's preprocessing (§3.1): fastMRI k-space → prepared (input, target) pairs at n × n.
 
 Per slice: ``ifft2c(kspace)`` ``(640, W)`` → centre crop ``(320, 320)`` → Fourier downsampling to
 ``(n, n)`` (keeps the complex image) ; per volume: divide by the volume's largest magnitude, so
@@ -25,7 +25,7 @@ from tqdm import tqdm
 from automap_nb import results
 from automap_nb.data import mri_data, prepared, splits, transforms
 
-CROP = mri_data.RECON_SIZE  # the seed crops to fastMRI's reconstruction grid
+CROP = mri_data.RECON_SIZE  # the paper crops to fastMRI's reconstruction grid
 
 
 def preprocess_slice(kspace: np.ndarray, size: int, crop: int = CROP) -> np.ndarray:

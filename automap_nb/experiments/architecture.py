@@ -26,8 +26,8 @@ from automap_nb.experiments.undersampling import acc_key, history_summary
 from automap_nb.results import scratch_dir
 
 #: The variants the study compares (all in :data:`automap_nb.models.VARIANTS`, at any even n):
-#: AUTOMAP's widths, the seed's shrink, a further 4× narrower first layer, one dense layer, none.
-STUDY_VARIANTS = ("original", "seed", "smaller", "one_dense", "fullconv")
+#: AUTOMAP's widths, the paper's shrink, a further 4× narrower first layer, one dense layer, none.
+STUDY_VARIANTS = ("original", "greenberg", "smaller", "one_dense", "fullconv")
 
 
 def val_metrics(model, val: dict, acceleration, mask_kind: str) -> dict:
@@ -49,8 +49,8 @@ def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size
     variant starts with :class:`automap_nb.models.AlignDCPhase`; ``pipeline``: as
     :func:`automap_nb.training.train`'s. Returns one row per
     (variant, acceleration, seed): ``variant, acceleration, seed, params, dense_widths,
-    train_seconds, samples_per_s, val_psnr, val_psnr_std2, val_ssim, val_nmse, val_psnr_seed,
-    final_train_psnr_seed, per_volume`` (:func:`automap_nb.evaluate.evaluate_volumes`'s).
+    train_seconds, samples_per_s, val_psnr, val_psnr_std2, val_ssim, val_nmse, val_psnr_max1,
+    final_train_psnr_max1, per_volume`` (:func:`automap_nb.evaluate.evaluate_volumes`'s).
     Checkpoints live in a scratch folder of the run, deleted afterwards.
     """
     import logging
@@ -76,8 +76,8 @@ def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size
                 dict(variant=variant, acceleration=acc_key(acc), seed=seed, params=summary["params"],
                      dense_widths=models.variant_fc_widths(variant, n), train_seconds=summary["train_seconds"],
                      samples_per_s=summary["samples_per_s"], val_psnr=ev["mean"]["psnr"], val_psnr_std2=ev["std2"]["psnr"],
-                     val_ssim=ev["mean"]["ssim"], val_nmse=ev["mean"]["nmse"], val_psnr_seed=ev["mean"]["psnr_seed"],
-                     final_train_psnr_seed=summary["final_train_psnr_seed"], per_volume=ev["per_volume"]))
+                     val_ssim=ev["mean"]["ssim"], val_nmse=ev["mean"]["nmse"], val_psnr_max1=ev["mean"]["psnr_max1"],
+                     final_train_psnr_max1=summary["final_train_psnr_max1"], per_volume=ev["per_volume"]))
             del model
     finally:
         tf_logger.setLevel(tf_level)

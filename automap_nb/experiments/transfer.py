@@ -172,7 +172,7 @@ def trainable_params(model: keras.Model) -> int:
 
 def curves(history: dict) -> dict:
     """Learning curve of a :func:`automap_nb.training.train` history: ``samples`` seen, cumulative
-    training ``seconds`` and ``val_psnr`` (seed PSNR, MAX = 1) after each epoch."""
+    training ``seconds`` and ``val_psnr`` (PSNR, MAX = 1) after each epoch."""
     epochs = history["epochs"]
     return dict(samples=np.cumsum([e["samples"] for e in epochs]).tolist(),
                 seconds=np.cumsum([e["train_seconds"] for e in epochs]).tolist(), val_psnr=[e["val_psnr"] for e in epochs])

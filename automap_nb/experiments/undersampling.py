@@ -104,7 +104,7 @@ def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, 
     ``init_from`` (a training folder), starts from that folder's final weights (fine-tuning).
     ``pipeline`` (AUTOMAP only; :func:`automap_nb.training.train`): ``"device"`` builds AUTOMAP's masked
     k-space inside the compiled step; the U-Net's zero-filled inputs are a numpy transform, so it
-    always uses the ``"numpy"`` pipeline. ``augment``: the seed's reflection-tiling crops of the
+    always uses the ``"numpy"`` pipeline. ``augment``: the paper's reflection-tiling crops of the
     training images (:func:`automap_nb.training.train`); without them, the slices as they are.
     """
     header = prepared.read_header(prepared_path)
@@ -120,11 +120,11 @@ def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, 
 
 
 def history_summary(history: dict) -> dict:
-    """Compact record of a training run: parameters, epochs, time, final train/val seed PSNR."""
+    """Compact record of a training run: parameters, epochs, time, final train/val PSNR (MAX = 1)."""
     epochs, seconds = history["epochs"], float(sum(e["train_seconds"] for e in history["epochs"]))
     return dict(params=history["config"]["params"], epochs=len(epochs), train_seconds=seconds,
-                samples_per_s=float(np.mean([e["samples_per_s"] for e in epochs])), final_train_psnr_seed=epochs[-1]["psnr"],
-                final_val_psnr_seed=epochs[-1]["val_psnr"], learning_rate=history["config"]["learning_rate"],
+                samples_per_s=float(np.mean([e["samples_per_s"] for e in epochs])), final_train_psnr_max1=epochs[-1]["psnr"],
+                final_val_psnr_max1=epochs[-1]["val_psnr"], learning_rate=history["config"]["learning_rate"],
                 mask_fn=history["config"]["mask_fn"], train_slices=history["config"]["train_slices"],
                 batch_size=history["config"]["batch_size"], device=history.get("device", {}))
 
@@ -220,7 +220,7 @@ MIN_VOLUMES_FOR_SPREAD = evaluate.MIN_VOLUMES_FOR_SPREAD
 
 
 def results_table(metrics: dict, seconds: dict, achieved: dict | None = None) -> list[dict]:
-    """Rows ``{method, acceleration, achieved ×, NMSE, PSNR, SSIM, seed PSNR, ms / slice}`` (fastMRI
+    """Rows ``{method, acceleration, achieved ×, NMSE, PSNR, SSIM, PSNR (MAX = 1), ms / slice}`` (fastMRI
     metrics: mean over test volumes) for a pandas DataFrame; with at least
     :data:`MIN_VOLUMES_FOR_SPREAD` volumes also ``NMSE/PSNR/SSIM ±2sd`` (2·std over volumes).
     ``achieved`` ``{acc_key: {volume: acceleration}}``: the masks' achieved acceleration, averaged
@@ -237,7 +237,7 @@ def results_table(metrics: dict, seconds: dict, achieved: dict | None = None) ->
                 row[label] = mean[name]
                 if spread:
                     row[label.split(" ")[0] + " ±2sd"] = std2[name]
-            rows.append({**row, "seed PSNR (dB)": mean["psnr_seed"], "ms / slice": 1000.0 * seconds[method][key]})
+            rows.append({**row, "PSNR (dB, MAX = 1)": mean["psnr_max1"], "ms / slice": 1000.0 * seconds[method][key]})
     return rows
 
 

@@ -12,7 +12,7 @@ from automap_nb.figures.style import TEXT_WIDTH, TRAIN_COLOUR, VAL_COLOUR
 
 
 def training_curves(history: dict) -> plt.Figure:
-    """The seed's Figure 3: loss and PSNR per epoch on train (blue) and val (red), and the lr."""
+    """The paper's Figure 3: loss and PSNR per epoch on train (blue) and val (red), and the lr."""
     epochs = [e["epoch"] for e in history["epochs"]]
     get = lambda key: [e[key] for e in history["epochs"]]  # noqa: E731
     validated = [e for e in history["epochs"] if math.isfinite(e["val_loss"])]  # training.train's validate_every
@@ -23,7 +23,7 @@ def training_curves(history: dict) -> plt.Figure:
     axes[0].set(yscale="log", ylabel="loss (MSE + L1 activity)", title="loss")
     axes[1].plot(epochs, get("psnr"), color=TRAIN_COLOUR, label="train")
     axes[1].plot(*val("val_psnr"), color=VAL_COLOUR, label="val")
-    axes[1].set(ylabel="seed PSNR (dB, MAX = 1)", title="PSNR")
+    axes[1].set(ylabel="PSNR (dB, MAX = 1)", title="PSNR")
     axes[2].plot(epochs, get("lr"), color="black")
     axes[2].set(yscale="log", ylabel="learning rate", title="learning rate")
     for ax in axes:

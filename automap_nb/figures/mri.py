@@ -18,7 +18,7 @@ def log_magnitude(kspace: np.ndarray) -> np.ndarray:
 
 
 def image_and_kspace(image: np.ndarray, kspace: np.ndarray, title: str = "") -> plt.Figure:
-    """The seed's Figure 1: an image and its log-magnitude k-space, each at its true aspect ratio
+    """The paper's Figure 1: an image and its log-magnitude k-space, each at its true aspect ratio
     (k-space is 640 readout samples × W phase-encode lines), with axes in samples and a colorbar."""
     rows, cols = kspace.shape
     # same height for both panels: the k-space panel is cols/rows as wide as it is tall

@@ -30,7 +30,7 @@ def _acc_key(acceleration) -> str:
 
 def prediction_grid(targets: np.ndarray, columns: dict[str, np.ndarray], titles=None,
                     panel_labels: dict[str, list[str]] | None = None) -> plt.Figure:
-    """The seed's Figure 5: one row per slice; ground truth, then each entry of ``columns``.
+    """The paper's Figure 5: one row per slice; ground truth, then each entry of ``columns``.
 
     ``targets`` ``(S, n, n)``; ``columns``: ``{name: (S, n, n)}`` images, shown on the targets'
     grey scale [0, 1] (ground truth and these columns first, in their order, with one colorbar

@@ -14,7 +14,7 @@ BOOK_STYLE = {
     "figure.dpi": 100, "savefig.dpi": 100, "font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12, "xtick.labelsize": 12,
     "ytick.labelsize": 12, "legend.fontsize": 12, "figure.titlesize": 12
 }
-TRAIN_COLOUR, VAL_COLOUR = "tab:blue", "tab:red"  # train and val curves, as the seed's Figure 3
+TRAIN_COLOUR, VAL_COLOUR = "tab:blue", "tab:red"  # train and val curves, as the paper's Figure 3
 
 
 def use_book_style() -> None:

@@ -103,7 +103,7 @@ def measure_outcomes(rows: list[dict], measures=tuple(MEASURES)) -> dict[str, di
 
 
 def weight_histograms(initial: dict, final: dict, bins: int = 80) -> plt.Figure:
-    """The seed's Figure 4: per layer (one row each), histograms of kernel and bias values
+    """The paper's Figure 4: per layer (one row each), histograms of kernel and bias values
     before (grey) and after (blue) training, counts on a log scale."""
     names = list(initial)
     fig, axes = plt.subplots(len(names), 2, figsize=(TEXT_WIDTH, 1.9 * len(names) + 0.8), squeeze=False)

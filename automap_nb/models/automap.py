@@ -1,46 +1,49 @@
 """AUTOMAP and its variants as Keras 3 functional models (backend-agnostic: no TensorFlow import).
 
-AUTOMAP (Zhu et al. 2018) as the seed paper uses it (§4, Figure 2):
+AUTOMAP (Zhu et al. 2018) as the paper uses it (§4, Figure 2):
 
     k-space (n, n, 2) → Flatten (2n²) → Dense tanh … → Dense n² tanh → Reshape (n, n, 1)
       → Conv2D 64 5×5 ReLU → Conv2D 64 5×5 ReLU (L1 activity 1e-6) → Conv2DTranspose 1 7×7 (linear)
 
 All convolutions use "same" padding and biases. Every builder takes ``dc_phase``: a weightless
 first layer (:class:`AlignDCPhase`) that rotates each k-space so its DC coefficient is real, our
-departure from the seed (the magnitude target is unchanged; its docstring says why it helps).
+departure from the paper (the magnitude target is unchanged; its docstring says why it helps).
 The fully connected part is what the variants change; ``VARIANTS`` names them:
 
-| variant          | n    | dense widths          | parameters                    |
-| ---------------- | ---- | --------------------- | ----------------------------- |
-| ``seed-201m``     | 128  | 4,096 → 16,384         | 201,454,337 (the seed's "201M") |
-| ``original-806m`` | 128  | 16,384 → 16,384        | 805,446,401 (AUTOMAP's "806M")  |
-| ``seed``          | any  | n²/4 → n²              | 12,695,297 at n = 64            |
-| ``original``      | any  | n² → n²                | 50,447,105 at n = 64            |
-| ``smaller``       | any  | n²/16 → n²             | 3,257,345 at n = 64             |
-| ``one_dense``     | any  | n² (one dense layer)   | 33,665,793 at n = 64            |
-| ``fullconv``      | any  | none (see below)       | ≈ ``seed`` at the same n         |
+| variant            | n    | dense widths          | parameters                       |
+| ------------------ | ---- | --------------------- | -------------------------------- |
+| ``greenberg-201m`` | 128  | 4,096 → 16,384        | 201,454,337 (the paper's "201M") |
+| ``original-806m``  | 128  | 16,384 → 16,384       | 805,446,401 (AUTOMAP's "806M")   |
+| ``greenberg``      | any  | n²/4 → n²             | 12,695,297 at n = 64             |
+| ``original``       | any  | n² → n²               | 50,447,105 at n = 64             |
+| ``smaller``        | any  | n²/16 → n²            | 3,257,345 at n = 64              |
+| ``one_dense``      | any  | n² (one dense layer)  | 33,665,793 at n = 64             |
+| ``fullconv``       | any  | none (see below)      | ≈ ``greenberg`` at the same n    |
+
+``greenberg`` (after the paper's first author, as ``original`` names Zhu et al.'s) keeps the
+paper's width ratios at any n; ``greenberg-201m`` is it at 128².
 
 ``smaller`` and ``one_dense`` are chapter 07's further shrinks of the dense part (a 4× narrower
-first layer than ``seed``'s; a single 2n² → n² layer).
+first layer than ``greenberg``'s; a single 2n² → n² layer).
 
-``fullconv`` is our stand-in for the seed's "fully convolutional network with more layers and just
+``fullconv`` is our stand-in for the paper's "fully convolutional network with more layers and just
 as many parameters" (§6), whose design the paper does not give. A plain stack of stride-1
 convolutions cannot relate a pixel to k-space coefficients far away (the inverse FFT is global), so
 ours is an encoder–decoder without skip connections: stride-2 3×3 convolutions halve the grid from
 n down to 4×4 (filters f, 2f, 4f, …), stride-2 3×3 transposed convolutions bring it back to n (the
 last one with 64 filters), then AUTOMAP's conv tail (conv_1, conv_2, deconv). Its receptive field
 covers the whole grid, and most of its parameters sit at low resolution where they are cheap.
-The base width f is the multiple of 4 whose parameter count is closest to ``seed``'s at that n.
+The base width f is the multiple of 4 whose parameter count is closest to ``greenberg``'s at that n.
 How comparable it is (``count_params`` / ``count_macs``, forward multiply-accumulates per sample):
 
-| n   | fullconv params | seed params | ratio | fullconv GMAC | seed GMAC |
-| --- | --------------- | ----------- | ----- | ------------- | --------- |
-| 32  | 892,369         | 894,977     | 0.997 | 0.24          | 0.11      |
-| 64  | 12,673,281      | 12,695,297  | 0.998 | 1.38          | 0.45      |
-| 128 | 200,912,129     | 201,454,337 | 0.997 | 13.7          | 1.96      |
+| n   | fullconv params | greenberg params | ratio | fullconv GMAC | greenberg GMAC |
+| --- | --------------- | ---------------- | ----- | ------------- | -------------- |
+| 32  | 892,369         | 894,977          | 0.997 | 0.24          | 0.11           |
+| 64  | 12,673,281      | 12,695,297       | 0.998 | 1.38          | 0.45           |
+| 128 | 200,912,129     | 201,454,337      | 0.997 | 13.7          | 1.96           |
 
 So the parameter counts match to 0.3 %, but ``fullconv`` does 2–7× the arithmetic. At n ≤ 16 the
-64-channel conv tail alone outweighs ``seed``'s dense layers: ``fullconv`` then has 1.3–1.9× the
+64-channel conv tail alone outweighs ``greenberg``'s dense layers: ``fullconv`` then has 1.3–1.9× the
 parameters even at the smallest base width.
 
 :func:`count_params` computes the count from layer shapes without allocating any weights, so the
@@ -58,13 +61,13 @@ DECONV_KERNEL = 7
 FULLCONV_BOTTOM = 4  # fullconv halves the grid while it stays even and >= this
 
 VARIANTS: dict[str, dict] = {
-    "seed-201m": {"n": 128, "kind": "automap", "description": "the seed paper's model (201M parameters)"
-                  }, "original-806m": {"n": 128, "kind": "automap", "description": "original AUTOMAP at 128² (806M)"},
-    "seed": {"n": None, "kind": "automap", "description": "seed's width ratios at any n: 2n² → n²/4 → n²"
-             }, "original": {"n": None, "kind": "automap", "description": "original AUTOMAP at any n: 2n² → n² → n²"},
-    "smaller": {"n": None, "kind": "automap", "description": "a 4× narrower first layer than seed's: 2n² → n²/16 → n²"},
+    "greenberg-201m": {"n": 128, "kind": "automap", "description": "the paper's model (201M parameters)"
+                       }, "original-806m": {"n": 128, "kind": "automap", "description": "original AUTOMAP at 128² (806M)"},
+    "greenberg": {"n": None, "kind": "automap", "description": "the paper's width ratios at any n: 2n² → n²/4 → n²"
+                  }, "original": {"n": None, "kind": "automap", "description": "original AUTOMAP at any n: 2n² → n² → n²"},
+    "smaller": {"n": None, "kind": "automap", "description": "a 4× narrower first layer than greenberg's: 2n² → n²/16 → n²"},
     "one_dense": {"n": None, "kind": "automap", "description": "a single dense layer: 2n² → n²"},
-    "fullconv": {"n": None, "kind": "fullconv", "description": "no dense layers; encoder–decoder, ≈ seed's parameters"}
+    "fullconv": {"n": None, "kind": "fullconv", "description": "no dense layers; encoder–decoder, ≈ greenberg's parameters"}
 }
 
 
@@ -88,7 +91,7 @@ def _check_filters(conv_filters: int) -> None:
 def variant_fc_widths(name: str, n: int) -> list[int]:
     """Widths of the dense layers of variant ``name`` at grid size ``n`` (``[]`` for ``fullconv``)."""
     _check_variant(name, n)
-    if name in ("seed-201m", "seed"):
+    if name in ("greenberg-201m", "greenberg"):
         return [max(1, n * n // 4), n * n]
     if name in ("original-806m", "original"):
         return [n * n, n * n]
@@ -152,8 +155,8 @@ def _fullconv_filters(n: int, base: int) -> tuple[list[int], list[int]]:
 
 
 def fullconv_base_width(n: int) -> int:
-    """Base width (multiple of 4, 4 … 2048) of ``fullconv`` whose count is closest to ``seed``'s."""
-    target = count_params("seed", n)
+    """Base width (multiple of 4, 4 … 2048) of ``fullconv`` whose count is closest to ``greenberg``'s."""
+    target = count_params("greenberg", n)
     return min(range(4, 2049, 4), key=lambda base: abs(sum(_params(s) for s in _specs("fullconv", n, base)) - target))
 
 
@@ -252,7 +255,7 @@ def build_automap(n: int, fc_widths, l1: float = 1e-6, conv_filters: int = CONV_
 
     ``fc_widths``: widths of the tanh dense layers ``dense_1 …``; the last must be ``n²`` (it is
     reshaped to the ``n × n`` grid). ``l1``: L1 activity regularisation on ``conv_2`` (0 = none).
-    ``dc_phase``: an :class:`AlignDCPhase` layer first (not in the seed's model).
+    ``dc_phase``: an :class:`AlignDCPhase` layer first (not in the paper's model).
     """
     fc_widths = [int(w) for w in fc_widths]
     if not fc_widths or fc_widths[-1] != n * n:
@@ -291,11 +294,11 @@ def build_variant(variant: str, n: int, l1: float = 1e-6, seed: int | None = Non
                   precision: str = "float32", dc_phase: bool = False) -> keras.Model:
     """Build a named variant at grid size ``n`` (``seed`` given: ``keras.utils.set_random_seed`` first).
 
-    ``conv_filters``: width of the conv tail (the seed: 64). ``fullconv``'s encoder–decoder keeps
+    ``conv_filters``: width of the conv tail (the paper: 64). ``fullconv``'s encoder–decoder keeps
     its own widths; only its tail follows ``conv_filters``. ``precision``: a key of
     :data:`PRECISIONS`; the layers keep it (also when saved and loaded), and Keras's global policy
     is left as it was. ``dc_phase``: start with :class:`AlignDCPhase` (no weights, so parameter
-    counts do not change; the seed's model has none).
+    counts do not change; the paper's model has none).
     """
     if not isinstance(dc_phase, bool):
         raise ValueError(f"dc_phase must be True or False, got {dc_phase!r}")

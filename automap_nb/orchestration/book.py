@@ -21,7 +21,7 @@ What the reader sees is settled while staging (:func:`stage_sources`):
   paths) and the notebook's own defaults cell are removed; the validation cell after them is
   collapsed; results that are only the repr of a path (``PosixPath('/tmp/…')``) are dropped
   (:func:`tidy_notebook`);
-- **quoted numbers and the edition**: :mod:`automap_nb.reference` (numbers quoted from the seed
+- **quoted numbers and the edition**: :mod:`automap_nb.reference` (numbers quoted from the paper
   and fastMRI) and :mod:`automap_nb.orchestration.edition` (how this edition was built, read from the run's
   files) become MyST substitutions, ``{{ key }}`` in any page.
 """

@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_book)
 
     p = sub.add_parser("bench", help="training, inference and input-pipeline throughput of an AUTOMAP variant")
-    p.add_argument("--variant", default="seed")
+    p.add_argument("--variant", default="greenberg")
     p.add_argument("--size", type=int, default=None, help="matrix size n (default: the variant's, else 64)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=10, help="steps per timed run")

@@ -1,7 +1,7 @@
 """How this edition of the book was built, read from the run's own files (``run.json`` and the
 chapters' JSON), for the landing page: its first line (which data, :func:`data_caveat`), the headline
 results, one verdict line per chapter (each chapter's ``verdict``, :func:`verdicts`), the "this edition"
-box and the departures from the seed.
+box and the departures from the paper.
 
 :func:`substitutions` returns ``{key: text}``; ``automap_nb.orchestration.book`` makes them MyST substitutions
 (``{{ edition_profile }}``), so the landing page types no number: every value comes from the run
@@ -141,7 +141,7 @@ def headline_table(results: dict) -> str:
 
 
 def departures_table(run_dir: Path) -> str:
-    """A markdown table of every parameter in which the run departs from the seed's settings (the
+    """A markdown table of every parameter in which the run departs from the paper's settings (the
     ``paper`` profile), gathered from the ``departures`` rows (:func:`automap_nb.orchestration.profiles.departures`)
     that the chapters write into their ``NN_name.json``, with the chapters each one applies to. A
     parameter that ran with the same value in several chapters is one row; a chapter JSON without
@@ -162,13 +162,13 @@ def departures_table(run_dir: Path) -> str:
                 raise EditionError(f"{path.name}: a departures row without 'parameter' or 'this run'") from None
             entry["chapters"].append(path.name[:2])
     if not merged:
-        return "None: this run used the seed's settings (the `paper` profile) throughout."
+        return "None: this run used the paper's settings (the `paper` profile) throughout."
     # three columns, so that the long "why" and "cost" texts get most of the page's width
-    lines = ["| parameter (chapters) | the seed → this run | why, and what it costs |", "| --- | --- | --- |"]
+    lines = ["| parameter (chapters) | the paper → this run | why, and what it costs |", "| --- | --- | --- |"]
     for row in merged.values():
-        seed = row.get("the seed's setting", "")
+        paper = row.get("the paper's setting", "")
         cells = [
-            f"`{row['parameter']}` ({', '.join(row['chapters'])})", f"`{seed}` → `{row['this run']}`",
+            f"`{row['parameter']}` ({', '.join(row['chapters'])})", f"`{paper}` → `{row['this run']}`",
             f"{str(row.get('why', '')).rstrip('.')}. *Cost:* {row.get('cost', '')}"
         ]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")

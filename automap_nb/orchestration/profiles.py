@@ -5,10 +5,10 @@ notebook declares* in its ``parameters`` cell (the runner reads the cell), then 
 overrides. A key that no notebook declares is an error, so a typo never runs silently.
 
 - ``quick``: tiny settings for the test-suite (every chapter in seconds; numbers are meaningless).
-- ``cpu``:   the default for ``make book``: 64² seed-scaled AUTOMAP on the sample data, the whole
+- ``cpu``:   the default for ``make book``: the paper's AUTOMAP scaled to 64² on the sample data, the whole
              ``make book`` within about 10 minutes on 2 cores.
-- ``paper``: the seed's settings (128², ``seed-201m``, batch 32, 300 epochs) for a GPU.
-- ``gpu``:   the GPU edition: 128² ``seed-201m`` on 4,800 compact sample slices, the whole book on
+- ``paper``: the paper's settings (128², ``greenberg-201m``, batch 32, 300 epochs) for a GPU.
+- ``gpu``:   the GPU edition: 128² ``greenberg-201m`` on 4,800 compact sample slices, the whole book on
              one H100 (``KERAS_BACKEND=jax``) within one 15-minute lease (``benchmarks/gpu_edition.sh``).
 """
 
@@ -17,13 +17,13 @@ from __future__ import annotations
 # Values every profile shares; each profile below adds or overrides its own.
 _SHARED: dict[str, object] = {
     "seed": 0,
-    "train_learning_rate": 2e-4,  # 03: the seed's Adam learning rate
+    "train_learning_rate": 2e-4,  # 03: the paper's Adam learning rate
     "train_lr_schedule": "cosine",
     "train_augment": True,
-    "automap_augment": True,  # 06: AUTOMAP's training at 4×/8× with the seed's reflection-tiling crops
-    "train_precision": "float32",  # 03: the seed trained in float32
-    "train_validate_every": 1,  # 03: validation after every epoch, as the seed's Figure 3
-    "train_dc_phase": False,  # 03, 06: the seed's AUTOMAP eats the k-space as it comes
+    "automap_augment": True,  # 06: AUTOMAP's training at 4×/8× with the paper's reflection-tiling crops
+    "train_precision": "float32",  # 03: the paper trained in float32
+    "train_validate_every": 1,  # 03: validation after every epoch, as the paper's Figure 3
+    "train_dc_phase": False,  # 03, 06: the paper's AUTOMAP eats the k-space as it comes
     "study_dc_phase": False,  # 07
     "train_pipeline": "numpy",  # 03, 06 (AUTOMAP): examples built on the host, one at a time
     "study_pipeline": "numpy",  # 07
@@ -32,7 +32,7 @@ _SHARED: dict[str, object] = {
     "unet_learning_rate": 1e-3,
     "unet_augment": False,  # 06: fastMRI's U-Net trains on the slices as they are (benchmarks/unet-augment.md)
     "keep_checkpoints": False,
-    "study_variants": ["original", "seed", "smaller", "one_dense", "fullconv"],
+    "study_variants": ["original", "greenberg", "smaller", "one_dense", "fullconv"],
     "study_accelerations": [1, 4],
     "study_seeds": [0, 1]
 }
@@ -44,7 +44,7 @@ PROFILES: dict[str, dict[str, object]] = {
         # data and preprocessing (01, 02)
         "size": 32,
         # ---- chapters 03-05 (AUTOMAP) ----
-        "train_variant": "seed",  # 03: 32² seed-scaled AUTOMAP
+        "train_variant": "greenberg",  # 03: the paper's AUTOMAP scaled to 32²
         "train_conv_filters": 8,
         "train_dc_phase": True,  # 03, 06, as cpu
         "train_epochs": 2,
@@ -92,7 +92,7 @@ PROFILES: dict[str, dict[str, object]] = {
         **_SHARED,
         "size": 64,
         # ---- chapters 03-05 (AUTOMAP) ----
-        "train_variant": "seed",  # 03: 64² seed-scaled AUTOMAP
+        "train_variant": "greenberg",  # 03: the paper's AUTOMAP scaled to 64²
         "train_conv_filters": 16,  # 03, 06: ≈ 3× the samples/s of 64 filters (benchmarks/learning.md)
         "train_learning_rate": 7e-4,  # 03: the best of 5e-4 … 1.4e-3 on validation (benchmarks/learning-gpu.md)
         "train_lr_schedule": "warmup-cosine",
@@ -110,7 +110,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "train_groups": [[1, 4, 8]],  # 06: one U-Net and one AUTOMAP for all accelerations (budget)
         "automap_init": "chapter03",  # 06: fine-tune chapter 03's model on masked k-space
         "automap_epochs": 30,  # 06: 3,840 samples of fine-tuning on 4×/8× masks
-        "automap_learning_rate": 2e-4,  # 06: the seed's rate; 5e-4 and 1e-3 fine-tune no better (benchmarks/learning-gpu.md)
+        "automap_learning_rate": 2e-4,  # 06: the paper's rate; 5e-4 and 1e-3 fine-tune no better (benchmarks/learning-gpu.md)
         "automap_lr_schedule": "warmup-cosine",
         "automap_augment": False,  # 06: fine-tune on the training slices as they are (benchmarks/learning.md)
         "unet_chans": 16,
@@ -122,9 +122,9 @@ PROFILES: dict[str, dict[str, object]] = {
         "tv_iterations": 100,
         "tv_val_volumes": 3,  # 06: λ tuned on the first 3 val volumes (TV runs one slice at a time on the CPU)
         "study_size": 32,  # 07: prepared 64² data Fourier-cropped to 32²
-        "study_variants": ["seed", "original", "fullconv"],  # 07: the seed's question, FC layers or none (budget)
-        "study_accelerations": [1],  # 07: the seed's task only (budget)
-        "study_epochs": 24,  # 07: 3,072 samples per run: with train_dc_phase, seed and original then beat the mean image
+        "study_variants": ["greenberg", "original", "fullconv"],  # 07: the paper's question, FC layers or none (budget)
+        "study_accelerations": [1],  # 07: the paper's task only (budget)
+        "study_epochs": 24,  # 07: 3,072 samples per run: with train_dc_phase, greenberg and original then beat the mean image
         "study_learning_rate": 1e-3,
         "study_lr_schedule": "warmup-cosine",
         "study_batch_size": 16,
@@ -149,7 +149,7 @@ PROFILES: dict[str, dict[str, object]] = {
     # The book runs as one command with BUDGET_S=570 (benchmarks/gpu_edition.sh). Measured on an H200 on
     # 2026-11-27 (benchmarks/gpu-edition-attempts.md): wheels 10 s, data 49 s, chapter 01 8 s, chapter 02
     # 70 s; chapter 03 on the numpy pipeline kept the GPU 9 % busy and did not finish 40 epochs in 435 s.
-    # On the device pipeline seed-201m trains at 4,347 samples/s (benchmarks/gpu-h200.md), so chapter 03
+    # On the device pipeline greenberg-201m trains at 4,347 samples/s (benchmarks/gpu-h200.md), so chapter 03
     # should take ≈ 60 s of set-up + 40 epochs × 4,256 slices / 4,347 s⁻¹ ≈ 40 s + 2.4-GB checkpoints
     # (7 s to save, 7 s to load). Chapters 04-09 are still estimates (≈ 300 s: 06's TV on the CPU, 07's
     # six runs, 09's four checkpoint loads): ≈ 550 s in all, inside BUDGET_S.
@@ -157,9 +157,9 @@ PROFILES: dict[str, dict[str, object]] = {
         **_SHARED,
         "size": 128,
         # ---- chapters 03-05 (AUTOMAP) ----
-        "train_variant": "seed-201m",  # 03: the seed's model, 201,454,337 parameters at 128²
-        "train_conv_filters": 64,  # the seed's conv tail
-        "train_learning_rate": 5e-4,  # 03: a 60-epoch budget; the seed's 2e-4 learns slowly in short runs
+        "train_variant": "greenberg-201m",  # 03: the paper's model, 201,454,337 parameters at 128²
+        "train_conv_filters": 64,  # the paper's conv tail
+        "train_learning_rate": 5e-4,  # 03: a 60-epoch budget; the paper's 2e-4 learns slowly in short runs
         "train_lr_schedule": "warmup-cosine",
         "train_epochs": 40,  # 03: 170,240 samples (4,256 training slices), ≈ 40 s at 4,347 samples/s
         "train_batch_size": 32,  # 03, 05 (inference batch)
@@ -182,8 +182,8 @@ PROFILES: dict[str, dict[str, object]] = {
         "tv_iterations": 100,
         "tv_val_volumes": 1,  # 06: λ tuned on 1 val volume (32 slices; TV runs on the CPU)
         "study_size": 64,  # 07
-        "study_variants": ["seed", "original", "fullconv"],  # 07: the seed's question, FC layers or none (budget)
-        "study_accelerations": [1],  # 07: the seed's task only (budget)
+        "study_variants": ["greenberg", "original", "fullconv"],  # 07: the paper's question, FC layers or none (budget)
+        "study_accelerations": [1],  # 07: the paper's task only (budget)
         "study_epochs": 4,  # 07: 17,024 samples per run, 6 runs
         "study_learning_rate": 1e-3,
         "study_lr_schedule": "warmup-cosine",
@@ -210,17 +210,17 @@ PROFILES: dict[str, dict[str, object]] = {
         **_SHARED,
         "size": 128,
         # ---- chapters 03-05 (AUTOMAP) ----
-        "train_variant": "seed-201m",  # 03: the seed's model, 201,454,337 parameters at 128²
-        "train_conv_filters": 64,  # the seed's conv tail
-        "train_epochs": 300,  # the seed: 300 epochs, batch 32, Adam 2e-4
+        "train_variant": "greenberg-201m",  # 03: the paper's model, 201,454,337 parameters at 128²
+        "train_conv_filters": 64,  # the paper's conv tail
+        "train_epochs": 300,  # the paper: 300 epochs, batch 32, Adam 2e-4
         "train_batch_size": 32,  # 03, 05 (inference batch)
         "weights_units_shown": 4,  # 04
         "results_examples": 4,  # 05
         # ---- chapters 06-07 (undersampling, architecture study) ----
         "train_groups": [[1], [4, 8]],  # 06: a 1× model, and a 4×/8× model as fastMRI's baseline
-        "automap_init": "scratch",  # 06: AUTOMAP trained from random weights, as the seed's
+        "automap_init": "scratch",  # 06: AUTOMAP trained from random weights, as the paper's
         "automap_epochs": 100,
-        "automap_learning_rate": 2e-4,  # the seed's
+        "automap_learning_rate": 2e-4,  # the paper's
         "automap_lr_schedule": "cosine",
         "unet_chans": 32,  # fastMRI's U-Net
         "unet_residual": False,
@@ -270,22 +270,22 @@ SAMPLE_DATA = {
     "gpu": {"volumes": 150, "slices": 32, "split": [0.9, 0.05, 0.05], "compact": True, "parallel": True}
 }
 
-# ---- departures from the seed ------------------------------------------------------------------
+# ---- departures from the paper -----------------------------------------------------------------
 
-#: Why a profile may set a parameter differently from ``paper`` (the seed's settings), and what that
+#: Why a profile may set a parameter differently from ``paper`` (the paper's settings), and what that
 #: costs. Every key on which ``cpu`` differs from ``paper`` has an entry (a test checks it); the
 #: chapters glue :func:`departures` of their own parameter values, so the table shows what ran.
 DEPARTURES: dict[str, tuple[str, str]] = {
-    "size": ("a 128² seed-201m is far too slow to train on a few CPU cores",
+    "size": ("a 128² greenberg-201m is far too slow to train on a few CPU cores",
              "4× fewer pixels, less detail; PSNR values are not comparable with 128² ones"),
-    "train_variant": ("seed-201m exists at 128² only; `seed` keeps its width ratios (2n² → n²/4 → n²) at any n",
+    "train_variant": ("greenberg-201m exists at 128² only; `greenberg` keeps its width ratios (2n² → n²/4 → n²) at any n",
                       "none in design; fewer parameters because n is smaller"),
     "train_conv_filters": ("the 5×5 64→64 convolution is almost all of the arithmetic at small n; a narrower tail "
                            "sees several times more samples per second (benchmarks/learning.md)",
                            "a conv tail with less capacity to refine the image (PSNR at equal samples: "
                            "benchmarks/learning.md)"),
     "train_epochs": ("the wall-clock budget of the whole book on 2 CPU cores",
-                     "the cpu profile sees 81,920 samples instead of the seed's ≈ 15.4 million; more helps: the same "
+                     "the cpu profile sees 81,920 samples instead of the paper's ≈ 15.4 million; more helps: the same "
                      "schedule over 800 epochs scored 26.53 dB on validation against 640's 26.03 (seed 0, "
                      "benchmarks/learning.md, on the earlier 16-volume sample data)"),
     "train_batch_size": ("each optimizer step updates all 12,595,649 weights of the 64² model (12,588,032 of them in the "
@@ -295,10 +295,10 @@ DEPARTURES: dict[str, tuple[str, str]] = {
                          "1.1-3.2 and 0.6-1.8)",
                          "none measured: at an equal 102,400 samples and lr 1e-3, batch 64 scored 21.98 dB on the test "
                          "split against batch 32's 21.39 (mean of 2 seeds; benchmarks/learning-gpu.md)"),
-    "train_learning_rate": ("at the seed's 2e-4 the network is still close to the mean image when the budget ends; of "
+    "train_learning_rate": ("at the paper's 2e-4 the network is still close to the mean image when the budget ends; of "
                             "5e-4, 7e-4, 1e-3 and 1.4e-3 at 102,400 samples, 7e-4 scored best on validation (23.25 dB "
                             "against 22.59 for 1.4e-3, mean of 2 seeds; test split 22.24 against 21.52; "
-                            "benchmarks/learning-gpu.md)", "none measured at this budget; the seed's rate may suit long runs"),
+                            "benchmarks/learning-gpu.md)", "none measured at this budget; the paper's rate may suit long runs"),
     "train_precision": ("'auto' computes in bfloat16 (weights, optimizer state, loss and L1 penalty stay float32) "
                         "where the CPU has bfloat16 instructions, for more samples per second; elsewhere float32. "
                         "No controlled comparison is recorded: benchmarks/learning.md (64² model, 16 filters, batch 32, "
@@ -318,13 +318,13 @@ DEPARTURES: dict[str, tuple[str, str]] = {
                        "it, test split 24.28 against 22.24 (benchmarks/learning.md, on the earlier 16-volume sample data: "
                        "10 validation and 20 test slices)",
                        "a network that no longer sees the global phase: it cannot be compared weight for weight with "
-                       "the seed's, and a perturbation of the DC coefficient also turns the rest of the input"),
-    "train_lr_schedule": ("a short linear warm-up lets the higher rate start stably; the seed's schedule is "
+                       "the paper's, and a perturbation of the DC coefficient also turns the rest of the input"),
+    "train_lr_schedule": ("a short linear warm-up lets the higher rate start stably; the paper's schedule is "
                           "a falling curve whose form it does not give", "none measured"),
     "automap_init": ("reuses chapter 03's trained AUTOMAP instead of training a second one from scratch",
                      "AUTOMAP at 4×/8× starts from a network trained on fully sampled k-space"),
     "automap_epochs": ("the wall-clock budget", "AUTOMAP at 4×/8× is fine-tuned briefly, not trained to convergence"),
-    "automap_learning_rate": ("the seed's rate learns too slowly for this budget", "none measured"),
+    "automap_learning_rate": ("the paper's rate learns too slowly for this budget", "none measured"),
     "automap_augment": ("fine-tuning chapter 03's model on the training slices as they are, without the reflection-tiling "
                         "crops: +1.0 dB at 4× and +0.8 dB at 8× on validation over fine-tuning with them (3 seeds, "
                         "benchmarks/learning.md, tune-dc-phase-no-augment)",
@@ -339,21 +339,21 @@ DEPARTURES: dict[str, tuple[str, str]] = {
     "tv_iterations": ("the wall-clock budget (fastMRI's BART baseline runs 200)", "TV is less converged"),
     "tv_val_volumes": ("the wall-clock budget: TV solves one slice at a time on the CPU for every λ of the grid and "
                        "every acceleration, so λ is tuned on the first few validation volumes (0: all of them, when "
-                       "the split is that small)", "λ is chosen on fewer slices than the seed's setting"),
+                       "the split is that small)", "λ is chosen on fewer slices than the paper's setting"),
     "train_groups": ("one AUTOMAP and one U-Net for all accelerations saves a training run each",
                      "the 1× model also serves 4× and 8×"),
     "study_size": ("the wall-clock budget", "the study runs at a coarser grid than chapter 03"),
     "study_epochs": ("the wall-clock budget", "short budgets favour variants that learn fast"),
-    "study_learning_rate": ("the seed's rate learns too slowly for this budget", "none measured"),
+    "study_learning_rate": ("the paper's rate learns too slowly for this budget", "none measured"),
     "study_lr_schedule": ("as chapter 03", "none measured"),
     "study_batch_size": ("smaller batches give more optimizer steps in a short budget", "none measured"),
     "study_conv_filters": ("as chapter 03's conv filters", "as chapter 03's conv filters"),
     "study_dc_phase": ("as chapter 03's `train_dc_phase`: every variant sees k-space with its DC phase removed",
                        "as chapter 03's `train_dc_phase`"),
-    "study_variants": ("the wall-clock budget: the three variants that answer the seed's question (two FC designs "
+    "study_variants": ("the wall-clock budget: the three variants that answer the paper's question (two FC designs "
                        "and none)", "the narrower and single-layer FC variants are not studied"),
     "study_accelerations": ("the wall-clock budget: each acceleration is one more training run per variant and seed",
-                            "the study answers the seed's fully sampled question only"),
+                            "the study answers the paper's fully sampled question only"),
     "study_seeds": ("the wall-clock budget: each seed is one more training run per cell",
                     "fewer seeds give a rougher estimate of the spread"),
     # ---- chapters 08-09 (stability, transfer) ----
@@ -367,8 +367,8 @@ DEPARTURES: dict[str, tuple[str, str]] = {
     "transfer_batch_size": ("smaller batches give more optimizer steps in a short budget", "none measured"),
     "transfer_epochs": ("the wall-clock budget: four runs of the chapter 03 network",
                         "each mode sees a few thousand samples at most: early learning only"),
-    "transfer_learning_rate": ("as chapter 03: the seed's rate learns too slowly for this budget", "none measured"),
-    "train_pipeline": ("the host-side numpy pipeline kept an H200 7-15 % busy on the seed-201m model at 128² "
+    "transfer_learning_rate": ("as chapter 03: the paper's rate learns too slowly for this budget", "none measured"),
+    "train_pipeline": ("the host-side numpy pipeline kept an H200 7-15 % busy on the greenberg-201m model at 128² "
                        "(2026-11-27); on the device: 4,347 samples/s (benchmarks/gpu-edition-attempts.md)",
                        "none to the method: the same crops, masks and order, float32 rounding of the FFT aside "
                        "(tests/test_pipeline.py)"),
@@ -380,8 +380,8 @@ DEPARTURES: dict[str, tuple[str, str]] = {
 PROFILE_DEPARTURES: dict[str, dict[str, tuple[str, str]]] = {
     "gpu": {
         "train_epochs": ("the whole book on one H100 within one 15-minute lease (the arithmetic is in profiles.py)",
-                         "≈ 170,000 samples seen instead of the seed's ≈ 15.4 million (1.1 %): not converged"),
-        "train_learning_rate": ("a 40-epoch budget: on CPU the seed's rate stayed near the mean image in short runs "
+                         "≈ 170,000 samples seen instead of the paper's ≈ 15.4 million (1.1 %): not converged"),
+        "train_learning_rate": ("a 40-epoch budget: on CPU the paper's rate stayed near the mean image in short runs "
                                 "(benchmarks/learning.md)", "not measured on a GPU"),
         "automap_epochs": ("the 15-minute budget", "AUTOMAP at 4×/8× is fine-tuned briefly, not trained to convergence"),
         "unet_residual": ("a plain U-Net stayed below zero-filled in the CPU edition's short budget",
@@ -392,7 +392,7 @@ PROFILE_DEPARTURES: dict[str, dict[str, tuple[str, str]]] = {
         "train_dc_phase": ("as the cpu profile: a slice's global phase carries nothing its magnitude target needs; "
                            "measured on 2 CPU cores at 64² (benchmarks/learning.md), not yet on a GPU at 128²",
                            "a network that no longer sees the global phase: it cannot be compared weight for weight with "
-                           "the seed's")
+                           "the paper's")
     }
 }
 
@@ -401,7 +401,7 @@ PROFILE_ENV = "AUTOMAP_NB_PROFILE"
 
 
 def departures(values: dict, reference: str = "paper", profile: str | None = None) -> list[dict]:
-    """Rows ``{parameter, the seed's setting, this run, why, cost}`` for every key of ``values``
+    """Rows ``{parameter, the paper's setting, this run, why, cost}`` for every key of ``values``
     (a chapter's parameters as it ran) whose value differs from profile ``reference``.
 
     Keys that ``reference`` does not set (paths, the profile name) are skipped. A differing key
@@ -411,16 +411,16 @@ def departures(values: dict, reference: str = "paper", profile: str | None = Non
     """
     import os
 
-    seed = PROFILES[reference]
+    paper = PROFILES[reference]
     profile = profile if profile is not None else os.environ.get(PROFILE_ENV, "")
     reasons = {**DEPARTURES, **PROFILE_DEPARTURES.get(profile, {})}
     rows = []
     for key, value in values.items():
-        if key not in seed or seed[key] == value:
+        if key not in paper or paper[key] == value:
             continue
         why, cost = reasons.get(key, ("(not documented)", "(not documented)"))
         rows.append({
-            "parameter": key, "the seed's setting": repr(seed[key]), "this run": repr(value), "why": why or "(not documented)",
+            "parameter": key, "the paper's setting": repr(paper[key]), "this run": repr(value), "why": why or "(not documented)",
             "cost": cost or "(not documented)"
         })
     return rows
@@ -428,16 +428,16 @@ def departures(values: dict, reference: str = "paper", profile: str | None = Non
 
 def departures_markdown(rows: list[dict]) -> str:
     """A Markdown table of :func:`departures` rows (full text, no truncation), or a sentence when
-    the run used the seed's settings throughout. Three columns (parameter, the seed's setting →
+    the run used the paper's settings throughout. Three columns (parameter, the paper's setting →
     this run, why and what it costs), as the landing page's (:func:`automap_nb.orchestration.edition.departures_table`),
     so that the long texts get most of the page's width and the table fits the page."""
     if not rows:
-        return "None: this run used the seed's settings (the `paper` profile) throughout."
-    lines = ["| parameter | the seed → this run | why, and what it costs |", "| --- | --- | --- |"]
+        return "None: this run used the paper's settings (the `paper` profile) throughout."
+    lines = ["| parameter | the paper → this run | why, and what it costs |", "| --- | --- | --- |"]
     for row in rows:
-        why, seed = str(row["why"]), row["the seed's setting"]
+        why, paper = str(row["why"]), row["the paper's setting"]
         cells = [
-            f"`{row['parameter']}`", f"`{seed}` → `{row['this run']}`",
+            f"`{row['parameter']}`", f"`{paper}` → `{row['this run']}`",
             f"{why}{'' if why.endswith('.') else '.'} *Cost:* {row['cost']}"
         ]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
