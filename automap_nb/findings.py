@@ -70,185 +70,8 @@ def inconclusive_sentence(result: Learned, what: str) -> str:
             f"({result.reason}), so its behaviour says little about a model that has learned the transform")
 
 
-# ---- chapters 05 (results) and 06 (undersampling baselines) ------------------------------------------
-
-
-def _ch05_capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _outcome_text(c: Comparison) -> str:
-    """``"AUTOMAP better"``, ``"no difference shown"``, ``"too few volumes"`` or ``"undefined"``."""
-    if c.winner is not None:
-        return f"{c.winner} better"
-    return "no difference shown" if c.outcome == "none" else c.outcome
-
-
-def comparison_cell(c: Comparison, unit: bool = True) -> str:
-    """A table cell: ``"+1.20 dB (+0.90 to +1.50): AUTOMAP better"`` (the interval at the comparison's
-    confidence); ``unit=False`` leaves out the unit."""
-    _, fmt = METRIC_LABELS[c.metric]
-    fmt_bare = fmt.replace(" dB", "")
-    if c.outcome == "undefined":
-        return "undefined (a non-finite value)"
-    if c.outcome == "too few volumes":
-        return f"{fmt.format(c.difference)} (no interval): too few volumes"
-    head = (fmt if unit else fmt_bare).format(c.difference)
-    return f"{head} ({fmt_bare.format(c.low)} to {fmt_bare.format(c.high)}): {_outcome_text(c)}"
-
-
-def comparison_rows(comparisons: dict[str, dict[str, Comparison]]) -> list[dict]:
-    """Rows for a table of paired comparisons: ``comparisons`` ``{row label: {metric: Comparison}}``
-    → ``{"compared", one column per metric (:func:`comparison_cell`), "volumes", "split"}``."""
-    rows = []
-    for label, by_metric in comparisons.items():
-        first = next(iter(by_metric.values()))
-        row = {"compared": label}
-        row.update({f"{METRIC_LABELS[m][0]} difference (95 % CI)": comparison_cell(c) for m, c in by_metric.items()})
-        rows.append({**row, "volumes": first.volumes, "split": first.split})
-    return rows
-
-
-def pair_finding(comparisons: dict[str, Comparison], exact: str | None = None) -> str:
-    """One compared pair: its PSNR sentence, then whether the metrics agree (no final period). When one
-    of the two is ``exact`` (or has an infinite PSNR), it is said to be exact, not a method to beat."""
-    psnr = comparisons["psnr"]
-    if exact not in (psnr.a, psnr.b) and psnr.outcome == "undefined":
-        exact = psnr.b if psnr.mean_b == float("inf") else psnr.a
-    if exact in (psnr.a, psnr.b):
-        return (f"{exact} is exact here (the inverse FFT of fully sampled k-space): it is not a method to beat, and "
-                f"{psnr.a if exact == psnr.b else psnr.b} is not compared with it")
-    return f"{comparison_sentence(psnr)}; {agreement_sentence(comparisons)}"
-
-
-def pairs_markdown(comparisons: dict[str, dict[str, Comparison]], indent: str = "", exact: str | None = None) -> str:
-    """A Markdown list, one item per compared pair (``{label: {metric: Comparison}}``): :func:`pair_finding`."""
-    return "\n".join(f"{indent}- {_ch05_capital(pair_finding(c, exact))}." for c in comparisons.values())
-
-
-def results_verdict(result: Learned) -> str:
-    """Chapter 05's verdict line: the learned rule's sentence, opened by "Inconclusive at this budget"
-    when the model did not pass it."""
-    sentence = learned_sentence(result)
-    return f"{_ch05_capital(sentence)}." if result.passed else f"Inconclusive at this budget: {sentence}."
-
-
-def undersampling_findings(result: Learned, comparisons: dict, exact: dict | None = None, model: str = "AUTOMAP") -> str:
-    """Chapter 06's findings, Markdown: the learned rule on ``model`` first; then, per acceleration
-    (``comparisons`` ``{acc_key: {pair: {metric: Comparison}}}``), one item per compared pair
-    (:func:`pair_finding`; ``exact`` ``{acc_key: the exact method's name}``). When ``model`` did not
-    pass the rule its pairs are not stated as findings."""
-    lines = [f"- {_ch05_capital(learned_sentence(result))}."]
-    if not result.passed:
-        lines.append(f"- {_ch05_capital(inconclusive_sentence(result, f'{model} against the other methods'))}; "
-                     "its comparisons stay in the table and the figure, without a verdict.")
-    for key, by_pair in comparisons.items():
-        first = next(iter(next(iter(by_pair.values())).values()))
-        lines.append(f"- **{key}** ({first.volumes} {first.split} volumes, paired):")
-        stated = {p: c for p, c in by_pair.items() if result.passed or model not in (c["psnr"].a, c["psnr"].b)}
-        lines.append(pairs_markdown(stated, "  ", (exact or {}).get(key)))
-    return "\n".join(lines)
-
-
-def undersampling_verdict(result: Learned, comparisons: dict, pairs, model: str = "AUTOMAP") -> str:
-    """Chapter 06's verdict line: the PSNR differences of ``pairs`` (keys of ``comparisons[acc_key]``)
-    at every acceleration with their 95 % intervals, and where the metrics disagree; the pairs with
-    ``model`` are replaced by "inconclusive at this budget" when it did not pass the learned rule."""
-    first = next(iter(next(iter(next(iter(comparisons.values())).values())).values()))
-    parts, disagree = [], []
-    for key, by_pair in comparisons.items():
-        shown = [by_pair[p] for p in pairs if result.passed or model not in (by_pair[p]["psnr"].a, by_pair[p]["psnr"].b)]
-        if shown:
-            parts.append(f"at {key} " + ", ".join(f"{c['psnr'].a} − {c['psnr'].b} {comparison_cell(c['psnr'])}" for c in shown))
-        disagree += [f"{c['psnr'].a} against {c['psnr'].b} at {key}" for c in shown if agreement(c) == "disagree"]
-    head = "" if result.passed else (f"{model} against the other methods is inconclusive at this budget ({model} did not "
-                                     f"pass the learned rule: {result.reason}; gain {interval_text(result.gain)}). ")
-    body = (f"PSNR differences on {first.volumes} {first.split} volumes (95 % CI): " + "; ".join(parts) + "." if parts else "")
-    tail = (" PSNR, SSIM and NMSE disagree on " + ", ".join(disagree) + "." if disagree else "")
-    return (head + body + tail).strip()
-
-
-# --- Chapters 07 (architecture study) and 09 (transfer): several models judged by the one rule ---
-
-
 def _capital(sentence: str) -> str:
     return sentence[:1].upper() + sentence[1:]
-
-
-def gains_text(results: list[Learned]) -> str:
-    """The PSNR gains over the mean training image of several models, compactly, one interval each:
-    ``"greenberg at 1x +0.95 dB (+0.71 to +1.18), original at 1x +1.59 dB (+1.30 to +1.90); 95 % CIs, 9 val volumes"``."""
-    fmt = METRIC_LABELS["psnr"][1]
-    parts = []
-    for r in results:
-        g = r.gain
-        if g.outcome in ("too few volumes", "undefined"):
-            parts.append(f"{r.model} {interval_text(g)}")
-        else:
-            parts.append(f"{r.model} {fmt.format(g.difference)} ({fmt.format(g.low)} to {fmt.format(g.high)})")
-    volumes = sorted({r.gain.volumes for r in results})
-    first = results[0].gain
-    return (f"{', '.join(parts)}; {100 * first.confidence:.0f} % CIs, "
-            f"{'/'.join(map(str, volumes))} {first.split} volumes")
-
-
-def none_passed_sentence(results: list[Learned], what: str, kind: str = "models") -> str:
-    """Why ``what`` is inconclusive when none of several ``kind`` passed the rule, with their gains (no final period)."""
-    return (f"{what} is inconclusive at this budget: none of the {len(results)} {kind} passed the learned rule on "
-            f"{results[0].split} (PSNR gain over the mean training image: {gains_text(results)}; the rule asks the whole "
-            f"interval to lie at or above {results[0].margin_db:g} dB), so their order says little about models that "
-            "have learned the transform")
-
-
-def architecture_verdict(learned: dict[str, Learned], comparisons: list[dict[str, Comparison]]) -> str:
-    """Chapter 07's one-line verdict: ``learned`` per variant (:func:`automap_nb.experiments.architecture.learned_by_cell`),
-    ``comparisons`` of the variants that passed (:func:`~automap_nb.experiments.architecture.compare_learned`)."""
-    results = list(learned.values())
-    passed = [r for r in results if r.passed]
-    others = [r for r in results if not r.passed]
-    if not passed:
-        return none_passed_sentence(results, "The ranking of the architecture variants", "variants") + "."
-    head = (f"{len(passed)} of {len(results)} variants passed the learned rule on {passed[0].split} "
-            f"({gains_text(passed)})")
-    if others:
-        head += f"; the others did not and are not ranked ({gains_text(others)})"
-    if not comparisons:
-        return head + "; no two variants that passed share an acceleration, so there is nothing to rank."
-    return head + "; " + "; ".join(comparison_sentence(c["psnr"]) for c in comparisons) + "."
-
-
-def transfer_verdict(learned: dict[str, Learned], comparisons: dict[str, dict[str, Comparison]], reference: str = "scratch",
-                     unit: str = "picture") -> str:
-    """Chapter 09's one-line verdict on transfer. ``learned``: the rule per mode; ``comparisons``:
-    each mode that passed against ``reference`` (training from scratch), made only when both passed.
-    Transfer is answered only when the reference learned: without it there is nothing to reach sooner."""
-    ref = learned[reference]
-    modes = [r for m, r in learned.items() if m != reference]
-    note = f"; each {ref.split} {unit} counts as one volume"
-    if not ref.passed:
-        return (inconclusive_sentence(ref, "Whether starting from chapter 03's weights helps") +
-                f"; without a reference that learned there is no answer (PSNR gain over the mean training image: "
-                f"{gains_text(list(learned.values()))}){note}.")
-    if not comparisons:
-        return (f"No: {ref.model} passed the learned rule on {ref.split} ({interval_text(ref.gain)}) but no transfer mode "
-                f"did ({gains_text(modes)}){note}.")
-    psnr = [c["psnr"] for c in comparisons.values()]
-    answer = "Yes" if any(c.winner == c.a for c in psnr) else "No" if all(c.winner == c.b for c in psnr) else "Not shown"
-    text = f"{answer}: " + "; ".join(comparison_sentence(c) for c in psnr)
-    left = [r for m, r in learned.items() if m != reference and m not in comparisons]
-    if left:
-        text += f"; {', '.join(r.model for r in left)} did not pass the learned rule and were not compared"
-    return text + note + "."
-
-
-def study_bullets(learned: dict[str, Learned], comparisons: list[dict[str, Comparison]]) -> str:
-    """Chapters 07 and 09's findings as a Markdown list: the rule's sentence for every model, then one
-    item per compared pair with its PSNR, SSIM and NMSE sentences and whether the metrics agree."""
-    lines = [f"- {_capital(learned_sentence(r))}." for r in learned.values()]
-    for comps in comparisons:
-        sentences = [comparison_sentence(c) for c in comps.values()] + [agreement_sentence(comps)]
-        lines.append(f"- {_capital('; '.join(sentences))}.")
-    return "\n".join(lines)
 
 
 # ---- chapters 01-02 (data exploration, preprocessing): what the data are and how they were split ----
@@ -379,3 +202,176 @@ def ch04_ring_sentence(layer: str, element: str, ring: dict) -> str:
             f"peak, holds {ring['area_ring']:.1%} of the {element}s and {ring['share_ring']:.1%} of the change "
             f"({ring['density_ring']:.1f}× the uniform density), with {ring['share_inside']:.1%} of the change inside it "
             f"and {ring['share_outside']:.1%} outside")
+
+
+# ---- chapters 05 (results) and 06 (undersampling baselines) ------------------------------------------
+
+
+def _outcome_text(c: Comparison) -> str:
+    """``"AUTOMAP better"``, ``"no difference shown"``, ``"too few volumes"`` or ``"undefined"``."""
+    if c.winner is not None:
+        return f"{c.winner} better"
+    return "no difference shown" if c.outcome == "none" else c.outcome
+
+
+def comparison_cell(c: Comparison, unit: bool = True) -> str:
+    """A table cell: ``"+1.20 dB (+0.90 to +1.50): AUTOMAP better"`` (the interval at the comparison's
+    confidence); ``unit=False`` leaves out the unit."""
+    _, fmt = METRIC_LABELS[c.metric]
+    fmt_bare = fmt.replace(" dB", "")
+    if c.outcome == "undefined":
+        return "undefined (a non-finite value)"
+    if c.outcome == "too few volumes":
+        return f"{fmt.format(c.difference)} (no interval): too few volumes"
+    head = (fmt if unit else fmt_bare).format(c.difference)
+    return f"{head} ({fmt_bare.format(c.low)} to {fmt_bare.format(c.high)}): {_outcome_text(c)}"
+
+
+def comparison_rows(comparisons: dict[str, dict[str, Comparison]]) -> list[dict]:
+    """Rows for a table of paired comparisons: ``comparisons`` ``{row label: {metric: Comparison}}``
+    → ``{"compared", one column per metric (:func:`comparison_cell`), "volumes", "split"}``."""
+    rows = []
+    for label, by_metric in comparisons.items():
+        first = next(iter(by_metric.values()))
+        row = {"compared": label}
+        row.update({f"{METRIC_LABELS[m][0]} difference (95 % CI)": comparison_cell(c) for m, c in by_metric.items()})
+        rows.append({**row, "volumes": first.volumes, "split": first.split})
+    return rows
+
+
+def pair_finding(comparisons: dict[str, Comparison], exact: str | None = None) -> str:
+    """One compared pair: its PSNR sentence, then whether the metrics agree (no final period). When one
+    of the two is ``exact`` (or has an infinite PSNR), it is said to be exact, not a method to beat."""
+    psnr = comparisons["psnr"]
+    if exact not in (psnr.a, psnr.b) and psnr.outcome == "undefined":
+        exact = psnr.b if psnr.mean_b == float("inf") else psnr.a
+    if exact in (psnr.a, psnr.b):
+        return (f"{exact} is exact here (the inverse FFT of fully sampled k-space): it is not a method to beat, and "
+                f"{psnr.a if exact == psnr.b else psnr.b} is not compared with it")
+    return f"{comparison_sentence(psnr)}; {agreement_sentence(comparisons)}"
+
+
+def pairs_markdown(comparisons: dict[str, dict[str, Comparison]], indent: str = "", exact: str | None = None) -> str:
+    """A Markdown list, one item per compared pair (``{label: {metric: Comparison}}``): :func:`pair_finding`."""
+    return "\n".join(f"{indent}- {_capital(pair_finding(c, exact))}." for c in comparisons.values())
+
+
+def results_verdict(result: Learned) -> str:
+    """Chapter 05's verdict line: the learned rule's sentence, opened by "Inconclusive at this budget"
+    when the model did not pass it."""
+    sentence = learned_sentence(result)
+    return f"{_capital(sentence)}." if result.passed else f"Inconclusive at this budget: {sentence}."
+
+
+def undersampling_findings(result: Learned, comparisons: dict, exact: dict | None = None, model: str = "AUTOMAP") -> str:
+    """Chapter 06's findings, Markdown: the learned rule on ``model`` first; then, per acceleration
+    (``comparisons`` ``{acc_key: {pair: {metric: Comparison}}}``), one item per compared pair
+    (:func:`pair_finding`; ``exact`` ``{acc_key: the exact method's name}``). When ``model`` did not
+    pass the rule its pairs are not stated as findings."""
+    lines = [f"- {_capital(learned_sentence(result))}."]
+    if not result.passed:
+        lines.append(f"- {_capital(inconclusive_sentence(result, f'{model} against the other methods'))}; "
+                     "its comparisons stay in the table and the figure, without a verdict.")
+    for key, by_pair in comparisons.items():
+        first = next(iter(next(iter(by_pair.values())).values()))
+        lines.append(f"- **{key}** ({first.volumes} {first.split} volumes, paired):")
+        stated = {p: c for p, c in by_pair.items() if result.passed or model not in (c["psnr"].a, c["psnr"].b)}
+        lines.append(pairs_markdown(stated, "  ", (exact or {}).get(key)))
+    return "\n".join(lines)
+
+
+def undersampling_verdict(result: Learned, comparisons: dict, pairs, model: str = "AUTOMAP") -> str:
+    """Chapter 06's verdict line: the PSNR differences of ``pairs`` (keys of ``comparisons[acc_key]``)
+    at every acceleration with their 95 % intervals, and where the metrics disagree; the pairs with
+    ``model`` are replaced by "inconclusive at this budget" when it did not pass the learned rule."""
+    first = next(iter(next(iter(next(iter(comparisons.values())).values())).values()))
+    parts, disagree = [], []
+    for key, by_pair in comparisons.items():
+        shown = [by_pair[p] for p in pairs if result.passed or model not in (by_pair[p]["psnr"].a, by_pair[p]["psnr"].b)]
+        if shown:
+            parts.append(f"at {key} " + ", ".join(f"{c['psnr'].a} − {c['psnr'].b} {comparison_cell(c['psnr'])}" for c in shown))
+        disagree += [f"{c['psnr'].a} against {c['psnr'].b} at {key}" for c in shown if agreement(c) == "disagree"]
+    head = "" if result.passed else (f"{model} against the other methods is inconclusive at this budget ({model} did not "
+                                     f"pass the learned rule: {result.reason}; gain {interval_text(result.gain)}). ")
+    body = (f"PSNR differences on {first.volumes} {first.split} volumes (95 % CI): " + "; ".join(parts) + "." if parts else "")
+    tail = (" PSNR, SSIM and NMSE disagree on " + ", ".join(disagree) + "." if disagree else "")
+    return (head + body + tail).strip()
+
+
+# --- Chapters 07 (architecture study) and 09 (transfer): several models judged by the one rule ---
+
+
+def gains_text(results: list[Learned]) -> str:
+    """The PSNR gains over the mean training image of several models, compactly, one interval each:
+    ``"greenberg at 1x +0.95 dB (+0.71 to +1.18), original at 1x +1.59 dB (+1.30 to +1.90); 95 % CIs, 9 val volumes"``."""
+    fmt = METRIC_LABELS["psnr"][1]
+    parts = []
+    for r in results:
+        g = r.gain
+        if g.outcome in ("too few volumes", "undefined"):
+            parts.append(f"{r.model} {interval_text(g)}")
+        else:
+            parts.append(f"{r.model} {fmt.format(g.difference)} ({fmt.format(g.low)} to {fmt.format(g.high)})")
+    volumes = sorted({r.gain.volumes for r in results})
+    first = results[0].gain
+    return (f"{', '.join(parts)}; {100 * first.confidence:.0f} % CIs, "
+            f"{'/'.join(map(str, volumes))} {first.split} volumes")
+
+
+def none_passed_sentence(results: list[Learned], what: str, kind: str = "models") -> str:
+    """Why ``what`` is inconclusive when none of several ``kind`` passed the rule, with their gains (no final period)."""
+    return (f"{what} is inconclusive at this budget: none of the {len(results)} {kind} passed the learned rule on "
+            f"{results[0].split} (PSNR gain over the mean training image: {gains_text(results)}; the rule asks the whole "
+            f"interval to lie at or above {results[0].margin_db:g} dB), so their order says little about models that "
+            "have learned the transform")
+
+
+def architecture_verdict(learned: dict[str, Learned], comparisons: list[dict[str, Comparison]]) -> str:
+    """Chapter 07's one-line verdict: ``learned`` per variant (:func:`automap_nb.experiments.architecture.learned_by_cell`),
+    ``comparisons`` of the variants that passed (:func:`~automap_nb.experiments.architecture.compare_learned`)."""
+    results = list(learned.values())
+    passed = [r for r in results if r.passed]
+    others = [r for r in results if not r.passed]
+    if not passed:
+        return none_passed_sentence(results, "The ranking of the architecture variants", "variants") + "."
+    head = (f"{len(passed)} of {len(results)} variants passed the learned rule on {passed[0].split} "
+            f"({gains_text(passed)})")
+    if others:
+        head += f"; the others did not and are not ranked ({gains_text(others)})"
+    if not comparisons:
+        return head + "; no two variants that passed share an acceleration, so there is nothing to rank."
+    return head + "; " + "; ".join(comparison_sentence(c["psnr"]) for c in comparisons) + "."
+
+
+def transfer_verdict(learned: dict[str, Learned], comparisons: dict[str, dict[str, Comparison]], reference: str = "scratch",
+                     unit: str = "picture") -> str:
+    """Chapter 09's one-line verdict on transfer. ``learned``: the rule per mode; ``comparisons``:
+    each mode that passed against ``reference`` (training from scratch), made only when both passed.
+    Transfer is answered only when the reference learned: without it there is nothing to reach sooner."""
+    ref = learned[reference]
+    modes = [r for m, r in learned.items() if m != reference]
+    note = f"; each {ref.split} {unit} counts as one volume"
+    if not ref.passed:
+        return (inconclusive_sentence(ref, "Whether starting from chapter 03's weights helps") +
+                f"; without a reference that learned there is no answer (PSNR gain over the mean training image: "
+                f"{gains_text(list(learned.values()))}){note}.")
+    if not comparisons:
+        return (f"No: {ref.model} passed the learned rule on {ref.split} ({interval_text(ref.gain)}) but no transfer mode "
+                f"did ({gains_text(modes)}){note}.")
+    psnr = [c["psnr"] for c in comparisons.values()]
+    answer = "Yes" if any(c.winner == c.a for c in psnr) else "No" if all(c.winner == c.b for c in psnr) else "Not shown"
+    text = f"{answer}: " + "; ".join(comparison_sentence(c) for c in psnr)
+    left = [r for m, r in learned.items() if m != reference and m not in comparisons]
+    if left:
+        text += f"; {', '.join(r.model for r in left)} did not pass the learned rule and were not compared"
+    return text + note + "."
+
+
+def study_bullets(learned: dict[str, Learned], comparisons: list[dict[str, Comparison]]) -> str:
+    """Chapters 07 and 09's findings as a Markdown list: the rule's sentence for every model, then one
+    item per compared pair with its PSNR, SSIM and NMSE sentences and whether the metrics agree."""
+    lines = [f"- {_capital(learned_sentence(r))}." for r in learned.values()]
+    for comps in comparisons:
+        sentences = [comparison_sentence(c) for c in comps.values()] + [agreement_sentence(comps)]
+        lines.append(f"- {_capital('; '.join(sentences))}.")
+    return "\n".join(lines)

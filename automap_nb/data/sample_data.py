@@ -4,9 +4,9 @@ fastMRI needs a licence click and cannot be downloaded by the notebooks, so this
 offline and deterministically, a folder of HDF5 files that any fastMRI single-coil reader accepts::
 
     from automap_nb.data.sample_data import build_sample_dataset
-    paths = build_sample_dataset("data/sample", volumes=16, slices=10, seed=0)
+    paths = build_sample_dataset("data/sample", volumes=34, slices=10, seed=0)
 
-or ``automap-nb sample-data --out data/sample --volumes 16 --slices 10``.
+or ``automap-nb sample-data --out data/sample --volumes 34 --slices 10``.
 
 Anatomy
     Real MRI anatomy, not a phantom: the ICBM152 2009a nonlinear symmetric T1 template and its
