@@ -175,28 +175,9 @@ def test_a_killed_rerun_keeps_the_good_notebook_and_the_next_run_puts_the_good_j
 # ---- 3. a full disk while prepare writes -----------------------------------------------------------
 
 
-@pytest.fixture
-def tmpfs(tmp_path):
-    """``tmpfs(size)``: a tmpfs of that size (root only); skipped where mounting is not allowed."""
-    mounted = []
-
-    def mount(size):
-        point = tmp_path / f"mnt{len(mounted)}"
-        point.mkdir()
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True)
-        if result.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
-        mounted.append(point)
-        return point
-
-    yield mount
-    for point in mounted:
-        subprocess.run(["umount", str(point)], check=True)
-
-
 @pytest.mark.parametrize("size", ["8k", "2m"])  # full while HDF5 builds the file / before the data fit
 def test_a_disk_that_fills_while_prepare_writes_is_one_line_and_leaves_nothing(tmp_path, tmpfs, size):
-    data, disk = folder(tmp_path, "data", 3, slices=3), tmpfs(size)
+    data, disk = folder(tmp_path, "data", 3, slices=3), tmpfs(f"size={size}")
     # the up-front free-space check is told the disk is huge, so that the disk fills during the write
     code = ("import collections, shutil, sys\n"
             "shutil.disk_usage = lambda p: collections.namedtuple('u', 'total used free')(2**50, 0, 2**50)\n"

@@ -564,35 +564,16 @@ def test_mixed_folder_names_the_first_bad_file_and_counts_the_rest(tmp_path):
         mri_data.index_folder(data)
 
 
-@pytest.fixture
-def mount_point(tmp_path):
-    """A tmpfs mount (root only); skipped where mounting is not allowed."""
-    point = tmp_path / "mnt"
-    point.mkdir()
-    mounted = []
-
-    def mount(options):
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True)
-        if result.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
-        mounted.append(point)
-        return point
-
-    yield mount
-    for p in mounted:
-        subprocess.run(["umount", str(p)], check=True)
-
-
-def test_read_only_run_folder(tmp_path, mount_point):
+def test_read_only_run_folder(tmp_path, tmpfs):
     data = folder(tmp_path, "data", 3)
-    ro = mount_point("ro,size=1m")
+    ro = tmpfs("ro,size=1m")
     assert_one_line_error(cli("run", "--data-dir", data, "--out", ro / "run", "--quiet"), "--out", "is not writable")
     assert_one_line_error(cli("prepare", "--data-dir", data, "--out", ro / "p.h5", "--quiet"), "--out", "is not writable")
 
 
-def test_full_disk_leaves_nothing_half_written(tmp_path, mount_point):
+def test_full_disk_leaves_nothing_half_written(tmp_path, tmpfs):
     data = folder(tmp_path, "data", 3, slices=3)
-    small = mount_point("size=64k")
+    small = tmpfs("size=64k")
     result = cli("prepare", "--data-dir", data, "--out", small / "sub" / "prepared.h5", "--size", 64, "--quiet")
     assert_one_line_error(result, "prepared.h5: not enough free space", "MiB free")
     assert list(small.iterdir()) == []  # no temporary file, no folder

@@ -55,7 +55,7 @@ def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size
     """
     import logging
 
-    val = read_split(prepared_path, "val")
+    val = read_split(prepared_path, "val", nonempty=True)
     n = read_header(prepared_path).n
     rows = []
     root = scratch_dir(Path(prepared_path).parent, "07_study")  # in the run folder, not /tmp
