@@ -39,12 +39,13 @@ book: install
 run: install
 	$(CLI) run --profile $(PROFILE) --out $(RUN) $(DATA_ARGS)
 
-# The model, training, resume, device-pipeline, bench and stability-gradient tests again under JAX, the backend of
+# The model (dAUTOMAP too), training, resume, device-pipeline, bench and stability-gradient tests again under JAX, the backend of
 # the GPU machines (they have no TensorFlow); tests/test_distribute.py starts its own JAX process.
 # Left out under JAX to save time (the TensorFlow pass runs them): the two kill -9 tests (a checkpoint's
-# round trip under JAX is still checked), the bench's CLI and arrays-bf16 cases, and the validate_every test.
-JAX_TESTS = tests/test_models.py tests/test_training.py tests/test_pipeline.py tests/test_bench.py tests/test_stability.py
-JAX_SKIP  = not test_kill_9 and not test_cli_writes and not arrays-bf16 and not validate_every
+# round trip under JAX is still checked), the bench's CLI and arrays-bf16 cases, the validate_every test and
+# dAUTOMAP's resume test (its two pipelines still train under JAX).
+JAX_TESTS = tests/test_models.py tests/test_dautomap.py tests/test_training.py tests/test_pipeline.py tests/test_bench.py tests/test_stability.py
+JAX_SKIP  = not test_kill_9 and not test_cli_writes and not arrays-bf16 and not validate_every and not (test_dautomap and resumes)
 
 # Two pytest-xdist workers: most tests wait on a kernel start or a single-threaded step, so two at
 # a time use the two cores better. The quick run (every notebook, quick profile) executes once and

@@ -11,7 +11,8 @@ partitioner insert the collectives; it is implemented for the JAX backend.
 - :func:`model_parallel` with ``model_shards = k``: a 2-D mesh ``("batch", "model")`` of shape
   ``(devices / k, k)``; the dense layers' kernels are split along their output axis over
   ``"model"`` (``dense_i/kernel`` → ``(None, "model")``, ``dense_i/bias`` → ``("model",)``, see
-  :func:`layout_map`); the convolutions (≈ 0.5 M parameters) are replicated; batches are split over
+  :func:`layout_map`); the convolutions (≈ 0.5 M parameters) and dAUTOMAP's transform kernels
+  (``transform_i_*``, 4n² each: 1.6 MB at 320²) are replicated; batches are split over
   ``"batch"``. Adam's moments take their variable's layout, so each device holds 1/k of the dense
   weights and of their optimizer state.
 

@@ -194,6 +194,12 @@ def ch04_verdict(result: Learned, claim_sentence: str) -> str:
             f"image {interval_text(result.gain)}).")
 
 
+#: Chapter 04: a ring starting this far out (in units of n / 2) lies at the grid's edge (its corners reach √2).
+EDGE_RADIUS = 0.9
+#: Chapter 04: a ring denser than uniform by less than this factor is called close to uniform.
+UNIFORM_DENSITY = 1.5
+
+
 def ch04_ring_sentence(layer: str, element: str, ring: dict) -> str:
     """Chapter 04: where ``layer``'s change concentrates on its n × n grid of ``element``s, from
     :func:`automap_nb.figures.weights.ring` (radii in units of n / 2; no final period)."""
@@ -201,7 +207,16 @@ def ch04_ring_sentence(layer: str, element: str, ring: dict) -> str:
             f"the ring from {ring['inner']:.2f} to {ring['outer']:.2f}, where the radial profile is at least half its "
             f"peak, holds {ring['area_ring']:.1%} of the {element}s and {ring['share_ring']:.1%} of the change "
             f"({ring['density_ring']:.1f}× the uniform density), with {ring['share_inside']:.1%} of the change inside it "
-            f"and {ring['share_outside']:.1%} outside")
+            f"and {ring['share_outside']:.1%} outside" + _ring_shape(ring))
+
+
+def _ring_shape(ring: dict) -> str:
+    """Chapter 04: how to read a ring: nearly uniform, at the grid's edge, or a band inside it."""
+    if ring["density_ring"] < UNIFORM_DENSITY:
+        return f": close to uniform (the densest ring holds only {ring['density_ring']:.1f}× its share of the grid)"
+    if ring["inner"] >= EDGE_RADIUS:
+        return ", so the change gathers at the edge of the grid and in its corners rather than inside it"
+    return ", a ring around the centre"
 
 
 # ---- chapters 05 (results) and 06 (undersampling baselines) ------------------------------------------

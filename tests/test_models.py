@@ -36,7 +36,8 @@ def test_chapter_07_shrinks_are_regular_variants():
 
 
 @pytest.mark.parametrize("variant,n", [("greenberg", 8), ("original", 8), ("greenberg", 12), ("fullconv", 16), ("fullconv", 32),
-                                       ("smaller", 8), ("smaller", 16), ("one_dense", 8), ("one_dense", 16)])
+                                       ("smaller", 8), ("smaller", 16), ("one_dense", 8), ("one_dense", 16), ("dautomap", 8),
+                                       ("dautomap", 15)])
 def test_built_model_matches_analytic_count_and_shapes(variant, n):
     model = models.build_variant(variant, n, seed=0)
     assert model.count_params() == models.count_params(variant, n)
@@ -53,6 +54,13 @@ def test_layer_names_say_what_they_are():
     assert conv_2.activity_regularizer.get_config()["l1"] == pytest.approx(1e-6)
     fullconv = models.build_variant("fullconv", 32)
     assert not any(layer.name.startswith("dense") for layer in fullconv.layers)
+
+
+def test_dautomap_grows_as_n_squared_not_n_to_the_fourth():
+    # tests/test_dautomap.py has the rest: exact counts, the inverse-DFT start, training
+    tail = models.count_params("dautomap", 2) - 16 * 2 * 2
+    assert [models.count_params("dautomap", n) - tail for n in (64, 128, 256)] == [16 * 64**2, 16 * 128**2, 16 * 256**2]
+    assert models.count_params("dautomap", 128) < models.count_params("greenberg-201m", 128) / 500
 
 
 def test_fullconv_is_close_to_greenberg_in_parameters():
@@ -109,7 +117,7 @@ def test_bad_precision_names_the_parameter():
         models.build_variant("greenberg", 8, precision="float16")
 
 
-@pytest.mark.parametrize("variant,n", [("greenberg", 8), ("fullconv", 8)])
+@pytest.mark.parametrize("variant,n", [("greenberg", 8), ("fullconv", 8), ("dautomap", 8)])
 def test_dc_phase_layer_is_the_numpy_alignment_inside_the_model(variant, n, tmp_path):
     import keras
 

@@ -19,6 +19,7 @@ The fully connected part is what the variants change; ``VARIANTS`` names them:
 | ``smaller``        | any  | n²/16 → n²            | 3,257,345 at n = 64              |
 | ``one_dense``      | any  | n² (one dense layer)  | 33,665,793 at n = 64             |
 | ``fullconv``       | any  | none (see below)      | ≈ ``greenberg`` at the same n    |
+| ``dautomap``       | any  | none (see below)      | 16 n² + tail: 174,401 at n = 64  |
 
 ``greenberg`` (after the paper's first author, as ``original`` names Zhu et al.'s) keeps the
 paper's width ratios at any n; ``greenberg-201m`` is it at 128².
@@ -46,6 +47,24 @@ So the parameter counts match to 0.3 %, but ``fullconv`` does 2–7× the arithm
 64-channel conv tail alone outweighs ``greenberg``'s dense layers: ``fullconv`` then has 1.3–1.9× the
 parameters even at the smallest base width.
 
+``dautomap`` is dAUTOMAP (Schlemper et al. 2019, arXiv 1909.10995): the dense layers are replaced by
+two "generalised inverse Fourier transform" layers, each a learned complex n × n transform along the
+height axis for every column (``transform_i_h``), then one along the width axis for every row
+(``transform_i_w``), tanh after each layer, then AUTOMAP's conv tail on the 2 (real, imaginary)
+channels:
+
+    k-space (n, n, 2) → transform_1_h → transform_1_w tanh → transform_2_h → transform_2_w tanh
+      → conv_1 → conv_2 → deconv
+
+Each 1-D transform is an ``EinsumDense`` whose kernel ``(n, 2, n, 2)`` maps (input index, re/im) to
+(output index, re/im), the same for every row (column): a real 2n × 2n matrix, 4n² weights, no bias
+(as the authors' layer), 4n³ MACs per sample. So the transform part has 16 n² weights (262,144 at
+128², 1.6 M at 320², against AUTOMAP's ≈ 3 n⁴) and costs 16 n³ MACs; the conv tail dominates both at
+64 filters. ``transform_init`` (:func:`build_dautomap`) sets where they start: ``"idft"`` (default)
+the centred orthonormal inverse DFT in layer 1 and the identity in layer 2, so that without the tanh
+the two layers are exactly :func:`automap_nb.data.transforms.ifft2c`; ``"random"`` Glorot-uniform
+with the 1-D transform's own fans (2n in, 2n out). See :class:`TransformInit`.
+
 :func:`count_params` computes the count from layer shapes without allocating any weights, so the
 two 128² models can be checked on any machine.
 """
@@ -53,6 +72,7 @@ two 128² models can be checked on any machine.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 CONV_FILTERS = 64
@@ -60,15 +80,20 @@ CONV_KERNEL = 5
 DECONV_KERNEL = 7
 FULLCONV_BOTTOM = 4  # fullconv halves the grid while it stays even and >= this
 
+# yapf: disable
 VARIANTS: dict[str, dict] = {
-    "greenberg-201m": {"n": 128, "kind": "automap", "description": "the paper's model (201M parameters)"
-                       }, "original-806m": {"n": 128, "kind": "automap", "description": "original AUTOMAP at 128² (806M)"},
-    "greenberg": {"n": None, "kind": "automap", "description": "the paper's width ratios at any n: 2n² → n²/4 → n²"
-                  }, "original": {"n": None, "kind": "automap", "description": "original AUTOMAP at any n: 2n² → n² → n²"},
+    "greenberg-201m": {"n": 128, "kind": "automap", "description": "the paper's model (201M parameters)"},
+    "original-806m": {"n": 128, "kind": "automap", "description": "original AUTOMAP at 128² (806M)"},
+    "greenberg": {"n": None, "kind": "automap", "description": "the paper's width ratios at any n: 2n² → n²/4 → n²"},
+    "original": {"n": None, "kind": "automap", "description": "original AUTOMAP at any n: 2n² → n² → n²"},
     "smaller": {"n": None, "kind": "automap", "description": "a 4× narrower first layer than greenberg's: 2n² → n²/16 → n²"},
     "one_dense": {"n": None, "kind": "automap", "description": "a single dense layer: 2n² → n²"},
-    "fullconv": {"n": None, "kind": "fullconv", "description": "no dense layers; encoder–decoder, ≈ greenberg's parameters"}
+    "fullconv": {"n": None, "kind": "fullconv", "description": "no dense layers; encoder–decoder, ≈ greenberg's parameters"},
+    "dautomap": {"n": None, "kind": "dautomap", "description": "dAUTOMAP: two learned separable complex transforms (16 n²)"},
 }
+# yapf: enable
+TRANSFORM_LAYERS = 2  # dautomap's "generalised inverse Fourier transform" layers
+TRANSFORM_INITS = ("idft", "random")
 
 
 def _check_variant(name: str, n: int) -> None:
@@ -89,7 +114,7 @@ def _check_filters(conv_filters: int) -> None:
 
 
 def variant_fc_widths(name: str, n: int) -> list[int]:
-    """Widths of the dense layers of variant ``name`` at grid size ``n`` (``[]`` for ``fullconv``)."""
+    """Widths of the dense layers of variant ``name`` at grid size ``n`` (``[]`` for ``fullconv`` and ``dautomap``)."""
     _check_variant(name, n)
     if name in ("greenberg-201m", "greenberg"):
         return [max(1, n * n // 4), n * n]
@@ -105,11 +130,17 @@ def variant_fc_widths(name: str, n: int) -> list[int]:
 def _specs(variant: str, n: int, base: int | None = None, conv_filters: int = CONV_FILTERS) -> list[tuple]:
     """Layer specs ``(name, kind, kernel, c_in, c_out, grid_in, grid_out)`` of a variant.
 
-    ``kind`` is ``dense`` (``c_in``/``c_out`` are widths, grids 1), ``conv`` or ``deconv``;
-    ``grid_*`` are the side lengths of the input and output feature maps.
+    ``kind`` is ``dense`` (``c_in``/``c_out`` are widths, grids 1), ``conv``, ``deconv`` or
+    ``transform`` (a 1-D transform without bias: ``c_in``/``c_out`` = 2n per line, grids n, the
+    number of lines); ``grid_*`` are the side lengths of the input and output feature maps.
     """
     specs = []
-    if VARIANTS[variant]["kind"] == "fullconv":
+    kind = VARIANTS[variant]["kind"]
+    if kind == "dautomap":  # c_in/c_out: a line's 2n (index, re/im) values; grid: the n lines it runs over
+        for i in range(1, TRANSFORM_LAYERS + 1):
+            specs += [(f"transform_{i}_{axis}", "transform", 1, 2 * n, 2 * n, n, n) for axis in "hw"]
+        c_in = 2
+    elif kind == "fullconv":
         encoder, decoder = _fullconv_filters(n, base or fullconv_base_width(n))
         c_in, grid = 2, n
         for i, c_out in enumerate(encoder, start=1):
@@ -131,13 +162,17 @@ def _specs(variant: str, n: int, base: int | None = None, conv_filters: int = CO
 
 
 def _params(spec: tuple) -> int:
-    _, _, kernel, c_in, c_out, _, _ = spec
+    _, kind, kernel, c_in, c_out, _, _ = spec
+    if kind == "transform":
+        return c_in * c_out  # no bias
     return kernel * kernel * c_in * c_out + c_out  # weights + biases, dense/conv/deconv alike
 
 
 def _macs(spec: tuple) -> int:
     """Forward multiply-accumulates per sample (a transposed conv scatters each *input* pixel)."""
     _, kind, kernel, c_in, c_out, grid_in, grid_out = spec
+    if kind == "transform":
+        return c_in * c_out * grid_out  # one 2n × 2n matrix per line
     grid = grid_in if kind == "deconv" else grid_out
     return kernel * kernel * c_in * c_out * grid * grid
 
@@ -231,6 +266,48 @@ def has_dc_phase(model: keras.Model) -> bool:
     return any(isinstance(layer, AlignDCPhase) for layer in model.layers)
 
 
+def centred_idft_matrix(n: int) -> np.ndarray:
+    """The ``(n, n)`` complex matrix ``M`` of the centred orthonormal 1-D inverse DFT, ``y = M x``.
+
+    Centred as :func:`automap_nb.data.transforms.ifft2c` is along each axis (``fftshift ∘ ifft ∘
+    ifftshift``, ``norm="ortho"``), so ``ifft2c(k) = M k Mᵀ``.
+    """
+    eye = np.eye(n)
+    return np.fft.fftshift(np.fft.ifft(np.fft.ifftshift(eye, axes=0), axis=0, norm="ortho"), axes=0)
+
+
+@keras.saving.register_keras_serializable(package="automap_nb")
+class TransformInit(keras.initializers.Initializer):
+    """Initial kernel ``(n, 2, n, 2)`` of a dAUTOMAP 1-D transform (input index, re/im → output index, re/im).
+
+    ``kind``: ``"idft"``, the complex matrix of :func:`centred_idft_matrix` written as a real map of
+    (real, imaginary) pairs; ``"identity"``; ``"random"``, Glorot uniform for the 2n × 2n matrix
+    (limit √(6 / 4n)). (Keras's ``GlorotUniform`` on the 4-D kernel would take its fans as a
+    convolution's, 2n² and 4n, and start ≈ √n times smaller.)
+    """
+
+    def __init__(self, kind: str):
+        if kind not in ("idft", "identity", "random"):
+            raise ValueError(f"TransformInit kind must be 'idft', 'identity' or 'random', got {kind!r}")
+        self.kind = kind
+
+    def __call__(self, shape, dtype=None):
+        n = shape[0]
+        if tuple(shape) != (n, 2, n, 2):
+            raise ValueError(f"TransformInit needs a kernel of shape (n, 2, n, 2), got {tuple(shape)}")
+        if self.kind == "random":
+            return keras.ops.reshape(keras.initializers.GlorotUniform()((2 * n, 2 * n), dtype=dtype), shape)
+        matrix = centred_idft_matrix(n) if self.kind == "idft" else np.eye(n)
+        kernel = np.zeros(shape, np.float64)  # kernel[h, c, g, d]: input (h, c) → output (g, d); M[g, h]
+        kernel[:, 0, :, 0] = kernel[:, 1, :, 1] = matrix.real.T
+        kernel[:, 1, :, 0] = -matrix.imag.T  # re' = Re M · re − Im M · im
+        kernel[:, 0, :, 1] = matrix.imag.T  # im' = Im M · re + Re M · im
+        return keras.ops.convert_to_tensor(kernel, dtype=dtype or "float32")
+
+    def get_config(self) -> dict:
+        return {"kind": self.kind}
+
+
 def _conv_tail(x, l1: float, conv_filters: int):
     """AUTOMAP's conv tail: (B, n, n, c) → (B, n, n, 1).
 
@@ -285,24 +362,50 @@ def build_fullconv(n: int, base: int | None = None, l1: float = 1e-6, name: str 
     return keras.Model(inputs, _conv_tail(x, l1, conv_filters), name=name)
 
 
+def build_dautomap(n: int, l1: float = 1e-6, conv_filters: int = CONV_FILTERS, name: str = "dautomap", dc_phase: bool = False,
+                   transform_init: str = "idft", transform_activation: str | None = "tanh") -> keras.Model:
+    """dAUTOMAP: k-space ``(B, n, n, 2)`` → magnitude image ``(B, n, n, 1)`` (module docstring).
+
+    ``transform_i_h`` transforms along the height axis for every column, ``transform_i_w`` along
+    the width axis for every row; ``transform_activation`` (default tanh; ``None``: linear, to test
+    the transform alone) follows each ``transform_i_w``. ``transform_init``: ``"idft"`` (layer 1 the
+    centred inverse DFT, layer 2 the identity) or ``"random"`` (:class:`TransformInit`). ``l1``,
+    ``conv_filters``, ``dc_phase`` as in :func:`build_automap`.
+    """
+    if transform_init not in TRANSFORM_INITS:
+        raise ValueError(f"transform_init must be one of {list(TRANSFORM_INITS)}, got {transform_init!r}")
+    inputs, x = _kspace_input(n, dc_phase)
+    for i in range(1, TRANSFORM_LAYERS + 1):
+        kind = "random" if transform_init == "random" else ("idft" if i == 1 else "identity")
+        x = layers.EinsumDense("bhwc,hcgd->bgwd", (n, n, 2), kernel_initializer=TransformInit(kind), name=f"transform_{i}_h")(x)
+        x = layers.EinsumDense("bhwc,wcvd->bhvd", (n, n, 2), activation=transform_activation,
+                               kernel_initializer=TransformInit(kind), name=f"transform_{i}_w")(x)
+    return keras.Model(inputs, _conv_tail(x, l1, conv_filters), name=name)
+
+
 #: ``precision`` names → Keras dtype policies. ``mixed_bfloat16``: weights and optimizer state in
 #: float32, layers compute in bfloat16 (the output layer and the L1 penalty in float32).
 PRECISIONS = {"float32": "float32", "mixed_bfloat16": "mixed_bfloat16"}
 
 
 def build_variant(variant: str, n: int, l1: float = 1e-6, seed: int | None = None, conv_filters: int = CONV_FILTERS,
-                  precision: str = "float32", dc_phase: bool = False) -> keras.Model:
+                  precision: str = "float32", dc_phase: bool = False, transform_init: str | None = None) -> keras.Model:
     """Build a named variant at grid size ``n`` (``seed`` given: ``keras.utils.set_random_seed`` first).
 
     ``conv_filters``: width of the conv tail (the paper: 64). ``fullconv``'s encoder–decoder keeps
     its own widths; only its tail follows ``conv_filters``. ``precision``: a key of
     :data:`PRECISIONS`; the layers keep it (also when saved and loaded), and Keras's global policy
     is left as it was. ``dc_phase``: start with :class:`AlignDCPhase` (no weights, so parameter
-    counts do not change; the paper's model has none).
+    counts do not change; the paper's model has none). ``transform_init``: ``dautomap``'s
+    (:func:`build_dautomap`; ``None``: ``"idft"``); other variants have no transform layers and take
+    only ``None``.
     """
     if not isinstance(dc_phase, bool):
         raise ValueError(f"dc_phase must be True or False, got {dc_phase!r}")
     _check_variant(variant, n)
+    kind = VARIANTS[variant]["kind"]
+    if transform_init is not None and kind != "dautomap":
+        raise ValueError(f"transform_init is dautomap's option; variant {variant!r} has no transform layers")
     _check_filters(conv_filters)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
@@ -312,8 +415,11 @@ def build_variant(variant: str, n: int, l1: float = 1e-6, seed: int | None = Non
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(PRECISIONS[precision])
     try:
-        if VARIANTS[variant]["kind"] == "fullconv":
+        if kind == "fullconv":
             return build_fullconv(n, l1=l1, name=name, conv_filters=conv_filters, dc_phase=dc_phase)
+        if kind == "dautomap":
+            init = transform_init or "idft"
+            return build_dautomap(n, l1=l1, conv_filters=conv_filters, name=name, dc_phase=dc_phase, transform_init=init)
         return build_automap(n, variant_fc_widths(variant, n), l1=l1, conv_filters=conv_filters, name=name, dc_phase=dc_phase)
     finally:
         keras.config.set_dtype_policy(previous)

@@ -148,6 +148,27 @@ def _cmd_bench(args) -> None:
             print(f"written: {path}")
 
 
+def _cmd_plan(args) -> None:
+    if "keras" not in sys.modules and "KERAS_BACKEND" not in os.environ:
+        # the planner builds nothing: Keras's numpy backend, without TensorFlow's start-up time and log
+        os.environ["KERAS_BACKEND"] = "numpy"
+        try:
+            import keras  # noqa: F401
+        finally:
+            del os.environ["KERAS_BACKEND"]
+    from automap_nb.models import VARIANTS
+    from automap_nb.plan import format_plan, plan
+
+    if args.variant not in VARIANTS:
+        raise ValueError(f"--variant must be one of {sorted(VARIANTS)}, got {args.variant!r}")
+    size = args.size if args.size is not None else VARIANTS[args.variant]["n"]
+    if size is None:
+        raise ValueError(f"--size is needed for variant {args.variant!r} (it is defined at any n)")
+    result = plan(args.variant, size, devices=args.devices, precision=args.precision, batch=args.batch, layout=args.layout,
+                  model_shards=args.model_shards, device=args.device, headroom=args.headroom)
+    print(json.dumps(result, indent=1) if args.json else format_plan(result))
+
+
 def _folder_options(p) -> None:
     p.add_argument("--val-dir", type=Path, help="a folder whose volumes are all the val split (monitoring, tuning)")
     p.add_argument(
@@ -219,6 +240,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summarise", nargs="+", type=Path, metavar="FILE.json",
                    help="no benchmark: gather earlier --out results into one table at --out")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("plan", help="memory of a variant's training per device under each layout, and which devices it fits")
+    p.add_argument("--variant", required=True, help="a key of automap_nb.models.VARIANTS")
+    p.add_argument("--size", type=int, default=None, help="matrix size n (default: the variant's own, if it has one)")
+    p.add_argument("--devices", type=int, default=1, help="devices D (default 1)")
+    p.add_argument("--precision", default="float32", help="float32 (default) | mixed_bfloat16 | bfloat16")
+    p.add_argument("--batch", type=int, default=32, help="global batch size (default 32)")
+    p.add_argument("--layout", default=None, help="none | data | model (default: all three)")
+    p.add_argument("--model-shards", type=int, default=None, help="K under the model layout, dividing D (default: D)")
+    p.add_argument("--device", default=None, help="check one device only: H100-80GB | H200-141GB | A100-40GB | A100-80GB | host")
+    p.add_argument("--headroom", type=float, default=0.1, help="fraction of each device's memory kept free (default 0.1)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON (bytes) instead of the table")
+    p.set_defaults(func=_cmd_plan)
     return parser
 
 

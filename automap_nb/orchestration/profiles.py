@@ -120,7 +120,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "automap_batch_size": 32,
         "tv_lambdas": [1e-3, 3e-3, 1e-2, 3e-2],
         "tv_iterations": 100,
-        "tv_val_volumes": 3,  # 06: λ tuned on the first 3 val volumes (TV runs one slice at a time on the CPU)
+        "tv_val_volumes": 2,  # 06: λ tuned on the first 2 val volumes (TV runs one slice at a time on the CPU)
         "study_size": 32,  # 07: prepared 64² data Fourier-cropped to 32²
         "study_variants": ["greenberg", "original", "fullconv"],  # 07: the paper's question, FC layers or none (budget)
         "study_accelerations": [1],  # 07: the paper's task only (budget)
