@@ -66,6 +66,11 @@ class RunError(RuntimeError):
     """A notebook failed; the message names the notebook, the cell and the error."""
 
 
+#: Seconds a kernel may take to answer when it starts (papermill's default, 60, is too short on two
+#: busy cores: TensorFlow's import alone can take tens of seconds there while another run trains).
+KERNEL_START_TIMEOUT_S = 300
+
+
 def list_notebooks(notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[Path]:
     """The numbered notebooks of ``notebooks_dir`` in execution order."""
     found = sorted(Path(notebooks_dir).glob(NOTEBOOK_GLOB))
@@ -328,7 +333,7 @@ def _execute(nb: Path, run_dir: Path, parameters: dict, kernel: str, record: dic
     log.unlink(missing_ok=True)
     try:
         papermill.execute_notebook(str(nb), str(tmp), parameters=parameters, kernel_name=kernel, cwd=str(nb.parent),
-                                   progress_bar=progress, request_save_on_cell_execute=True,
+                                   progress_bar=progress, request_save_on_cell_execute=True, start_timeout=KERNEL_START_TIMEOUT_S,
                                    kernel_manager_class=_kernel_manager_logging_to(log))
     except (DeadKernelError, CellTimeoutError) as err:
         error = f"the kernel died or timed out ({type(err).__name__}: {_one_line(err)[:200]}); its log: {log}"
