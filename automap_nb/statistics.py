@@ -113,27 +113,15 @@ def compare_metric(a_values: dict[str, float], b_values: dict[str, float], metri
         raise ValueError(f"{a} and {b} were evaluated on different volumes: "
                          f"{sorted(set(a_values) ^ set(b_values))[:4]} are in one only")
     names = sorted(a_values)
-    va = np.array([a_values[n] for n in names], dtype=np.float64)
-    vb = np.array([b_values[n] for n in names], dtype=np.float64)
-    n = len(names)
-    if n == 0:
+    if not names:
         raise ValueError(f"{a} and {b}: no volumes to compare")
-    mean_a, mean_b = float(np.mean(va)), float(np.mean(vb))
-    low = high = math.nan
-    if not (np.all(np.isfinite(va)) and np.all(np.isfinite(vb))):
-        return Comparison(a, b, metric, split, n, mean_a, mean_b, math.nan, low, high, confidence, "undefined")
-    diff = va - vb
-    if n < MIN_VOLUMES:
-        outcome = "too few volumes"
-    else:
-        low, high = bootstrap_interval(diff, confidence)
-        if low > 0:
-            outcome = "a" if HIGHER_IS_BETTER[metric] else "b"
-        elif high < 0:
-            outcome = "b" if HIGHER_IS_BETTER[metric] else "a"
-        else:
-            outcome = "none"
-    return Comparison(a, b, metric, split, n, mean_a, mean_b, float(np.mean(diff)), low, high, confidence, outcome)
+    core = _paired([a_values[n] for n in names], [b_values[n] for n in names], confidence)
+    better_if_greater = HIGHER_IS_BETTER[metric]
+    outcome = {
+        "greater": "a" if better_if_greater else "b", "less": "b" if better_if_greater else "a", "too few": "too few volumes"
+    }.get(core["sign"], core["sign"])
+    return Comparison(a, b, metric, split, core["units"], core["mean_a"], core["mean_b"], core["difference"], core["low"],
+                      core["high"], confidence, outcome)
 
 
 def compare(a_result: dict, b_result: dict, split: str, a: str = "A", b: str = "B", metrics=METRICS) -> dict[str, Comparison]:
@@ -216,18 +204,26 @@ def paired_interval(a_values, b_values, confidence: float = CONFIDENCE) -> dict:
             raise ValueError("paired_interval: a_values and b_values must be dicts over the same units")
         names = sorted(a_values)
         a_values, b_values = [a_values[n] for n in names], [b_values[n] for n in names]
+    core = _paired(a_values, b_values, confidence)
+    outcome = {"greater": "a greater", "less": "b greater"}.get(core["sign"], core["sign"])
+    return {**{k: v for k, v in core.items() if k != "sign"}, "confidence": confidence, "outcome": outcome}
+
+
+def _paired(a_values, b_values, confidence: float) -> dict:
+    """The one paired computation behind :func:`compare_metric` and :func:`paired_interval`: means,
+    mean difference ``a − b`` and its bootstrap interval over the paired units; ``sign`` is
+    ``"greater"`` / ``"less"`` when the interval excludes zero on that side, ``"none"``, ``"too few"``
+    (below :data:`MIN_VOLUMES`, no interval) or ``"undefined"`` (a non-finite value)."""
     va = np.asarray(a_values, dtype=np.float64).reshape(-1)
     vb = np.asarray(b_values, dtype=np.float64).reshape(-1)
     if va.size != vb.size or va.size == 0:
         raise ValueError(f"paired_interval: {va.size} and {vb.size} values; they must pair up (and not be empty)")
-    out = {
-        "units": int(va.size), "mean_a": float(np.mean(va)), "mean_b": float(np.mean(vb)), "difference": float(np.mean(va - vb)),
-        "low": math.nan, "high": math.nan, "confidence": confidence
-    }
+    out = {"units": int(va.size), "mean_a": float(np.mean(va)), "mean_b": float(np.mean(vb)), "low": math.nan, "high": math.nan}
     if not (np.all(np.isfinite(va)) and np.all(np.isfinite(vb))):
-        return {**out, "difference": math.nan, "outcome": "undefined"}
+        return {**out, "difference": math.nan, "sign": "undefined"}
+    out["difference"] = float(np.mean(va - vb))
     if va.size < MIN_VOLUMES:
-        return {**out, "outcome": "too few"}
+        return {**out, "sign": "too few"}
     low, high = bootstrap_interval(va - vb, confidence)
-    outcome = "a greater" if low > 0 else "b greater" if high < 0 else "none"
-    return {**out, "low": low, "high": high, "outcome": outcome}
+    sign = "greater" if low > 0 else "less" if high < 0 else "none"
+    return {**out, "low": low, "high": high, "sign": sign}
