@@ -40,7 +40,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from automap_nb import models, training
+from automap_nb import distribute, models, training
 from automap_nb.data import pipeline
 from automap_nb.results import read_json, write_json, write_text_atomic
 
@@ -135,8 +135,8 @@ def _check_int(name: str, value, low: int) -> None:
 
 
 def run_benchmark(variant: str = "greenberg", n: int | None = 64, batch: int = 32, steps: int = 10, warmup: int = 2,
-                  repeats: int = 3, seed: int = 0, precision: str = "fp32", data: str = "device",
-                  steps_per_execution: int = 1) -> dict:
+                  repeats: int = 3, seed: int = 0, precision: str = "fp32", data: str = "device", steps_per_execution: int = 1,
+                  distribution: str = "none", model_shards: int = 1) -> dict:
     """Benchmark ``variant`` at grid ``n`` (``None``: the variant's own n, else 64).
 
     Returns a dict: ``variant``, ``n``, ``params``, ``batch``, ``steps``, ``repeats``,
@@ -145,7 +145,12 @@ def run_benchmark(variant: str = "greenberg", n: int | None = 64, batch: int = 3
     ``pipeline_samples_per_s``, ``pipeline_host_samples_per_s``, ``train_gflop_per_sample``,
     ``achieved_tflops``, ``peak_tflops`` and ``peak_fraction`` (``None`` where the device has no
     peak figure), ``peak_source``, ``peak_rss_mb``, ``device_peak_mb`` (or ``None``), ``backend``,
-    ``device``, ``device_name``, ``keras``, ``machine``.
+    ``device``, ``device_name``, ``keras``, ``machine``, ``distribution``
+    (:func:`automap_nb.distribute.describe`) and ``processes``.
+
+    ``distribution``, ``model_shards``: the layout training runs under (:func:`automap_nb.distribute.setup`;
+    ``batch`` is the global batch, each process feeds its rows of it); inference and the input
+    pipeline alone are timed on host arrays outside it.
     """
     if n is None:
         n = models.VARIANTS.get(variant, {}).get("n") or 64
@@ -160,32 +165,37 @@ def run_benchmark(variant: str = "greenberg", n: int | None = 64, batch: int = 3
         raise ValueError("precision 'bf16' needs KERAS_BACKEND=jax (or torch): Keras's TensorFlow backend "
                          "cannot add the bfloat16 activity-regularisation loss to the float32 loss")
     models.count_params(variant, n)  # validates variant and n before anything is allocated
+    layout = distribute.setup(distribution, model_shards, batch)
+    local = distribute.local_rows(layout, batch)
+    feed = local.stop - local.start  # this process's rows of each batch
     machine = machine_info()  # before the run: the load average says how busy the machine was
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(PRECISIONS[precision])
     try:
         keras.utils.set_random_seed(seed)
-        model = models.build_variant(variant, n)
-        training.compile_model(model, 2e-4, steps_per_execution)
-        rng = np.random.default_rng(seed)
-        bank = pipeline.ImageBank(_random_images(rng, batch * steps, n), kspace_scale=1.0)
-        source = pipeline.IndexBatches(np.arange(batch * steps), n, batch, training=True, seed=seed)
-        if data == "device":
-            fit_model = training.device_model(model, bank, steps_per_execution)
-            fit_args = [dict(x=source)] * 2
-        else:
-            fit_model = model
-            x = rng.standard_normal((batch * steps, n, n, 2), dtype=np.float32)
-            y = rng.random((batch * steps, n, n, 1), dtype=np.float32)
-            fit_args = [dict(x=x[:batch * warmup], y=y[:batch * warmup], batch_size=batch), dict(x=x, y=y, batch_size=batch)]
-        warm = dict(steps_per_epoch=warmup) if data == "device" else {}
-        fit_model.fit(**fit_args[0], **warm, epochs=1, shuffle=False, verbose=0)
-        runs = []
-        for repeat in range(repeats):
-            source.set_epoch(repeat + 1)
-            start = time.perf_counter()
-            fit_model.fit(**fit_args[1], epochs=1, shuffle=False, verbose=0)
-            runs.append(1000.0 * (time.perf_counter() - start) / steps)
+        with distribute.scope(layout):  # variables laid out as created; fit splits each batch over the mesh
+            model = models.build_variant(variant, n)
+            training.compile_model(model, 2e-4, steps_per_execution)
+            rng = np.random.default_rng(seed)
+            bank = pipeline.ImageBank(_random_images(rng, batch * steps, n), kspace_scale=1.0)
+            rows = np.arange(batch * steps).reshape(steps, batch)[:, local].ravel()  # this process's rows of each batch
+            source = pipeline.IndexBatches(rows, n, feed, training=True, seed=seed)
+            if data == "device":
+                fit_model = training.device_model(model, bank, steps_per_execution)
+                fit_args = [dict(x=source)] * 2
+            else:
+                fit_model = model
+                x = rng.standard_normal((batch * steps, n, n, 2), dtype=np.float32)[:feed * steps]
+                y = rng.random((batch * steps, n, n, 1), dtype=np.float32)[:feed * steps]
+                fit_args = [dict(x=x[:feed * warmup], y=y[:feed * warmup], batch_size=feed), dict(x=x, y=y, batch_size=feed)]
+            warm = dict(steps_per_epoch=warmup) if data == "device" else {}
+            fit_model.fit(**fit_args[0], **warm, epochs=1, shuffle=False, verbose=0)
+            runs = []
+            for repeat in range(repeats):
+                source.set_epoch(repeat + 1)
+                start = time.perf_counter()
+                fit_model.fit(**fit_args[1], epochs=1, shuffle=False, verbose=0)
+                runs.append(1000.0 * (time.perf_counter() - start) / steps)
         ms_step = float(np.median(runs))
         kspace = np.random.default_rng(seed + 1).standard_normal((1, n, n, 2), dtype=np.float32)
         infer = training.time_inference(model, kspace, batch_size=1, repeats=20, warmup=3)
@@ -207,7 +217,8 @@ def run_benchmark(variant: str = "greenberg", n: int | None = 64, batch: int = 3
         "peak_fraction": None if peak_t is None else achieved / peak_t, "peak_source": PEAK_SOURCE,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "device_peak_mb": None if peak is None else peak / 2**20, "backend": device["backend"], "device": device["device"],
-        "device_name": device["name"], "keras": keras.__version__, "machine": machine
+        "device_name": device["name"], "keras": keras.__version__, "machine": machine, "distribution": distribute.describe(layout),
+        "processes": distribute.process_count()
     }
 
 

@@ -71,6 +71,10 @@ def inconclusive_sentence(result: Learned, what: str) -> str:
 
 
 def _capital(sentence: str) -> str:
+    """The sentence with its first letter upper case, except a name that starts in lower case
+    before a capital (``dAUTOMAP``)."""
+    if sentence[1:2].isupper():
+        return sentence
     return sentence[:1].upper() + sentence[1:]
 
 
@@ -94,6 +98,14 @@ def ch01_intensity_sentence(stats: list[dict]) -> str:
         parts.append(f"the {name} ranges from {low[key]:.3g} ({low['acquisition']}) to {high[key]:.3g} "
                      f"({high['acquisition']}), {apart:.0f} % apart")
     return " and ".join(parts)
+
+
+def ch01_acquisition_note(sample_data: bool) -> str:
+    """Chapter 01: what the acquisition labels mean, for the sample data or for fastMRI's files."""
+    if sample_data:
+        return ("These are fastMRI's labels only: the sample volumes are one brain template with its tissues re-weighted "
+                "per label, not proton-density or fat-suppressed acquisitions.")
+    return "`CORPD_FBK` is proton-density weighted, `CORPDFS_FBK` the same sequence with fat suppression."
 
 
 def ch01_data_verdict(volumes: int, slices: int, acquisitions: dict, sample_data: bool, folder: str, esc_max_error: float,
@@ -131,12 +143,40 @@ def ch02_split_sentence(fractions, volumes: dict, slices: dict, sample_data: boo
     return f"the volumes were split by patient hash {pct} (train / val / test), {rule}: {counts}"
 
 
+def ch02_sources_markdown(sources: dict, folders) -> str:
+    """Chapter 02: where each split comes from (``sources`` ``{split: text}``), a Markdown list in which
+    each of ``folders`` (``None`` skipped) is named by its name: the page shows no machine path."""
+    from pathlib import Path
+
+    names = {str(Path(d).resolve()): f"`{Path(d).name}/`" for d in folders if d is not None}
+
+    def by_name(text: str) -> str:
+        for full, name in names.items():
+            text = text.replace(full, name)
+        return text
+
+    return "\n".join(f"- **{split}**: {by_name(where)}" for split, where in sources.items())
+
+
 def ch02_verdict(size: int, split_sentence: str) -> str:
     """Chapter 02's verdict line (plain text)."""
     return f"Every slice was prepared at {size} × {size}, and {split_sentence}."
 
 
 # ---- chapters 03-04 (training AUTOMAP, its weights) ------------------------------------------------
+
+
+def ch03_dc_phase_paragraph(dc_phase: bool, share: dict) -> str:
+    """Chapter 03's paragraph on the first layer: what ``dc_phase`` does and, on this run's training
+    slices, the real part's share of the image energy (``share`` ``{"as stored", "DC phase removed"}``)."""
+    if not dc_phase:
+        return "The network eats the k-space as it comes, as the paper's does."
+    return ("The first layer, `dc_phase`, is ours, not the paper's. It has no weights: it multiplies each k-space by "
+            "e<sup>−iφ</sup>, φ the phase of its DC coefficient, so that coefficient becomes real. The magnitude image, and "
+            "so the target, does not change, but the arbitrary global phase of each slice goes away: on this run's "
+            f"training slices the real part of the image carries {share['DC phase removed']:.0%} of its energy after the "
+            f"rotation against {share['as stored']:.0%} before, so AUTOMAP's one real output channel can follow the image "
+            "nearly linearly instead of learning to ignore the phase (`benchmarks/learning.md` measures what it buys).")
 
 
 def ch03_trend_sentence(trend: dict) -> str:
@@ -313,6 +353,19 @@ def undersampling_verdict(result: Learned, comparisons: dict, pairs, model: str 
     return (head + body + tail).strip()
 
 
+def undersampling_design(automap_augment: bool, unet_augment: bool, group_labels, unet_chans: int, unet_residual: bool,
+                         automap_init: str) -> dict[str, str]:
+    """Chapter 06's training set-up in words, Markdown fragments to glue under their keys."""
+    crops = {True: "on the paper's reflection-tiling crops", False: "on the training slices as they are, without the crops"}
+    residual = "residual: the input is added to the output" if unet_residual else "not residual, as fastMRI's"
+    init = ("AUTOMAP at 1× is chapter 03's trained model itself (it learned on fully sampled k-space); for the undersampled "
+            "accelerations it starts from those weights and is fine-tuned on masked inputs."
+            if automap_init == "chapter03" else "AUTOMAP starts from random weights.")
+    return dict(automap_augment_md=crops[automap_augment], unet_augment_md=crops[unet_augment],
+                groups_md=" and ".join(f"`{label}`" for label in group_labels),
+                unet_design_md=f"{unet_chans} channels at the top level, {residual}", automap_init_md=init)
+
+
 # --- Chapters 07 (architecture study) and 09 (transfer): several models judged by the one rule ---
 
 
@@ -390,3 +443,181 @@ def study_bullets(learned: dict[str, Learned], comparisons: list[dict[str, Compa
         sentences = [comparison_sentence(c) for c in comps.values()] + [agreement_sentence(comps)]
         lines.append(f"- {_capital('; '.join(sentences))}.")
     return "\n".join(lines)
+
+
+# ---- chapter 08 (stability): amplifications compared pair by pair ------------------------------
+
+
+def amplification_text(c: dict) -> str:
+    """``"3.21 against 0.99 (difference +2.22, 95 % CI +1.90 to +2.54; 6 test volumes, one slice each)"``
+    for a :func:`automap_nb.experiments.stability.compare_amplifications` entry."""
+    n = f"{c['units']} test volume{'s' if c['units'] != 1 else ''}, one slice each"
+    head = f"{c['mean_a']:.2f} against {c['mean_b']:.2f}"
+    if c["outcome"] == "undefined":
+        return f"{head} (a non-finite value; {n})"
+    if c["outcome"] == "too few":
+        return f"{head} (difference {c['difference']:+.2f}; {n}: too few for an interval)"
+    return (f"{head} (difference {c['difference']:+.2f}, {100 * c['confidence']:.0f} % CI {c['low']:+.2f} to "
+            f"{c['high']:+.2f}; {n})")
+
+
+#: How :func:`amplification_phrase` names each method in a sentence.
+STABILITY_NAMES = dict(automap="AUTOMAP", ifft="the inverse FFT", unet="the U-Net", zero_filled="the zero-filled inverse FFT",
+                       tv="TV on the perturbations tried (TV is not searched directly)")
+
+
+def amplification_phrase(c: dict) -> str:
+    """What a :func:`automap_nb.experiments.stability.compare_amplifications` entry shows, in words (no
+    final period): "exceeds" only when the interval of the paired difference excludes zero."""
+    a = STABILITY_NAMES.get(c["a"], c["a"])
+    if c["b_kind"] == "random":
+        b = "its amplification of Gaussian noise of the same norm"
+    else:
+        b = f"that of {STABILITY_NAMES.get(c['b'], c['b'])}"
+    verb = {"a greater": "exceeds", "b greater": "is below", "none": "was not shown to differ from"}.get(c["outcome"])
+    if verb is None:
+        return f"the worst amplification of {a} against {b} is inconclusive, {amplification_text(c)}"
+    return f"the worst amplification of {a} {verb} {b}, {amplification_text(c)}"
+
+
+#: The claims about each attacked network: ``key: (topic, comparisons)`` (names in
+#: :data:`automap_nb.experiments.stability.COMPARED`; the first is the one the verdict line states).
+STABILITY_CLAIMS = {
+    "automap": ("Whether AUTOMAP is less stable than the inverse FFT", ["automap_vs_ifft", "automap_vs_noise"]),
+    "unet": ("Whether the U-Net is less stable than TV at 4×", ["unet_vs_tv", "unet_vs_zero_filled"])
+}
+
+
+def _stability_claim(comps: dict, learned, names, topic: str) -> str | None:
+    """The claim about one attacked network: its comparisons if it passed the learned rule, else why none."""
+    shown = [comps[n] for n in names if n in comps]
+    if learned is None or not shown:
+        return None
+    if learned.passed:
+        return "; ".join(amplification_phrase(c) for c in shown)
+    return inconclusive_sentence(learned, topic)
+
+
+def stability_verdict(comps: dict, learned: dict) -> str:
+    """Chapter 08's one-line verdict (plain text): the paired comparisons of the attacked networks at
+    the largest budget, each drawn only for a network that passed the learned rule (``learned``:
+    ``{"automap": Learned, "unet": Learned}``); otherwise that part is "inconclusive at this budget"."""
+    top = next(iter(comps.values()))["budget"]
+    parts = [_stability_claim(comps, learned.get(key), names[:1], topic) for key, (topic, names) in STABILITY_CLAIMS.items()]
+    parts = [p[:1].lower() + p[1:] if p.startswith("Whether") else p for p in parts if p]
+    return f"At ‖r‖ = {100 * top:g} % of ‖y‖: " + "; ".join(parts) + "."
+
+
+def stability_findings(rows: list[dict], comps: dict, learned: dict, labels: dict) -> str:
+    """Chapter 08's findings, Markdown: per group, each method's mean amplifications at the largest
+    budget (a measurement; ``rows``: :func:`automap_nb.experiments.stability.summary_rows`, ``labels``
+    ``{method: name}``); the learned rule for each attacked network; then the paired comparisons, as
+    claims only for a network that passed the rule and as measurements without a verdict otherwise.
+    TV is not searched directly, so its worst case is a lower bound."""
+    top = max(r["budget"] for r in rows)
+    units = len(rows[0]["amp_worst_slices"])
+    lines = []
+    for group in dict.fromkeys(r["group"] for r in rows):
+        parts = []
+        for r in (r for r in rows if r["group"] == group and r["budget"] == top):
+            how = "its own search" if r["own_search"] else "the perturbations searched for the others, a lower bound"
+            parts.append(f"{labels.get(r['method'], r['method'])} {r['amp_worst']:.2f} (worst found, {how}; "
+                         f"random noise {r['amp_random']:.2f})")
+        lines.append(f"- **{group}**, ‖r‖ = {100 * top:g} % of ‖y‖, mean amplification ‖Δf‖/‖r‖ over {units} test "
+                     "slices (one per volume): " + "; ".join(parts) + ".")
+    for key, (topic, names) in STABILITY_CLAIMS.items():
+        result, shown = learned.get(key), [comps[n] for n in names if n in comps]
+        if result is None or not shown:
+            continue
+        lines.append(f"- {_capital(learned_sentence(result))}.")
+        if result.passed:
+            lines.extend(f"- {_capital(amplification_phrase(c))}." for c in shown)
+        else:
+            lines.append(f"- {inconclusive_sentence(result, topic)}. Measured, without a verdict: " +
+                         "; ".join(amplification_phrase(c) for c in shown) + ".")
+    return "\n".join(lines)
+
+
+# ---- chapter 10 (dAUTOMAP): equal samples at the book's grid, and a larger grid -----------------
+
+
+def _pair_cells(comparisons: dict, pair: str, keys) -> str:
+    """``"at 4x +0.95 dB (+0.84 to +1.08): dAUTOMAP better, at 8x …"`` for ``pair`` at ``keys``."""
+    return ", ".join(f"at {k} {comparison_cell(comparisons[k][pair]['psnr'])}" for k in keys if pair in comparisons.get(k, {}))
+
+
+def seconds_sentence(model: str, reference: str, seconds: dict, ahead: bool) -> str:
+    """Whether an equal-samples win of ``model`` over ``reference`` also holds at equal seconds
+    (``seconds``: each one's training seconds): only when ``model`` needed no more seconds (no final period)."""
+    spent = f"{model} trained {seconds[model]:.1f} s, {reference} {seconds[reference]:.1f} s"
+    if not ahead:
+        return spent
+    if seconds[model] <= seconds[reference]:
+        return f"{spent}: {model} needed no more seconds, so where it is ahead at equal samples it is ahead at equal seconds too"
+    return f"{spent}: at equal seconds this run does not decide (see the learning curves against seconds)"
+
+
+def dautomap_verdict(learned: dict[str, Learned], equal: dict, large: dict, seconds: dict, samples: int, n: int, large_n: int,
+                     model: str, reference: str, unet: str, zero_filled: str = "zero-filled") -> str:
+    """Chapter 10's verdict line. ``equal``: comparisons at the book's grid ``n`` (``{acc_key: {"a − b":
+    {metric: Comparison}}}``) after ``samples`` training samples each; ``large``: at ``large_n``, keyed
+    by ``model`` at that grid; ``learned``: the rule per model label. A model that did not pass the
+    rule gets "inconclusive at this budget" instead of its comparisons."""
+    keys = [k for k in equal if k != "1x"]
+    parts = []
+    big = f"{model} at {large_n}²"
+    if learned[model].passed:
+        pair = f"{model} − {reference}"
+        ahead = any(equal[k][pair]["psnr"].winner == model for k in equal if pair in equal[k])
+        parts.append(f"at {n}² and equal samples ({samples:,} each), {pair} PSNR " + _pair_cells(equal, pair, equal) +
+                     f" ({seconds_sentence(model, reference, seconds, ahead)})")
+        parts.append(f"{model} − {unet} " + _pair_cells(equal, f"{model} − {unet}", keys))
+    else:
+        parts.append(inconclusive_sentence(learned[model], f"{model} against the other methods at {n}²"))
+    if learned[big].passed:
+        parts.append(f"{big} − {zero_filled} " + _pair_cells(large, f"{big} − {zero_filled}", [k for k in large if k != "1x"]))
+    else:
+        parts.append(inconclusive_sentence(learned[big], f"{big} against {zero_filled}"))
+    disagree = [
+        f"{c['psnr'].a} against {c['psnr'].b} at {k}" for grid in (equal, large) for k, by_pair in grid.items() if k != "1x"
+        for c in by_pair.values() if agreement(c) == "disagree"
+    ]
+    tail = f" PSNR, SSIM and NMSE disagree on {', '.join(disagree)}." if disagree else ""
+    first = next(iter(learned.values())).gain
+    return (_capital("; ".join(parts)) + f" (95 % CIs over {first.volumes} {first.split} volumes)." + tail)
+
+
+def dautomap_findings(learned: dict[str, Learned], grids: dict[str, dict], exact: str = "zero-filled") -> str:
+    """Chapter 10's findings, Markdown: the rule's sentence for every model, then per grid (``grids``
+    ``{title: {acc_key: {pair: {metric: Comparison}}}}``) and acceleration one item per pair whose
+    first model passed the rule (:func:`pair_finding`; ``exact`` is exact at 1×). A second model that
+    did not pass is named: such a pair compares two budgets, not two models that have learned."""
+    lines = [f"- {_capital(learned_sentence(r))}." for r in learned.values()]
+    failed = {label for label, r in learned.items() if not r.passed}
+    for title, comparisons in grids.items():
+        for key, by_pair in comparisons.items():
+            stated = {p: c for p, c in by_pair.items() if c["psnr"].a not in failed}
+            if stated:
+                first = next(iter(next(iter(stated.values())).values()))
+                lines.append(f"- **{title}, {key}** ({first.volumes} {first.split} volumes, paired):")
+                lines.append(pairs_markdown(stated, "  ", exact if key == "1x" else None))
+    if failed:
+        lines.append(f"- Did not pass the learned rule: {', '.join(sorted(failed))}. Pairs led by such a model are not "
+                     "stated; a pair against one compares what two budgets bought, not two models that have learned.")
+    return "\n".join(lines)
+
+
+def dautomap_stability_sentence(result: Learned, comparisons: dict) -> str:
+    """Chapter 10's stability finding, one sentence: ``comparisons`` ``{group: {method: interval}}`` of
+    :func:`automap_nb.experiments.dautomap.stability_beside_chapter08`, stated only when ``result`` (the
+    rule on the model) passed."""
+    if not result.passed:
+        return _capital(inconclusive_sentence(result, f"the stability of {result.model}")) + "."
+    budget = next(iter(next(iter(comparisons.values())).values()))["budget"]
+    parts = [
+        f"{'fully sampled' if group == '1×' else 'at ' + group}, " + ", ".join(f"{amplification_text(c)} for {STABILITY_NAMES[m]}"
+                                                                               for m, c in by_method.items())
+        for group, by_method in comparisons.items() if by_method
+    ]
+    return (f"At ‖r‖ = {100 * budget:g} % of ‖y‖ the worst amplification ‖Δf‖ / ‖r‖ found for {result.model} against "
+            f"that of chapter 08's methods on the same slices is, " + "; ".join(parts) + ".")

@@ -1,16 +1,9 @@
 """Training AUTOMAP (or any image-output Keras model) on a prepared file, resumably.
 
-Data: :class:`PreparedDataset` reads one split of ``prepared.h5`` lazily with h5py (the file is
-opened per batch, so it works with any number of worker threads or processes). In training mode it
-shuffles per epoch and applies the paper's reflection-tiling augmentation to ``images``, then
-rebuilds the example with ``transforms.image_to_example``. Two hooks let other models share it:
-
-- ``mask_fn(rng, n) -> mask``: a 0/1 k-space mask broadcastable to ``(n, n)`` per sample
-  (undersampling). ``rng`` is a ``numpy.random.Generator`` seeded from ``(seed, epoch, row)`` in
-  training mode, so masks change every epoch, and from ``(seed, row)`` otherwise, so every method
-  evaluated with the same seed sees the same mask on the same slice (``row`` = index in the file).
-- ``input_transform(inputs) -> model_inputs``: maps the k-space batch ``(B, n, n, 2)`` to what the
-  model eats, e.g. :func:`automap_nb.baselines.zero_filled_input` for a U-Net on zero-filled images.
+Data: one of the two input pipelines of :mod:`automap_nb.data.pipeline` (``pipeline="numpy"``,
+:class:`~automap_nb.data.pipeline.PreparedDataset`, re-exported here; or ``"device"``): one split of
+``prepared.h5``, shuffled per epoch in training mode with the paper's reflection-tiling augmentation,
+and the ``mask_fn`` / ``input_transform`` hooks.
 
 Training (:func:`train`): Adam (lr 2e-4 as in the paper), MSE loss plus the model's own
 regularisation losses (AUTOMAP's L1 activity penalty), the learning rate set per epoch by a falling
@@ -29,12 +22,19 @@ leaves a history of k epochs and ``epoch-k.keras`` (or only ``initial.keras`` wh
 augmentation and masks depend only on ``(seed, epoch)``, so a resumed run repeats exactly what an
 uninterrupted one would have done.
 
+Several devices (:mod:`automap_nb.distribute`, JAX): ``train(..., distribution=dist)`` with
+``dist = distribute.setup(kind, model_shards, batch_size)`` and the model built under
+``distribute.scope(dist)``: each batch is laid out over the mesh, each process draws only its rows
+of it, and only process 0 writes ``initial.keras``, the checkpoints and ``history.json``. A
+checkpoint holds full arrays, so a run resumes under any layout (or on one device).
+
 Training PSNR is what Keras reports: the running mean over the epoch's (augmented) batches while
 the weights change, as in the paper's Figure 3; validation PSNR is measured after the epoch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -44,17 +44,16 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from automap_nb import evaluate, models
-from automap_nb.data import augment as augment_module
-from automap_nb.data import prepared, transforms
-from automap_nb.data.pipeline import EpochBatches, ImageBank, check_pipeline, prepared_batches, wrap
+from automap_nb import distribute, evaluate, models
+from automap_nb.data import prepared
+from automap_nb.data.pipeline import PIPELINES, EpochBatches, ImageBank, check_pipeline, wrap
+from automap_nb.data.pipeline import PreparedDataset as PreparedDataset  # re-exported: benchmarks and tests use it
 from automap_nb.results import atomic_path, read_json, remove_stale_temporaries, write_json
 
 HISTORY_NAME = "history.json"
 INITIAL_NAME = "initial.keras"
 CHECKPOINT_GLOB = "epoch-*.keras"
 SCHEDULES = ("cosine", "warmup-cosine", "exponential", "constant")
-CACHE_BYTES = 256 * 2**20  # PreparedDataset keeps a split's images in memory up to this size
 WARMUP_FRACTION = 0.05  # "warmup-cosine": linear warm-up over the first 5 % of the epochs
 # logged per epoch as psnr / mse (train) and val_*; registered so that checkpoints compiled with it load
 METRICS = (keras.saving.register_keras_serializable(package="automap_nb")(evaluate.psnr_max1_metric), "mse")
@@ -72,69 +71,6 @@ def device_model(model: keras.Model, bank: ImageBank, steps_per_execution: int =
     """The compiled ``model`` wrapped for the device pipeline (:func:`automap_nb.data.pipeline.wrap`):
     same optimizer object, loss and metrics."""
     return wrap(model, bank, loss="mse", metrics=list(METRICS), steps_per_execution=steps_per_execution)
-
-
-class PreparedDataset(EpochBatches):
-    """Batches ``(inputs (B, n, n, 2), targets (B, n, n, 1))`` of one split of ``prepared.h5``.
-
-    ``training=True``: the order is reshuffled for every epoch (see :meth:`set_epoch`), the
-    reflection-tiling augmentation is applied (unless ``augment=False``) and the last incomplete
-    batch is dropped. ``training=False``: file order, no augmentation, all slices. ``mask_fn`` and
-    ``input_transform``: see the module docstring. Extra keyword arguments (``workers``,
-    ``use_multiprocessing``, ``max_queue_size``) go to :class:`keras.utils.PyDataset`.
-    """
-
-    def __init__(self, path, split: str, batch_size: int = 32, training: bool = False, augment: bool | None = None, seed: int = 0,
-                 mask_fn: Callable | None = None, input_transform: Callable | None = None, epoch: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.path = Path(path)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        header = prepared.read_header(self.path)
-        self.rows, self.n, self.kspace_scale = header.rows(split), header.n, header.kspace_scale
-        # a split whose images fit in CACHE_BYTES (complex64) is read once, not once per batch
-        small = len(self.rows) * 8 * self.n * self.n <= CACHE_BYTES
-        self._cache = {int(r): i for i, r in enumerate(self.rows)} if small else None
-        self._cached_images = prepared.read_rows(self.path, self.rows, ["images"])["images"] if small else None
-        if len(self.rows) == 0:
-            raise ValueError(f"{self.path}: split {split!r} has no slices")
-        if training and len(self.rows) < batch_size:
-            raise ValueError(f"{self.path}: split {split!r} has {len(self.rows)} slices, "
-                             f"fewer than batch_size {batch_size}")
-        self.split, self.batch_size, self.training, self.seed = split, batch_size, training, seed
-        self.augment = training if augment is None else augment
-        self.mask_fn, self.input_transform = mask_fn, input_transform
-        self.set_epoch(epoch)
-
-    def __getitem__(self, index: int):
-        return self.load_rows(self.batch_rows(index))
-
-    def _rng(self, row: int) -> np.random.Generator:
-        key = [self.seed, self.epoch, int(row)] if self.training else [self.seed, int(row)]
-        return np.random.default_rng(key)
-
-    def load_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Examples for file rows ``rows`` (any order) → ``(inputs, targets)`` in that order."""
-        rows = np.asarray(rows)
-        rebuild = self.augment or self.mask_fn is not None
-        if rebuild and self._cache is not None:
-            images = self._cached_images[[self._cache[int(r)] for r in rows]]
-        elif rebuild:
-            images = prepared.read_rows(self.path, rows, ["images"])["images"]
-        else:
-            inputs, targets = prepared.read_rows(self.path, rows).values()
-        if rebuild:  # per-sample random draws, then one batched FFT
-            crops, masks = [], []
-            for image, row in zip(images, rows):
-                rng = self._rng(row)
-                crops.append(augment_module.reflect_tile_crop(image, rng) if self.augment else image)
-                mask = self.mask_fn(rng, self.n) if self.mask_fn is not None else None
-                masks.append(np.ones(self.n, bool) if mask is None else np.broadcast_to(mask, (self.n, )))
-            mask = np.stack(masks)[:, None, :] if self.mask_fn is not None else None
-            inputs, targets = transforms.image_to_example(np.stack(crops), self.kspace_scale, mask)
-        if self.input_transform is not None:
-            inputs = self.input_transform(inputs)
-        return inputs, targets
 
 
 def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule="cosine") -> float:
@@ -201,7 +137,7 @@ def resolve_precision(precision: str) -> str:
     """A ``models.PRECISIONS`` key for ``precision``; ``"auto"`` picks where it was measured faster.
 
     ``"auto"``: ``"mixed_bfloat16"`` for TensorFlow on a CPU with native bfloat16 instructions
-    (≈ 1.2× the samples/s of float32 for the 64² AUTOMAP on 2 CPU cores: 343 against 279), else
+    (≈ 1.2× the samples/s of float32 for the 64² AUTOMAP on 2 CPU cores, ``benchmarks/history.md``), else
     ``"float32"`` (JAX's CPU backend was slower in bfloat16; GPUs keep the paper's float32 unless
     asked).
     """
@@ -224,7 +160,9 @@ def configure_determinism(seed: int) -> None:
 
 
 def _save_model_atomic(model: keras.Model, path: Path) -> None:
-    with atomic_path(path) as tmp:
+    # outside the distribution: what saving creates stays in this process (under several processes
+    # a laid-out creation would be a collective that the processes that do not save never join)
+    with atomic_path(path) as tmp, distribute.outside():
         model.save(tmp)
 
 
@@ -285,7 +223,7 @@ def _check_config(out_dir: Path, old: dict, new: dict) -> None:
 def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: int = 32, learning_rate: float = 2e-4, seed: int = 0,
           lr_schedule="cosine", augment: bool = True, mask_fn: Callable | None = None, input_transform: Callable | None = None,
           progress: bool = True, verbose: int = 0, workers: int = 1, deterministic: bool = True, checkpoint_seconds: float = 60.0,
-          pipeline: str = "numpy", validate_every: int = 1) -> dict:
+          pipeline: str = "numpy", validate_every: int = 1, distribution=None) -> dict:
     """Train ``model`` on the train split of ``prepared_path``, validating on val; resumable.
 
     ``model`` maps the (possibly transformed) inputs to ``(B, n, n, 1)``; build it after
@@ -303,6 +241,11 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
     ``validate_every``: validate after every k-th epoch and after the last one; the other epochs'
     ``val_*`` are NaN and their ``eval_seconds`` 0 (needs ``verbose=0`` and ``workers=1``). Training
     itself is the same whatever k.
+    ``distribution``: ``None`` (one device) or :func:`automap_nb.distribute.setup`'s distribution,
+    under whose scope ``model`` was built; ``batch_size`` is then the global batch (a multiple of
+    the data axis; needs ``verbose=0`` and ``workers=1``). A validation batch that the data axis
+    does not divide (the split's last) runs replicated. ``history["device"]["distribution"]``
+    records the mesh (:func:`automap_nb.distribute.describe`) and the number of processes.
 
     Returns the history: ``{"config": {...}, "device": {...}, "epochs": [per-epoch records]}``
     with ``epoch`` (1-based), ``lr``, ``loss``, ``mse``, ``psnr``, ``val_loss``, ``val_mse``,
@@ -317,13 +260,20 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
         raise ValueError(f"validate_every must be a positive integer, got {validate_every!r}")
     if validate_every > 1 and (verbose or workers > 1):
         raise ValueError(f"validate_every={validate_every} needs verbose=0 and workers=1 (Keras's fit validates every epoch)")
+    if distribution is not None:
+        if verbose or workers > 1:
+            raise ValueError("a distribution needs verbose=0 and workers=1 (each process draws its own rows of each batch)")
+        distribute.check(distribute.describe(distribution)["kind"], _model_shards(distribution), batch_size)
+        distribute.check_model(model, distribution)
+    writer = distribute.is_writer()  # several processes: only process 0 writes
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out_dir)
+    if writer:  # another process's temporary file is not stale
+        remove_stale_temporaries(out_dir)
     if deterministic:
         configure_determinism(seed)
     data = dict(seed=seed, mask_fn=mask_fn, input_transform=input_transform, workers=workers)
-    Dataset = PreparedDataset if check_pipeline(pipeline) == "numpy" else prepared_batches
+    Dataset = PIPELINES[check_pipeline(pipeline)]  # the one choice of pipeline: its batches know how to fit
     train_data = Dataset(prepared_path, "train", batch_size, training=True, augment=augment, **data)
     val_data = Dataset(prepared_path, "val", batch_size, training=False, **data)
     n = train_data.n
@@ -337,30 +287,41 @@ def train(model: keras.Model, prepared_path, out_dir, epochs: int, batch_size: i
                   input_transform=getattr(input_transform, "__name__", None) if input_transform else None,
                   train_slices=len(train_data.rows), val_slices=len(val_data.rows),
                   data_fingerprint=prepared.read_header(prepared_path).fingerprint, pipeline=pipeline)
-    compile_model(model, learning_rate)
     history = load_history(out_dir) or {"config": config, "epochs": []}
     _check_config(out_dir, history["config"], config)
-    done = len(history["epochs"])
-    if done:
-        _restore(model, _checkpoint(out_dir, done))
-    elif (out_dir / INITIAL_NAME).is_file():
-        _restore(model, out_dir / INITIAL_NAME)
-    else:
-        model.optimizer.build(model.trainable_variables)  # zero Adam state saved with the weights
-        _save_model_atomic(model, out_dir / INITIAL_NAME)
-    history["device"] = describe_device()
-    if done < epochs:
-        schedule = lambda epoch: learning_rate_at(epoch, epochs, learning_rate, lr_schedule)  # noqa: E731
-        with tqdm(total=epochs, initial=done, desc="train", unit="epoch", disable=not progress) as bar:
-            recorder = _EpochRecorder(train_data, out_dir, history, schedule, bar, epochs, checkpoint_seconds)
-            fit_model = model if pipeline == "numpy" else device_model(  # builds the examples on the device
-                model, ImageBank.from_prepared(prepared_path))
-            if verbose or workers > 1:  # Keras's own bar, or PyDataset's worker threads: fit
-                fit_model.fit(train_data, validation_data=val_data, initial_epoch=done, epochs=epochs, shuffle=False,
-                              callbacks=[recorder], verbose=verbose)  # PreparedDataset shuffles
-            else:
-                _run_epochs(fit_model, train_data, val_data, recorder, done, epochs, validate_every)
+    done, has_initial = len(history["epochs"]), (out_dir / INITIAL_NAME).is_file()
+    distribute.barrier("train: folder read")  # every process decided from the same folder before process 0 writes
+    with distribute.scope(distribution):  # optimizer state and restored checkpoints take the variables' layouts
+        compile_model(model, learning_rate)
+        if done:
+            _restore(model, _checkpoint(out_dir, done))
+        elif has_initial:
+            _restore(model, out_dir / INITIAL_NAME)
+        else:
+            model.optimizer.build(model.trainable_variables)  # zero Adam state saved with the weights
+            if writer:
+                _save_model_atomic(model, out_dir / INITIAL_NAME)
+        history["device"] = {
+            **describe_device(), "distribution": distribute.describe(distribution), "processes": distribute.process_count()
+        }
+        if done < epochs:
+            schedule = lambda epoch: learning_rate_at(epoch, epochs, learning_rate, lr_schedule)  # noqa: E731
+            with tqdm(total=epochs, initial=done, desc="train", unit="epoch", disable=not (progress and writer)) as bar:
+                recorder = _EpochRecorder(train_data, out_dir, history, schedule, bar, epochs, checkpoint_seconds, writer)
+                fit_model = train_data.fit_model(model, lambda: device_model(model, ImageBank.from_prepared(prepared_path)))
+                if verbose or workers > 1:  # Keras's own bar, or PyDataset's worker threads: fit
+                    fit_model.fit(train_data, validation_data=val_data, initial_epoch=done, epochs=epochs, shuffle=False,
+                                  callbacks=[recorder], verbose=verbose)  # PreparedDataset shuffles
+                else:
+                    _run_epochs(fit_model, train_data, val_data, recorder, done, epochs, validate_every, distribution)
+    distribute.barrier("train: done")  # process 0's last checkpoint and history are written
     return history
+
+
+def _model_shards(distribution) -> int:
+    """The ``"model"`` axis of a distribution's mesh (1 when it has none)."""
+    mesh = distribution.device_mesh
+    return int(mesh.shape[list(mesh.axis_names).index("model")]) if "model" in mesh.axis_names else 1
 
 
 def _batch(data) -> tuple:
@@ -370,7 +331,7 @@ def _batch(data) -> tuple:
 
 
 def _run_epochs(model: keras.Model, train_data, val_data, recorder: "_EpochRecorder", done: int, epochs: int,
-                validate_every: int = 1) -> None:
+                validate_every: int = 1, distribution=None) -> None:
     """Epochs ``done … epochs − 1`` as ``fit`` runs them, one compiled step per batch.
 
     The same compiled train and test steps, batches, order and callback hooks as
@@ -379,15 +340,19 @@ def _run_epochs(model: keras.Model, train_data, val_data, recorder: "_EpochRecor
     without ``fit``'s per-epoch set-up of iterators and callback lists: with a few batches per
     epoch (130 training slices, batch 32) that set-up cost ≈ 20 % of the training time on 2 CPU
     cores (``benchmarks/learning.md``). Validation runs after every ``validate_every``-th epoch and
-    after the last.
+    after the last. Under a ``distribution``, each process draws its rows of each batch
+    (:func:`automap_nb.distribute.local_rows`); a batch the data axis does not divide runs replicated.
     """
 
     def run(step, data) -> dict:  # every log averaged over the samples, as Keras's metrics do
         sums, count = {}, 0
         for i in range(len(data)):
-            inputs, targets = _batch(data[i])
-            logs = step(inputs, targets, return_dict=True)
-            size = len(inputs)
+            rows = data.batch_rows(i)
+            part = distribute.local_rows(distribution, len(rows))
+            with distribute.outside() if part is None else contextlib.nullcontext():
+                inputs, targets = _batch(data.batch_of(rows if part is None else rows[part]))
+                logs = step(inputs, targets, return_dict=True)
+            size = len(rows)  # the global batch's samples (the logs are its means)
             for key, value in logs.items():
                 sums[key] = sums.get(key, 0.0) + float(value) * size
             count += size
@@ -406,9 +371,10 @@ def _run_epochs(model: keras.Model, train_data, val_data, recorder: "_EpochRecor
 class _EpochRecorder(keras.callbacks.Callback):
     """Per epoch: set the lr and the data epoch; at its end record, checkpoint, write the history."""
 
-    def __init__(self, train_data: PreparedDataset, out_dir: Path, history: dict, schedule, bar, epochs: int,
-                 checkpoint_seconds: float):
+    def __init__(self, train_data: EpochBatches, out_dir: Path, history: dict, schedule, bar, epochs: int,
+                 checkpoint_seconds: float, writer: bool = True):
         super().__init__()
+        self.writer = writer  # False in every process but process 0 of a multi-process run
         self.train_data, self.out_dir, self.history = train_data, out_dir, history
         self.schedule, self.bar = schedule, bar
         self.epochs, self.checkpoint_seconds = epochs, checkpoint_seconds
@@ -440,13 +406,14 @@ class _EpochRecorder(keras.callbacks.Callback):
         self.pending.append(record)
         if epoch + 1 == self.epochs or end - self.last_checkpoint >= self.checkpoint_seconds:
             checkpoint = _checkpoint(self.out_dir, epoch + 1)
-            _save_model_atomic(getattr(self.model, "inner", self.model), checkpoint)  # 1. the checkpoint of epoch k
             self.history["epochs"] += self.pending
             self.pending = []
-            write_json(self.out_dir / HISTORY_NAME, self.history)  # 2. the history lists epoch k
-            for old in self.out_dir.glob(CHECKPOINT_GLOB):  # 3. only then the older checkpoint goes
-                if old != checkpoint:
-                    old.unlink()
+            if self.writer:
+                _save_model_atomic(getattr(self.model, "inner", self.model), checkpoint)  # 1. the checkpoint of epoch k
+                write_json(self.out_dir / HISTORY_NAME, self.history)  # 2. the history lists epoch k
+                for old in self.out_dir.glob(CHECKPOINT_GLOB):  # 3. only then the older checkpoint goes
+                    if old != checkpoint:
+                        old.unlink()
             self.last_checkpoint = time.perf_counter()
         self.bar.update(1)
         if math.isfinite(record["val_psnr"]):

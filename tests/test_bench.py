@@ -66,3 +66,12 @@ def test_cli_writes_json_and_markdown(tmp_path, capsys):
     assert cli_main(["bench", "--summarise", str(stem), "--out", str(tmp_path / "summary"), "--title", "T"]) == 0
     assert json.loads((tmp_path / "summary.json").read_text()) == [result]
     assert "| greenberg (n = 8) |" in (tmp_path / "summary.md").read_text()
+
+
+def test_benchmark_under_a_layout():
+    if keras.backend.backend() != "jax":
+        with pytest.raises(ValueError, match="KERAS_BACKEND=jax"):
+            bench.run_benchmark(**TINY, distribution="data")
+        return
+    result = bench.run_benchmark(**TINY, data="arrays", distribution="model", model_shards=1)
+    assert result["distribution"]["kind"] == "model" and result["processes"] == 1 and result["train_samples_per_s"] > 0

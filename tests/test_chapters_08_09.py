@@ -57,11 +57,11 @@ def test_08_verdict_follows_the_learned_rule_and_the_paired_intervals(ch08):
     assert "\n" not in verdict and "**" not in verdict
     for learned, claim in ((ch08["learned"], "automap_vs_ifft"), (ch08["unet_learned"], "unet_vs_tv")):
         if learned["passed"]:
-            assert stability.comparison_phrase(comparisons[claim]) in verdict
+            assert findings.amplification_phrase(comparisons[claim]) in verdict
         else:
             assert f"{learned['model']} did not pass the learned rule" in verdict
             assert "inconclusive at this budget" in verdict
-            assert stability.comparison_phrase(comparisons[claim]) not in verdict
+            assert findings.amplification_phrase(comparisons[claim]) not in verdict
 
 
 def test_09_trains_every_mode_on_the_same_budget_and_freezes_what_it_says(ch09):

@@ -103,6 +103,30 @@ def test_tanh_model_on_small_kspace_is_ifft2c_to_first_order():
     np.testing.assert_allclose(image, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("dc_phase", [False, True])
+def test_residual_variant_starts_as_the_zero_filled_image(dc_phase):
+    # the correction's last layer starts at zero: without tanh the untrained network is |ifft2c| / kspace_scale
+    from automap_nb import baselines
+
+    n, scale = 16, 4.0
+    model = models.build_dautomap(n, conv_filters=4, dc_phase=dc_phase, transform_activation=None, residual=True,
+                                  kspace_scale=scale)
+    inputs = transforms.complex_to_channels(random_kspace(np.random.default_rng(7), 3, n))
+    expected = baselines.zero_filled(inputs, scale)
+    np.testing.assert_allclose(model.predict(inputs, verbose=0)[..., 0], expected, rtol=0, atol=1e-5 * expected.max())
+    assert model.count_params() == models.count_params("dautomap-residual", n, 4) == models.count_params("dautomap", n, 4)
+
+
+def test_kspace_scale_puts_the_first_tanh_in_its_linear_range():
+    n, scale = 16, 5.0
+    image = 0.9 * np.ones((n, n))  # a bright image at the prepared data's scale (max 1), its k-space × kspace_scale
+    inputs = transforms.complex_to_channels(scale * transforms.fft2c(image)[None])
+    for kspace_scale, gain in ((None, scale), (scale, models.TRANSFORM_GAIN)):  # without it, tanh(4.5): saturated
+        model = models.build_dautomap(n, conv_filters=4, kspace_scale=kspace_scale)
+        first = keras.Model(model.inputs, model.get_layer("transform_1_w").output).predict(inputs, verbose=0)
+        assert np.abs(first).max() == pytest.approx(np.tanh(0.9 * gain), rel=1e-4)
+
+
 def test_random_start_is_glorot_for_the_2n_by_2n_matrix_and_seeded():
     n = 32
     a = models.build_variant("dautomap", n, seed=3, transform_init="random").get_layer("transform_1_h").get_weights()[0]
@@ -125,10 +149,11 @@ def test_bad_transform_options_name_the_parameter():
         models.TransformInit("idft")((4, 2, 5, 2))
 
 
-def test_saved_loaded_cloned_and_bfloat16(tmp_path):
+@pytest.mark.parametrize("variant", ["dautomap", "dautomap-residual"])
+def test_saved_loaded_cloned_and_bfloat16(tmp_path, variant):
     n = 8
     x = transforms.complex_to_channels(random_kspace(np.random.default_rng(0), 2, n))
-    model = models.build_variant("dautomap", n, seed=0, conv_filters=4, dc_phase=True, precision="mixed_bfloat16")
+    model = models.build_variant(variant, n, seed=0, conv_filters=4, dc_phase=True, precision="mixed_bfloat16", kspace_scale=3.0)
     assert model.get_layer("transform_1_h").compute_dtype == "bfloat16"
     assert model.get_layer("transform_1_h").kernel.dtype == "float32"
     model.compile(optimizer="adam", loss="mse")

@@ -6,6 +6,13 @@ the same weights for 2 epochs (8 steps, batch 4) four ways (one device; data par
 model parallel; model parallel fed by the device pipeline), and dAUTOMAP the first three ways (its
 transform kernels are not dense kernels: replicated). Tolerance: losses and validation PSNR within
 a relative 1e-4 of one device's (the sharded reductions add in another order; float32).
+
+The same process then runs chapter 03's training path (``distribute.setup``, the model built under
+``distribute.scope``, ``training.train(..., distribution=...)``) at the quick profile's sizes (32²
+greenberg, 8 filters, DC phase, batch 4, 2 epochs) on a file whose 6 validation slices leave a last
+batch of 2 that the data axis of 4 does not divide (it runs replicated): none, data and model
+(2 shards); a model-parallel run stopped after its first checkpoint and resumed under the same layout
+and under data parallel; and its final checkpoint loaded on one device and under data parallel.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import os
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 import pytest
 from test_training import write_tiny_prepared
@@ -54,6 +62,69 @@ for variant, layer in [("greenberg", "dense_1"), ("dautomap", "transform_1_h")]:
             "kernel_shard_shape": list(kernel.addressable_shards[0].data.shape),
             "describe": distribute.describe(dist)
         }
+
+# ---- chapter 03's path at the quick profile's sizes; checkpoints under a layout ----
+import shutil
+import numpy as np
+from automap_nb.orchestration import profiles
+
+quick = profiles.PROFILES["quick"]
+ch03 = Path(sys.argv[3])
+
+def chapter03(kind, shards, out, **kwargs):
+    layout = distribute.setup(kind, shards, quick["train_batch_size"])
+    with distribute.scope(layout):
+        model = models.build_variant(quick["train_variant"], 32, seed=0, conv_filters=quick["train_conv_filters"],
+                                     dc_phase=quick["train_dc_phase"])
+    history = training.train(model, ch03, out, epochs=quick["train_epochs"], batch_size=quick["train_batch_size"],
+                             learning_rate=quick["train_learning_rate"], seed=0, lr_schedule=quick["train_lr_schedule"],
+                             augment=quick["train_augment"], progress=False, distribution=layout, **kwargs)
+    return model, {"loss": [e["loss"] for e in history["epochs"]], "val_psnr": [e["val_psnr"] for e in history["epochs"]],
+                   "device": history["device"]}
+
+class Stop(Exception):
+    pass
+
+write_json = training.write_json
+def stop_after_first_history(path, value):  # a kill right after epoch 1's checkpoint and history
+    write_json(path, value)
+    raise Stop()
+
+for kind, shards in [("none", 1), ("data", 1), ("model", 2)]:
+    model, results[f"ch03:{kind}"] = chapter03(kind, shards, out / f"ch03-{kind}", checkpoint_seconds=0)
+    if kind == "model":
+        sharded = model
+training.write_json = stop_after_first_history
+try:
+    chapter03("model", 2, out / "ch03-stopped", checkpoint_seconds=0)
+    raise SystemExit("the stop did not happen")
+except Stop:
+    pass
+training.write_json = write_json
+results["stopped"] = len(training.load_history(out / "ch03-stopped")["epochs"])
+shutil.copytree(out / "ch03-stopped", out / "ch03-stopped-data")
+results["ch03:resumed-model"] = chapter03("model", 2, out / "ch03-stopped", checkpoint_seconds=0)[1]
+results["ch03:resumed-data"] = chapter03("data", 1, out / "ch03-stopped-data", checkpoint_seconds=0)[1]
+kspace = np.random.default_rng(1).standard_normal((3, 32, 32, 2)).astype(np.float32)
+one = training.load_checkpoint(out / "ch03-model")  # full arrays: one device
+with distribute.scope(distribute.setup("data", 1, 4)):
+    replicated = training.load_checkpoint(out / "ch03-model")
+results["loaded"] = {
+    "one_device": len(one.get_layer("dense_1").kernel.value.sharding.device_set),
+    "data_devices": len(replicated.get_layer("dense_1").kernel.value.sharding.device_set),
+    "max_difference_one": float(np.abs(training.predict(one, kspace) - training.predict(sharded, kspace)).max()),
+    "max_difference_data": float(np.abs(training.predict(replicated, kspace) - training.predict(sharded, kspace)).max())}
+from automap_nb.orchestration import params  # the chapters' checks, with 4 devices to check against
+
+errors = {}
+for kind, shards, batch in [("data", 1, 6), ("model", 3, 4)]:
+    checks = params._distribution({"train_distribution": kind, "train_batch_size": batch}, "train_distribution",
+                                  "train_model_shards", "train_batch_size")
+    try:
+        checks["train_model_shards"]("train_model_shards", shards)
+    except params.ParameterError as err:
+        errors[kind] = str(err)
+results["errors"] = errors
 print("RESULTS " + json.dumps(results))
 """
 
@@ -62,12 +133,18 @@ print("RESULTS " + json.dumps(results))
 def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("distribute")
     prepared = write_tiny_prepared(folder / "prepared.h5", n=8)
+    ch03 = write_tiny_prepared(folder / "ch03.h5", n=32)
+    with h5py.File(ch03, "r+") as f:  # 2 of the test volume's slices join val: 6 val slices, batches of 4 and 2
+        split = f["split"][...]
+        split[np.flatnonzero(split == b"test")[:2]] = b"val"
+        f["split"][...] = split
     env = {
         **os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
         "TF_CPP_MIN_LOG_LEVEL": "3"
     }
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(prepared), str(folder / "out")], env=env, capture_output=True, text=True, timeout=300)
+        [sys.executable, "-c", SCRIPT, str(prepared), str(folder / "out"),
+         str(ch03)], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULTS "))
     return json.loads(line[len("RESULTS "):])
@@ -115,3 +192,34 @@ def test_distribution_needs_jax_and_a_dividing_shard_count():
     else:
         with pytest.raises(ValueError, match="model_shards"):
             distribute.model_parallel(len(distribute.devices()) + 1)
+
+
+@pytest.mark.parametrize("kind", ["data", "model"])
+def test_chapter03_quick_sizes_equal_one_device(runs, kind):
+    one, run = runs["ch03:none"], runs[f"ch03:{kind}"]
+    assert run["device"]["distribution"]["kind"] == kind and run["device"]["processes"] == 1
+    assert len(run["loss"]) == 2  # the quick profile's 2 epochs
+    np.testing.assert_allclose(run["loss"], one["loss"], rtol=1e-4)
+    np.testing.assert_allclose(run["val_psnr"], one["val_psnr"], rtol=1e-4)  # 6 val slices: the last batch of 2 replicated
+
+
+@pytest.mark.parametrize("layout, rtol", [("model", 1e-5), ("data", 1e-4)])
+def test_sharded_checkpoint_resumes_under_either_layout(runs, layout, rtol):
+    assert runs["stopped"] == 1  # stopped after epoch 1's checkpoint, trained under model (2 shards)
+    resumed, whole = runs[f"ch03:resumed-{layout}"], runs["ch03:model"]
+    assert resumed["device"]["distribution"]["kind"] == layout
+    np.testing.assert_allclose(resumed["loss"], whole["loss"], rtol=rtol)
+    np.testing.assert_allclose(resumed["val_psnr"], whole["val_psnr"], rtol=rtol)
+
+
+def test_sharded_checkpoint_loads_on_one_device_and_under_data_parallel(runs):
+    loaded = runs["loaded"]
+    assert loaded["one_device"] == 1 and loaded["data_devices"] == 4
+    assert loaded["max_difference_one"] < 1e-5 and loaded["max_difference_data"] < 1e-5
+
+
+def test_chapter_checks_name_the_batch_and_the_shards(runs):
+    assert runs["errors"] == {
+        "data": "parameter 'train_batch_size': batch size 6 is not a multiple of the data axis (4 = 4 devices / 1 model shards)",
+        "model": "parameter 'train_model_shards': model_shards must divide the 4 devices, got 3"
+    }

@@ -51,7 +51,9 @@ def test_every_profile_passes_every_chapter(profile, tmp_path):
     [("02_preprocessing", {"split": [0.5, 0.5]}, "parameter 'split': split fractions must be three numbers"),
      ("03_train_automap", {"train_variant": "greenberg-201m"
                            }, "parameter 'train_variant': variant 'greenberg-201m' is defined at n = 128"),
-     ("06_undersampling_baselines", {"train_groups": [[1, 4]]}, r"parameter 'train_groups': train_groups \[\[1, 4\]\] must cover"),
+     ("06_undersampling_baselines", {"undersampling_groups": [[1, 4]]
+                                     }, r"parameter 'undersampling_groups': undersampling_groups \[\[1, 4\]\] must cover"),
+     ("06_undersampling_baselines", {"train_variant": "greenberg-201m"}, "parameter 'train_variant': variant 'greenberg-201m'"),
      ("06_undersampling_baselines", {"accelerations": [1, 3]}, r"parameter 'accelerations\[1\]' must be one of \[1, 4, 8\]"),
      ("07_architecture_study", {"study_seeds": [0, 0]}, "parameter 'study_seeds' has repeated seeds"),
      ("03_train_automap", {"train_pipeline": "gpu"}, r"parameter 'train_pipeline' must be one of \['numpy', 'device'\]"),
@@ -71,3 +73,17 @@ def test_a_missing_parameter_is_an_error(tmp_path):
     with pytest.raises(ParameterError, match="parameter 'seed' of 01_data_exploration is not set"):
         validate("01_data_exploration",
                  {"data_dir": tmp_path, "val_dir": None, "test_dir": None, "run_dir": tmp_path, "example_volume": 0})
+
+
+def test_distribution_parameters_fail_naming_the_parameter(tmp_path):
+    import keras
+
+    write_prepared(tmp_path, 64)
+    values = {nb.stem: {**defaults(nb), "run_dir": tmp_path} for nb in NOTEBOOKS}
+    with pytest.raises(ParameterError, match=r"parameter 'train_distribution' must be one of \['none', 'data', 'model'\]"):
+        validate("03_train_automap", {**values["03_train_automap"], "train_distribution": "pipeline"})
+    with pytest.raises(ParameterError, match="parameter 'train_model_shards': model_shards=2 needs distribution 'model'"):
+        validate("06_undersampling_baselines", {**values["06_undersampling_baselines"], "train_model_shards": 2})
+    if keras.backend.backend() != "jax":  # the 4-device checks are in tests/test_distribute.py
+        with pytest.raises(ParameterError, match="parameter 'study_distribution': keras.distribution needs KERAS_BACKEND=jax"):
+            validate("07_architecture_study", {**values["07_architecture_study"], "study_distribution": "data"})

@@ -26,7 +26,7 @@ from notebook_files import write_notebook
 
 from automap_nb.data import mri_data, prepare, prepared
 from automap_nb.data.mri_data import DataError
-from automap_nb.orchestration import book, cli, params, runner
+from automap_nb.orchestration import book, cli, params, profiles, runner
 from automap_nb.orchestration.params import ParameterError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -414,3 +414,12 @@ def test_only_reruns_with_the_recorded_profile_and_mixing_profiles_is_refused(tm
             r"--profile cpu would mix profiles in one folder: add --profile quick"):
         runner.run_notebooks(run, profile="cpu", notebooks_dir=chapters, only=["02"], progress=False)
     assert read_json(run / "run.json")["profile"] == "quick"
+
+
+def test_the_sample_split_goes_only_to_runs_that_prepare_data(quick_data):
+    # `automap-nb run --only 08` on the sample data must not pass chapter 02's `split` to chapters without it
+    data = {"data_dir": quick_data, "val_dir": None, "test_dir": None}
+    split = {"split": profiles.SAMPLE_DATA["quick"]["split"]}
+    assert cli.sample_split(data, "quick") == cli.sample_split(data, "quick", ["01", "02"]) == split
+    assert cli.sample_split(data, "quick", ["08", "10"]) == {}
+    assert cli.sample_split({**data, "test_dir": quick_data}, "quick") == {}

@@ -306,6 +306,16 @@ def test_compact_is_the_full_volume_band_limited_in_the_same_schema(built, compa
     assert manifest["compact"] is True
 
 
+def test_compact_data_refuse_a_prepared_size_they_cannot_serve(compact, tmp_path):
+    from automap_nb.data import prepare
+
+    folder = compact[0].parent
+    too_big = sample_data.COMPACT_MAX_SIZE + 2
+    with pytest.raises(ValueError, match=rf"compact sample data serve prepared sizes up to 128, got size {too_big}"):
+        prepare.prepare_dataset(folder, tmp_path / "p.h5", size=too_big, progress=False)
+    assert not (tmp_path / "p.h5").exists()
+
+
 def test_parallel_build_is_byte_identical_and_kinds_do_not_mix(compact, tmp_path):
     serial = build_sample_dataset(tmp_path / "serial", volumes=VOLUMES, slices=SLICES, progress=False, compact=True)
     assert [digest(p) for p in serial] == [digest(p) for p in compact]

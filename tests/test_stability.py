@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from keras import layers, ops
 
+from automap_nb import findings
 from automap_nb.data import subsample, transforms
 from automap_nb.experiments import stability
 
@@ -165,15 +166,15 @@ def test_verdict_claims_a_difference_only_with_the_learned_rule_and_an_interval_
     assert comps["automap_vs_ifft"]["outcome"] == "a greater" and comps["automap_vs_ifft"]["units"] == 4
     assert comps["unet_vs_tv"]["outcome"] == "none"  # the interval contains zero
     passed = {"automap": _learned(8.0), "unet": _learned(8.0, "the U-Net (4×)")}
-    line = stability.verdict_line(comps, passed)
+    line = findings.stability_verdict(comps, passed)
     assert "the worst amplification of AUTOMAP exceeds that of the inverse FFT, 3.05 against 1.00" in line
     assert "the worst amplification of the U-Net was not shown to differ from that of TV on the perturbations tried" in line
     assert "4 test volumes, one slice each" in line and "\n" not in line
     failed = {"automap": _learned(1.0), "unet": _learned(8.0, "the U-Net (4×)")}
-    line = stability.verdict_line(comps, failed)
+    line = findings.stability_verdict(comps, failed)
     assert "whether AUTOMAP is less stable than the inverse FFT is inconclusive at this budget" in line
     assert "exceeds" not in line
-    markdown = stability.findings_markdown(rows, comps, failed)
+    markdown = findings.stability_findings(rows, comps, failed, stability.METHOD_LABELS)
     assert "Measured, without a verdict: the worst amplification of AUTOMAP exceeds" in markdown
 
 

@@ -1,13 +1,20 @@
-"""The device input pipeline: crops, masks and the k-space FFT inside the compiled training step.
+"""The two training input pipelines, :data:`PIPELINES`: batches of one split of ``prepared.h5``.
 
-:class:`automap_nb.training.PreparedDataset` (the ``"numpy"`` pipeline) builds every example on
-the host: it reads the image from HDF5, crops the reflection tiling, draws a mask and runs a numpy
-FFT, one sample at a time. That is fine on 2 CPU cores and far too slow to feed a GPU. Here
-(``pipeline="device"`` in :func:`automap_nb.training.train`) the work is split:
+Both share :class:`EpochBatches`: the per-epoch shuffle, the checks of the split and the batch, and
+the per-sample ``numpy.random.Generator`` keyed by ``(seed, epoch, row)`` in training mode (masks
+and crops change every epoch) and by ``(seed, row)`` otherwise (every method evaluated with the same
+seed sees the same mask on the same slice; ``row`` = index in the file). Two hooks let other models
+share them: ``mask_fn(rng, n) -> mask``, a 0/1 k-space mask broadcastable to ``(n, n)`` per sample
+(undersampling), and, numpy only, ``input_transform(inputs) -> model_inputs``, which maps the k-space
+batch ``(B, n, n, 2)`` to what the model eats (e.g. :func:`automap_nb.baselines.zero_filled_input`).
 
-- **Host** (:class:`IndexBatches`, a ``keras.utils.PyDataset``): the same per-epoch shuffle and the
-  same per-sample ``numpy.random.Generator`` keyed by ``(seed, epoch, row)`` (``(seed, row)`` when
-  not training) as the numpy pipeline, drawing the same numbers in the same order: the crop offset
+``"numpy"`` (:class:`PreparedDataset`) builds every example on the host: it reads the images with
+h5py (the file is opened per batch, so it works with any number of worker threads or processes),
+crops the reflection tiling, draws a mask and runs a numpy FFT, one sample at a time. That is fine
+on 2 CPU cores and far too slow to feed a GPU. ``"device"`` (:func:`prepared_batches`) splits the work:
+
+- **Host** (:class:`IndexBatches`, a ``keras.utils.PyDataset``): the same shuffle and the same
+  per-sample generators as the numpy pipeline, drawing the same numbers in the same order: the crop offset
   (:func:`automap_nb.data.augment.crop_offset`) and then the mask (``mask_fn(rng, n)``). A batch is three
   small arrays, ``{"index": int32 (B,), "offset": int32 (B, 2), "mask": float32 (B, n)}``.
 - **Device** (:class:`ImageBank`, a Keras layer holding every prepared image as one non-trainable
@@ -33,16 +40,17 @@ Equality with the numpy pipeline is to float32 precision (the FFTs differ in rou
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Callable
 
 import keras
 import numpy as np
 from keras import ops
 
-from automap_nb.data import prepared
-from automap_nb.data.augment import crop_offset
+from automap_nb.data import prepared, transforms
+from automap_nb.data.augment import crop_offset, reflect_tile_crop
 
-PIPELINES = ("numpy", "device")
+CACHE_BYTES = 256 * 2**20  # PreparedDataset keeps a split's images in memory up to this size
 
 
 def check_pipeline(pipeline: str) -> str:
@@ -62,10 +70,38 @@ def column_mask(mask, n: int) -> np.ndarray:
 
 
 class EpochBatches(keras.utils.PyDataset):
-    """The batching both pipelines share: ``self.rows`` split into batches of ``self.batch_size``,
-    reshuffled per epoch from ``(seed, epoch)`` when ``self.training`` (the last incomplete batch
-    dropped), in file order otherwise. Subclasses set ``rows``, ``batch_size``, ``training`` and
-    ``seed``, then call :meth:`set_epoch`; :meth:`batch_rows` gives the rows of batch ``index``."""
+    """What both pipelines share: ``rows`` split into batches of ``batch_size``, reshuffled per epoch
+    from ``(seed, epoch)`` when ``training`` (the last incomplete batch dropped), in file order
+    otherwise; the per-sample generator (:meth:`rng`); batch ``index`` is :meth:`batch_of` its
+    :meth:`batch_rows`. Subclasses call :meth:`_setup` and define :meth:`batch_of`."""
+
+    def _setup(self, rows: np.ndarray, batch_size: int, training: bool, augment: bool | None, seed: int, mask_fn, epoch: int,
+               where: str) -> None:
+        """Check the rows (``where`` names them in errors) against the batch size, then set the batching."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if len(rows) == 0:
+            raise ValueError(f"{where} has no slices")
+        if training and len(rows) < batch_size:
+            raise ValueError(f"{where} has {len(rows)} slices, fewer than batch_size {batch_size}")
+        self.rows, self.batch_size, self.training, self.seed = rows, batch_size, training, seed
+        self.augment = training if augment is None else augment
+        self.mask_fn = mask_fn
+        self.set_epoch(epoch)
+
+    def rng(self, row) -> np.random.Generator:
+        """The generator of one sample's draws (crop, then mask): see the module docstring."""
+        return np.random.default_rng([self.seed, self.epoch, int(row)] if self.training else [self.seed, int(row)])
+
+    def __getitem__(self, index: int):
+        return self.batch_of(self.batch_rows(index))
+
+    on_device = False  # True: batches of draws, the examples built on the device (PipelineModel)
+
+    def fit_model(self, model: keras.Model, wrapped: Callable[[], keras.Model]) -> keras.Model:
+        """What ``fit`` trains on these batches: ``model`` itself, or ``wrapped()`` (the model wrapped
+        with the image bank, :func:`wrap`) when the examples are built on the device."""
+        return wrapped() if self.on_device else model
 
     def set_epoch(self, epoch: int) -> None:
         """Fix the epoch whose order, augmentation and masks the next batches use."""
@@ -92,32 +128,70 @@ class EpochBatches(keras.utils.PyDataset):
         return self.order[index * self.batch_size:(index + 1) * self.batch_size]
 
 
+class PreparedDataset(EpochBatches):
+    """The ``"numpy"`` pipeline: batches ``(inputs (B, n, n, 2), targets (B, n, n, 1))`` of one split of ``prepared.h5``.
+
+    ``training=True``: the order is reshuffled for every epoch (see :meth:`set_epoch`), the
+    reflection-tiling augmentation is applied (unless ``augment=False``) and the last incomplete
+    batch is dropped. ``training=False``: file order, no augmentation, all slices. ``mask_fn`` and
+    ``input_transform``: see the module docstring. Extra keyword arguments (``workers``,
+    ``use_multiprocessing``, ``max_queue_size``) go to :class:`keras.utils.PyDataset`.
+    """
+
+    def __init__(self, path, split: str, batch_size: int = 32, training: bool = False, augment: bool | None = None, seed: int = 0,
+                 mask_fn: Callable | None = None, input_transform: Callable | None = None, epoch: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.path, self.split, self.input_transform = Path(path), split, input_transform
+        header = prepared.read_header(self.path)
+        self.n, self.kspace_scale = header.n, header.kspace_scale
+        self._setup(header.rows(split), batch_size, training, augment, seed, mask_fn, epoch, f"{self.path}: split {split!r}")
+        # a split whose images fit in CACHE_BYTES (complex64) is read once, not once per batch
+        small = len(self.rows) * 8 * self.n * self.n <= CACHE_BYTES
+        self._cache = {int(r): i for i, r in enumerate(self.rows)} if small else None
+        self._cached_images = prepared.read_rows(self.path, self.rows, ["images"])["images"] if small else None
+
+    def load_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Examples for file rows ``rows`` (any order) → ``(inputs, targets)`` in that order."""
+        rows = np.asarray(rows)
+        rebuild = self.augment or self.mask_fn is not None
+        if rebuild and self._cache is not None:
+            images = self._cached_images[[self._cache[int(r)] for r in rows]]
+        elif rebuild:
+            images = prepared.read_rows(self.path, rows, ["images"])["images"]
+        else:
+            inputs, targets = prepared.read_rows(self.path, rows).values()
+        if rebuild:  # per-sample random draws, then one batched FFT
+            crops, masks = [], []
+            for image, row in zip(images, rows):
+                rng = self.rng(row)
+                crops.append(reflect_tile_crop(image, rng) if self.augment else image)
+                mask = self.mask_fn(rng, self.n) if self.mask_fn is not None else None
+                masks.append(np.ones(self.n, bool) if mask is None else np.broadcast_to(mask, (self.n, )))
+            mask = np.stack(masks)[:, None, :] if self.mask_fn is not None else None
+            inputs, targets = transforms.image_to_example(np.stack(crops), self.kspace_scale, mask)
+        if self.input_transform is not None:
+            inputs = self.input_transform(inputs)
+        return inputs, targets
+
+    batch_of = load_rows
+
+
 class IndexBatches(EpochBatches):
     """Host side of the device pipeline: per-sample draws as small arrays, one dict per batch.
 
     ``rows``: the rows of the image bank this split uses (file rows of ``prepared.h5``); ``n``:
     the image size. ``training``, ``augment``, ``seed``, ``mask_fn``, ``epoch`` and the batching
     (shuffle per epoch, last incomplete batch dropped when training) are exactly those of
-    :class:`automap_nb.training.PreparedDataset`. Extra keyword arguments go to ``PyDataset``.
+    :class:`PreparedDataset`; ``where`` names the rows in errors. Extra keyword arguments go to ``PyDataset``.
     """
 
     def __init__(self, rows, n: int, batch_size: int = 32, training: bool = False, augment: bool | None = None, seed: int = 0,
-                 mask_fn: Callable | None = None, epoch: int = 0, **kwargs):
+                 mask_fn: Callable | None = None, epoch: int = 0, where: str = "rows", **kwargs):
         super().__init__(**kwargs)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        self.rows = np.asarray(rows, dtype=np.int64)
-        if self.rows.ndim != 1 or len(self.rows) == 0:
-            raise ValueError(f"rows must be a non-empty 1-D list of row numbers, got shape {self.rows.shape}")
-        if training and len(self.rows) < batch_size:
-            raise ValueError(f"{len(self.rows)} rows, fewer than batch_size {batch_size}")
-        self.n, self.batch_size, self.training, self.seed = int(n), batch_size, training, seed
-        self.augment = training if augment is None else augment
-        self.mask_fn = mask_fn
-        self.set_epoch(epoch)
-
-    def __getitem__(self, index: int) -> dict:
-        return self.draw(self.batch_rows(index))
+        rows = np.asarray(rows, dtype=np.int64)
+        assert rows.ndim == 1, f"rows must be a 1-D list of row numbers, got shape {rows.shape}"
+        self.n = int(n)
+        self._setup(rows, batch_size, training, augment, seed, mask_fn, epoch, where)
 
     def draw(self, rows) -> dict:
         """The draws for bank rows ``rows``: ``{"index", "offset", "mask"}`` (see the module docstring)."""
@@ -126,13 +200,15 @@ class IndexBatches(EpochBatches):
         mask = np.ones((len(rows), self.n), np.float32)
         if self.augment or self.mask_fn is not None:
             for k, row in enumerate(rows):
-                key = [self.seed, self.epoch, int(row)] if self.training else [self.seed, int(row)]
-                rng = np.random.default_rng(key)
+                rng = self.rng(row)
                 if self.augment:
                     offset[k] = crop_offset(rng, self.n, self.n)
                 if self.mask_fn is not None:
                     mask[k] = column_mask(self.mask_fn(rng, self.n), self.n)
         return {"index": rows.astype(np.int32), "offset": offset, "mask": mask}
+
+    batch_of = draw
+    on_device = True
 
 
 class ImageBank(keras.layers.Layer):
@@ -256,7 +332,7 @@ def wrap(model: keras.Model, bank: ImageBank, loss="mse", metrics=None, steps_pe
 def prepared_batches(path, split: str, batch_size: int = 32, training: bool = False, augment: bool | None = None, seed: int = 0,
                      mask_fn: Callable | None = None, input_transform: Callable | None = None, epoch: int = 0,
                      **kwargs) -> IndexBatches:
-    """:class:`IndexBatches` over one split of ``prepared.h5``: the device twin of ``PreparedDataset``.
+    """:class:`IndexBatches` over one split of ``prepared.h5``: the device twin of :class:`PreparedDataset`.
 
     Takes ``PreparedDataset``'s arguments; ``input_transform`` must be ``None``. The result also
     has ``kspace_scale`` and ``split``.
@@ -265,15 +341,14 @@ def prepared_batches(path, split: str, batch_size: int = 32, training: bool = Fa
         raise ValueError("input_transform is a numpy hook: it cannot run with pipeline='device' "
                          "(use pipeline='numpy')")
     header = prepared.read_header(path, needs=("images", "split"))
-    rows, n, scale = header.rows(split), header.n, header.kspace_scale
-    if len(rows) == 0:
-        raise ValueError(f"{path}: split {split!r} has no slices")
-    if training and len(rows) < batch_size:
-        raise ValueError(f"{path}: split {split!r} has {len(rows)} slices, fewer than batch_size {batch_size}")
-    batches = IndexBatches(rows, n, batch_size, training=training, augment=augment, seed=seed, mask_fn=mask_fn, epoch=epoch,
-                           **kwargs)
-    batches.kspace_scale, batches.split = scale, split
+    batches = IndexBatches(header.rows(split), header.n, batch_size, training=training, augment=augment, seed=seed, mask_fn=mask_fn,
+                           epoch=epoch, where=f"{path}: split {split!r}", **kwargs)
+    batches.kspace_scale, batches.split = header.kspace_scale, split
     return batches
+
+
+#: the training input pipelines: name → the batches of one split of ``prepared.h5`` (the same arguments)
+PIPELINES = {"numpy": PreparedDataset, "device": prepared_batches}
 
 
 def examples(bank: ImageBank, batch: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -88,6 +88,24 @@ def _index_folders(folders: dict) -> list[tuple[mri_data.VolumeInfo, str | None]
     return found
 
 
+def _check_compact_size(folder, size: int) -> None:
+    """Compact sample data (``automap-nb sample-data --compact``) keep only the k-space that prepared
+    sizes up to ``sample_data.COMPACT_MAX_SIZE`` need: a larger ``size`` would silently prepare
+    band-limited images, so it is refused in one line naming the folder."""
+    from automap_nb.data import sample_data
+
+    manifest = Path(folder) / sample_data.MANIFEST_NAME if folder is not None else None
+    if manifest is None or not manifest.is_file():
+        return
+    try:
+        compact = json.loads(manifest.read_text()).get("compact", False)
+    except (OSError, ValueError, AttributeError) as err:
+        raise ValueError(f"{manifest}: unreadable sample-data manifest ({err})") from None
+    if compact and size > sample_data.COMPACT_MAX_SIZE:
+        raise ValueError(f"{folder}: compact sample data serve prepared sizes up to {sample_data.COMPACT_MAX_SIZE}, got size "
+                         f"{size}; rebuild it without --compact (automap-nb sample-data)")
+
+
 def describe_sources(folders: dict, fractions) -> dict:
     """Where each split comes from, in words (for ``split_sources`` and the book)."""
     own = [s for s in ("val", "test") if folders.get(s) is not None]
@@ -120,6 +138,8 @@ def prepare_dataset(data_dir: str | Path, out_path: str | Path, size: int = 128,
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 2 <= size <= CROP:
         raise ValueError(f"size must be an integer in [2, {CROP}], got {size!r}")
     fractions = splits.check_fractions(fractions)
+    for folder in (data_dir, val_dir, test_dir):
+        _check_compact_size(folder, size)
     out_path = results.check_output_file(out_path, "output file")
     folders = {"train": data_dir, "val": val_dir, "test": test_dir}
     found = _index_folders(folders)

@@ -89,9 +89,9 @@ import h5py
 import numpy as np
 from scipy import ndimage
 
+from automap_nb.checks import require_bool, require_dir, require_int
 from automap_nb.data.mri_data import RECON_SIZE, write_volume
 from automap_nb.data.transforms import center_crop, fft2c, ifft2c
-from automap_nb.orchestration.params import require_bool, require_int
 from automap_nb.results import atomic_path, remove_stale_temporaries, write_text_atomic
 
 __all__ = [
@@ -508,8 +508,6 @@ def build_sample_dataset(out_dir: str | os.PathLike[str], volumes: int = 16, sli
     ``slices`` outside ``1 … 32``, a negative ``seed``, non-bool ``force``/``progress``/``compact``,
     ``workers`` outside ``1 …`` :data:`MAX_WORKERS` or an ``out_dir`` that is not a folder path.
     """
-    if not isinstance(out_dir, (str, os.PathLike)) or not str(out_dir):
-        raise ValueError(f"parameter 'out_dir' must be a folder path, got {out_dir!r}")
     volumes = require_int("volumes", volumes, minimum=1, maximum=MAX_VOLUMES)
     slices = require_int("slices", slices, minimum=1, maximum=MAX_SLICES)
     seed = require_int("seed", seed, minimum=0)
@@ -517,10 +515,7 @@ def build_sample_dataset(out_dir: str | os.PathLike[str], volumes: int = 16, sli
     progress = require_bool("progress", progress)
     compact = require_bool("compact", compact)
     workers = require_int("workers", workers, minimum=1, maximum=MAX_WORKERS)
-    out = Path(out_dir).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"parameter 'out_dir': {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    out = require_dir("out_dir", out_dir, must_exist=False)
     remove_stale_temporaries(out)
 
     from tqdm import tqdm

@@ -151,7 +151,7 @@ def achieved_acceleration(mask: np.ndarray) -> float:
 
 def make_mask_fn(kind: str, acceleration, n: int, mode: str = "random", seed: int = 0,
                  center_fraction: float | None = None) -> Callable | None:
-    """A training-mask hook for :class:`automap_nb.training.PreparedDataset`:
+    """A training-mask hook for :class:`automap_nb.data.pipeline.PreparedDataset`:
     ``mask_fn(rng=None, n=None) -> bool (n,)``.
 
     ``acceleration``: one value, or a list of values from which each call picks one uniformly

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from automap_nb import evaluate, models, statistics, training
+from automap_nb import distribute, evaluate, models, statistics, training
 from automap_nb.data import subsample
 from automap_nb.data.prepared import read_header, read_split
 from automap_nb.experiments.undersampling import acc_key, history_summary
@@ -39,7 +39,7 @@ def val_metrics(model, val: dict, acceleration, mask_kind: str) -> dict:
 
 def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size: int, learning_rate: float, seeds, mask_kind: str,
               l1: float = 1e-6, conv_filters: int = models.CONV_FILTERS, lr_schedule: str = "cosine", dc_phase: bool = False,
-              pipeline: str = "numpy", progress: bool = True) -> list[dict]:
+              pipeline: str = "numpy", progress: bool = True, distribution=None) -> list[dict]:
     """Train every variant (names of :data:`automap_nb.models.VARIANTS`, built by
     :func:`automap_nb.models.build_variant`) at every acceleration for every seed under one budget;
     evaluate on val.
@@ -47,7 +47,8 @@ def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size
     Same data, epochs, batch size, optimizer (Adam, ``learning_rate``, ``lr_schedule``) and, per
     seed, the same initial-weight seed and mask sequence for all variants; ``dc_phase``: every
     variant starts with :class:`automap_nb.models.AlignDCPhase`; ``pipeline``: as
-    :func:`automap_nb.training.train`'s. Returns one row per
+    :func:`automap_nb.training.train`'s; ``distribution``: each model is built and trained under it
+    (:func:`automap_nb.distribute.setup`). Returns one row per
     (variant, acceleration, seed): ``variant, acceleration, seed, params, dense_widths,
     train_seconds, samples_per_s, val_psnr, val_psnr_std2, val_ssim, val_nmse, val_psnr_max1,
     final_train_psnr_max1, per_volume`` (:func:`automap_nb.evaluate.evaluate_volumes`'s).
@@ -65,11 +66,12 @@ def run_study(prepared_path, variants, accelerations, *, epochs: int, batch_size
     try:
         combos = [(v, a, s) for v in variants for a in accelerations for s in seeds]
         for variant, acc, seed in tqdm(combos, desc="study", disable=not progress):
-            model = models.build_variant(variant, n, l1=l1, seed=seed, conv_filters=conv_filters, dc_phase=dc_phase)
+            with distribute.scope(distribution):  # the variables take the distribution's layouts as they are created
+                model = models.build_variant(variant, n, l1=l1, seed=seed, conv_filters=conv_filters, dc_phase=dc_phase)
             mask_fn = subsample.make_mask_fn(mask_kind, acc, n, seed=seed)
             history = training.train(model, prepared_path, root / f"{variant}_{acc_key(acc)}_seed{seed}", epochs=epochs,
                                      batch_size=batch_size, learning_rate=learning_rate, seed=seed, lr_schedule=lr_schedule,
-                                     progress=False, mask_fn=mask_fn, pipeline=pipeline)
+                                     progress=False, mask_fn=mask_fn, pipeline=pipeline, distribution=distribution)
             summary = history_summary(history)
             ev = val_metrics(model, val, acc, mask_kind)
             rows.append(

@@ -25,8 +25,8 @@ backend-specific code is :func:`value_and_gradient` (``tf.GradientTape`` / ``jax
 Evidence. The slices are one per test volume (:func:`pick_slices`, a seeded draw of volumes), so a
 per-slice amplification is a per-volume one; :func:`compare_amplifications` pairs them over the
 volumes with a bootstrap interval (:func:`automap_nb.statistics.paired_interval`). The chapter's
-words (:func:`findings_markdown`, :func:`verdict_line`) claim a difference only when that interval
-excludes zero, and only for a network that passed the one learned rule
+words (:func:`automap_nb.findings.stability_findings`, :func:`automap_nb.findings.stability_verdict`)
+claim a difference only when that interval excludes zero, and only for a network that passed the one learned rule
 (:func:`automap_nb.statistics.learned`); otherwise they say "inconclusive at this budget".
 """
 
@@ -420,102 +420,6 @@ def compare_amplifications(rows: list[dict], budget: float | None = None) -> dic
                 "b": b, "b_kind": kind, "budget": top
             }
     return out
-
-
-def amplification_text(c: dict) -> str:
-    """``"3.21 against 0.99 (difference +2.22, 95 % CI +1.90 to +2.54; 6 test volumes, one slice each)"``."""
-    n = f"{c['units']} test volume{'s' if c['units'] != 1 else ''}, one slice each"
-    head = f"{c['mean_a']:.2f} against {c['mean_b']:.2f}"
-    if c["outcome"] == "undefined":
-        return f"{head} (a non-finite value; {n})"
-    if c["outcome"] == "too few":
-        return f"{head} (difference {c['difference']:+.2f}; {n}: too few for an interval)"
-    return (f"{head} (difference {c['difference']:+.2f}, {100 * c['confidence']:.0f} % CI {c['low']:+.2f} to "
-            f"{c['high']:+.2f}; {n})")
-
-
-#: How :func:`comparison_phrase` names each method in a sentence.
-PHRASE_NAMES = dict(automap="AUTOMAP", ifft="the inverse FFT", unet="the U-Net", zero_filled="the zero-filled inverse FFT",
-                    tv="TV on the perturbations tried (TV is not searched directly)")
-
-
-def comparison_phrase(c: dict) -> str:
-    """What a :func:`compare_amplifications` entry shows, in words (no final period): "exceeds" only
-    when the interval of the paired difference excludes zero."""
-    a = PHRASE_NAMES.get(c["a"], c["a"])
-    if c["b_kind"] == "random":
-        b = "its amplification of Gaussian noise of the same norm"
-    else:
-        b = f"that of {PHRASE_NAMES.get(c['b'], c['b'])}"
-    verb = {"a greater": "exceeds", "b greater": "is below", "none": "was not shown to differ from"}.get(c["outcome"])
-    if verb is None:
-        return f"the worst amplification of {a} against {b} is inconclusive, {amplification_text(c)}"
-    return f"the worst amplification of {a} {verb} {b}, {amplification_text(c)}"
-
-
-#: The claims about each attacked network: ``key: (topic, comparisons)`` (names in :data:`COMPARED`;
-#: the first is the one the verdict line states).
-CLAIMS = {
-    "automap": ("Whether AUTOMAP is less stable than the inverse FFT", ["automap_vs_ifft", "automap_vs_noise"]),
-    "unet": ("Whether the U-Net is less stable than TV at 4×", ["unet_vs_tv", "unet_vs_zero_filled"])
-}
-
-
-def _network_sentence(comps: dict, learned, names, topic: str) -> str | None:
-    """The claim about one attacked network: its comparisons if it passed the learned rule, else why none."""
-    from automap_nb import findings
-
-    shown = [comps[n] for n in names if n in comps]
-    if learned is None or not shown:
-        return None
-    if learned.passed:
-        return "; ".join(comparison_phrase(c) for c in shown)
-    return findings.inconclusive_sentence(learned, topic)
-
-
-def verdict_line(comps: dict, learned: dict) -> str:
-    """The chapter's one-line verdict (plain text): the paired comparisons of the attacked networks at
-    the largest budget, each drawn only for a network that passed the learned rule (``learned``:
-    ``{"automap": Learned, "unet": Learned}``); otherwise that part is "inconclusive at this budget"."""
-    top = next(iter(comps.values()))["budget"]
-    parts = [_network_sentence(comps, learned.get(key), names[:1], topic) for key, (topic, names) in CLAIMS.items()]
-    parts = [p[:1].lower() + p[1:] if p.startswith("Whether") else p for p in parts if p]
-    return f"At ‖r‖ = {100 * top:g} % of ‖y‖: " + "; ".join(parts) + "."
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def findings_markdown(rows: list[dict], comps: dict, learned: dict) -> str:
-    """Markdown findings: per group, each method's mean amplifications at the largest budget (a
-    measurement); the learned rule for each attacked network (:mod:`automap_nb.findings`); then the
-    paired comparisons, as claims only for a network that passed the rule and as measurements
-    without a verdict otherwise. TV is not searched directly, so its worst case is a lower bound."""
-    from automap_nb import findings
-
-    top = max(r["budget"] for r in rows)
-    units = len(rows[0]["amp_worst_slices"])
-    lines = []
-    for group in dict.fromkeys(r["group"] for r in rows):
-        parts = []
-        for r in (r for r in rows if r["group"] == group and r["budget"] == top):
-            how = "its own search" if r["own_search"] else "the perturbations searched for the others, a lower bound"
-            parts.append(f"{METHOD_LABELS.get(r['method'], r['method'])} {r['amp_worst']:.2f} (worst found, {how}; "
-                         f"random noise {r['amp_random']:.2f})")
-        lines.append(f"- **{group}**, ‖r‖ = {100 * top:g} % of ‖y‖, mean amplification ‖Δf‖/‖r‖ over {units} test "
-                     "slices (one per volume): " + "; ".join(parts) + ".")
-    for key, (topic, names) in CLAIMS.items():
-        result, shown = learned.get(key), [comps[n] for n in names if n in comps]
-        if result is None or not shown:
-            continue
-        lines.append(f"- {_capital(findings.learned_sentence(result))}.")
-        if result.passed:
-            lines.extend(f"- {_capital(comparison_phrase(c))}." for c in shown)
-        else:
-            lines.append(f"- {findings.inconclusive_sentence(result, topic)}. Measured, without a verdict: " +
-                         "; ".join(comparison_phrase(c) for c in shown) + ".")
-    return "\n".join(lines)
 
 
 def load_unet(run_dir) -> keras.Model:

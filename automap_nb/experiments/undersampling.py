@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from automap_nb import baselines, evaluate, models, statistics, training
+from automap_nb import baselines, distribute, evaluate, models, statistics, training
 from automap_nb.data import prepared, subsample
 from automap_nb.models import unet
 from automap_nb.results import scratch_dir
@@ -41,15 +41,15 @@ def group_label(group) -> str:
 
 
 def check_groups(groups, accelerations) -> list[list[int]]:
-    """Validate ``train_groups``: lists of accelerations covering each evaluated one exactly once."""
+    """Validate ``undersampling_groups``: lists of accelerations covering each evaluated one exactly once."""
     if not isinstance(groups, (list, tuple)) or not groups:
-        raise ValueError(f"train_groups must be a non-empty list of lists, got {groups!r}")
+        raise ValueError(f"undersampling_groups must be a non-empty list of lists, got {groups!r}")
     groups = [list(g) if isinstance(g, (list, tuple)) else None for g in groups]
     if any(g is None or not g for g in groups):
-        raise ValueError(f"train_groups must be a list of non-empty lists, got {groups!r}")
+        raise ValueError(f"undersampling_groups must be a list of non-empty lists, got {groups!r}")
     flat = [a for g in groups for a in g]
     if sorted(flat) != sorted(accelerations):
-        raise ValueError(f"train_groups {groups} must cover accelerations {list(accelerations)} exactly once")
+        raise ValueError(f"undersampling_groups {groups} must cover accelerations {list(accelerations)} exactly once")
     return groups
 
 
@@ -96,7 +96,7 @@ def _load_matching_weights(model, folder) -> None:
 def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, variant: str, unet_chans: int, epochs: int,
                  batch_size: int, learning_rate: float, seed: int, unet_residual: bool = False, progress: bool = True,
                  conv_filters: int = models.CONV_FILTERS, init_from=None, lr_schedule: str = "cosine", precision: str = "float32",
-                 dc_phase: bool = False, pipeline: str = "numpy", augment: bool = True):
+                 dc_phase: bool = False, pipeline: str = "numpy", augment: bool = True, distribution=None):
     """Train ``method`` on the train split with per-sample masks from the accelerations in ``group``.
 
     Returns ``(model with the final weights, history dict from training.train)``. U-Net inputs go
@@ -106,16 +106,20 @@ def train_method(method: str, group, prepared_path, out_dir, *, mask_kind: str, 
     k-space inside the compiled step; the U-Net's zero-filled inputs are a numpy transform, so it
     always uses the ``"numpy"`` pipeline. ``augment``: the paper's reflection-tiling crops of the
     training images (:func:`automap_nb.training.train`); without them, the slices as they are.
+    ``distribution`` (AUTOMAP only; :func:`automap_nb.distribute.setup`): AUTOMAP is built, started
+    from ``init_from`` and trained under it; the U-Net trains on one device.
     """
     header = prepared.read_header(prepared_path)
     n, kspace_scale = header.n, header.kspace_scale
-    model = build_method_model(method, n, variant, unet_chans, seed, unet_residual, conv_filters,
-                               init_from if method == "automap" else None, precision=precision, dc_phase=dc_phase)
+    distribution = distribution if method == "automap" else None
+    with distribute.scope(distribution):  # the variables take the distribution's layouts as they are created
+        model = build_method_model(method, n, variant, unet_chans, seed, unet_residual, conv_filters,
+                                   init_from if method == "automap" else None, precision=precision, dc_phase=dc_phase)
     mask_fn = subsample.make_mask_fn(mask_kind, list(group), n, seed=seed)
     transform = baselines.zero_filled_input(kspace_scale) if method == "unet" else None
     history = training.train(model, prepared_path, out_dir, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                              seed=seed, mask_fn=mask_fn, lr_schedule=lr_schedule, input_transform=transform, progress=progress,
-                             pipeline=pipeline if method == "automap" else "numpy", augment=augment)
+                             pipeline=pipeline if method == "automap" else "numpy", augment=augment, distribution=distribution)
     return model, history
 
 
@@ -127,6 +131,45 @@ def history_summary(history: dict) -> dict:
                 final_val_psnr_max1=epochs[-1]["val_psnr"], learning_rate=history["config"]["learning_rate"],
                 mask_fn=history["config"]["mask_fn"], train_slices=history["config"]["train_slices"],
                 batch_size=history["config"]["batch_size"], device=history.get("device", {}))
+
+
+def method_settings(p: dict, distribution=None) -> dict:
+    """:func:`train_all`'s keyword arguments (but ``keep_checkpoints``) from chapter 06's checked
+    parameters ``p``: the shared ones, ``unet={...}`` and ``automap={...}``; ``distribution``: AUTOMAP's."""
+    unet = dict(epochs=p["unet_epochs"], learning_rate=p["unet_learning_rate"], batch_size=p["unet_batch_size"],
+                augment=p["unet_augment"])
+    automap = dict(epochs=p["automap_epochs"], learning_rate=p["automap_learning_rate"], batch_size=p["automap_batch_size"],
+                   lr_schedule=p["automap_lr_schedule"], conv_filters=p["train_conv_filters"], dc_phase=p["train_dc_phase"],
+                   precision=training.resolve_precision(p["train_precision"]), pipeline=p["train_pipeline"],
+                   augment=p["automap_augment"], distribution=distribution,
+                   init_from=p["run_dir"] / "automap" if p["automap_init"] == "chapter03" else None)
+    return dict(mask_kind=p["mask_kind"], variant=p["train_variant"], seed=p["seed"], unet_chans=p["unet_chans"],
+                unet_residual=p["unet_residual"], unet=unet, automap=automap)
+
+
+#: :func:`training_table`'s column names
+TRAINING_LABELS = {
+    "params": "parameters", "train_seconds": "training (s)", "samples_per_s": "samples / s",
+    "final_train_psnr_max1": "final train PSNR (dB, MAX = 1)", "final_val_psnr_max1": "final val PSNR (dB, MAX = 1)",
+    "learning_rate": "learning rate", "train_slices": "training slices", "batch_size": "batch"
+}
+
+
+def training_table(summaries: dict):
+    """:func:`train_all`'s summaries as a text table, one column per trained model (the group names
+    the masks' accelerations, so the mask function and the device are left out)."""
+    import pandas as pd
+
+    from automap_nb import tables
+
+    rows = [{"method": METHOD_LABELS[m], "group": g, **{k: v
+                                                        for k, v in s.items() if k not in ("device", "mask_fn")}}
+            for m, by_group in summaries.items() for g, s in by_group.items()]
+    formats = {
+        "parameters": tables.COUNT, "training (s)": tables.significant, "samples / s": tables.significant,
+        "final train PSNR (dB, MAX = 1)": tables.PSNR, "final val PSNR (dB, MAX = 1)": tables.PSNR, "learning rate": tables.RATE
+    }
+    return tables.as_text(pd.DataFrame(rows).rename(columns=TRAINING_LABELS), formats).set_index("method").T
 
 
 def train_all(prepared_path, groups, run_dir, *, keep_checkpoints: bool, progress: bool = True, **kwargs):
@@ -152,7 +195,8 @@ def train_all(prepared_path, groups, run_dir, *, keep_checkpoints: bool, progres
         for method in LEARNED:
             method_groups = groups
             if method == "automap" and init_from is not None:
-                trained[method][1] = training.load_checkpoint(init_from, "final", compile=False)
+                with distribute.scope(per_method[method].get("distribution")):  # laid out as it was trained
+                    trained[method][1] = training.load_checkpoint(init_from, "final", compile=False)
                 method_groups = [[a for a in g if a != 1] for g in groups]
                 method_groups = [g for g in method_groups if g]
             for group in method_groups:

@@ -90,10 +90,15 @@ VARIANTS: dict[str, dict] = {
     "one_dense": {"n": None, "kind": "automap", "description": "a single dense layer: 2n² → n²"},
     "fullconv": {"n": None, "kind": "fullconv", "description": "no dense layers; encoder–decoder, ≈ greenberg's parameters"},
     "dautomap": {"n": None, "kind": "dautomap", "description": "dAUTOMAP: two learned separable complex transforms (16 n²)"},
+    "dautomap-residual": {"n": None, "kind": "dautomap", "residual": True,
+                          "description": "dAUTOMAP whose conv tail adds a correction to the magnitude of its transform"},
 }
 # yapf: enable
 TRANSFORM_LAYERS = 2  # dautomap's "generalised inverse Fourier transform" layers
 TRANSFORM_INITS = ("idft", "random")
+#: With ``kspace_scale`` given, the inverse-DFT start maps k-space to this fraction of the image's
+#: scale (at most 1 per volume), where tanh is nearly linear (tanh(0.5) = 0.46) instead of saturated.
+TRANSFORM_GAIN = 0.5
 
 
 def _check_variant(name: str, n: int) -> None:
@@ -261,6 +266,29 @@ class AlignDCPhase(layers.Layer):
         return input_shape
 
 
+@keras.saving.register_keras_serializable(package="automap_nb")
+class ComplexMagnitude(layers.Layer):
+    """``(B, n, n, 2)`` (real, imaginary) → ``(B, n, n, 1)`` magnitude, in float32; no weights.
+
+    The gradient is finite where the magnitude is 0 (the square root sees at least 1e-12).
+    """
+
+    def __init__(self, scale: float = 1.0, **kwargs):
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "scale": self.scale}
+
+    def call(self, x):
+        x = keras.ops.cast(x, "float32")
+        return self.scale * keras.ops.sqrt(keras.ops.maximum(keras.ops.sum(x * x, axis=-1, keepdims=True), 1e-12))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)
+
+
 def has_dc_phase(model: keras.Model) -> bool:
     """Whether ``model`` starts with :class:`AlignDCPhase` (built with ``dc_phase=True``)."""
     return any(isinstance(layer, AlignDCPhase) for layer in model.layers)
@@ -286,10 +314,10 @@ class TransformInit(keras.initializers.Initializer):
     convolution's, 2n² and 4n, and start ≈ √n times smaller.)
     """
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, gain: float = 1.0):
         if kind not in ("idft", "identity", "random"):
             raise ValueError(f"TransformInit kind must be 'idft', 'identity' or 'random', got {kind!r}")
-        self.kind = kind
+        self.kind, self.gain = kind, float(gain)
 
     def __call__(self, shape, dtype=None):
         n = shape[0]
@@ -297,7 +325,7 @@ class TransformInit(keras.initializers.Initializer):
             raise ValueError(f"TransformInit needs a kernel of shape (n, 2, n, 2), got {tuple(shape)}")
         if self.kind == "random":
             return keras.ops.reshape(keras.initializers.GlorotUniform()((2 * n, 2 * n), dtype=dtype), shape)
-        matrix = centred_idft_matrix(n) if self.kind == "idft" else np.eye(n)
+        matrix = self.gain * (centred_idft_matrix(n) if self.kind == "idft" else np.eye(n))
         kernel = np.zeros(shape, np.float64)  # kernel[h, c, g, d]: input (h, c) → output (g, d); M[g, h]
         kernel[:, 0, :, 0] = kernel[:, 1, :, 1] = matrix.real.T
         kernel[:, 1, :, 0] = -matrix.imag.T  # re' = Re M · re − Im M · im
@@ -305,19 +333,21 @@ class TransformInit(keras.initializers.Initializer):
         return keras.ops.convert_to_tensor(kernel, dtype=dtype or "float32")
 
     def get_config(self) -> dict:
-        return {"kind": self.kind}
+        return {"kind": self.kind, "gain": self.gain}
 
 
-def _conv_tail(x, l1: float, conv_filters: int):
+def _conv_tail(x, l1: float, conv_filters: int, output_init: str = "glorot_uniform"):
     """AUTOMAP's conv tail: (B, n, n, c) → (B, n, n, 1).
 
     The output layer always computes in float32, so under a mixed-precision policy the model still
-    returns float32 images to the loss and the metrics.
+    returns float32 images to the loss and the metrics. ``output_init``: the kernel initialiser of
+    that layer (``"zeros"`` for a residual branch that starts as no correction).
     """
     x = layers.Conv2D(conv_filters, CONV_KERNEL, padding="same", activation="relu", name="conv_1")(x)
     x = layers.Conv2D(conv_filters, CONV_KERNEL, padding="same", activation="relu",
                       activity_regularizer=ActivityL1(l1) if l1 else None, name="conv_2")(x)
-    return layers.Conv2DTranspose(1, DECONV_KERNEL, padding="same", dtype="float32", name="deconv")(x)
+    return layers.Conv2DTranspose(1, DECONV_KERNEL, padding="same", dtype="float32", kernel_initializer=output_init,
+                                  name="deconv")(x)
 
 
 def _kspace_input(n: int, dc_phase: bool):
@@ -363,24 +393,41 @@ def build_fullconv(n: int, base: int | None = None, l1: float = 1e-6, name: str 
 
 
 def build_dautomap(n: int, l1: float = 1e-6, conv_filters: int = CONV_FILTERS, name: str = "dautomap", dc_phase: bool = False,
-                   transform_init: str = "idft", transform_activation: str | None = "tanh") -> keras.Model:
+                   transform_init: str = "idft", transform_activation: str | None = "tanh", residual: bool = False,
+                   kspace_scale: float | None = None) -> keras.Model:
     """dAUTOMAP: k-space ``(B, n, n, 2)`` → magnitude image ``(B, n, n, 1)`` (module docstring).
 
     ``transform_i_h`` transforms along the height axis for every column, ``transform_i_w`` along
     the width axis for every row; ``transform_activation`` (default tanh; ``None``: linear, to test
     the transform alone) follows each ``transform_i_w``. ``transform_init``: ``"idft"`` (layer 1 the
     centred inverse DFT, layer 2 the identity) or ``"random"`` (:class:`TransformInit`). ``l1``,
-    ``conv_filters``, ``dc_phase`` as in :func:`build_automap`.
+    ``conv_filters``, ``dc_phase`` as in :func:`build_automap`. ``residual`` (the
+    ``dautomap-residual`` variant; not in the authors' model): the output is the magnitude of the
+    transform's (real, imaginary) output plus the conv tail's correction, whose last layer starts at
+    zero, so that with the inverse-DFT start the untrained network returns (the tanh of) the
+    zero-filled image and training only has to learn what to add to it. Same weights as without.
+    ``kspace_scale`` (the prepared file's; ``None``: 1 and no gain): the inverse-DFT start is scaled by
+    ``TRANSFORM_GAIN / kspace_scale``, so that the first tanh sees half the image's scale, not
+    ``kspace_scale`` (≈ 5) times it, and the residual's magnitude is multiplied back by
+    ``1 / TRANSFORM_GAIN``.
     """
     if transform_init not in TRANSFORM_INITS:
         raise ValueError(f"transform_init must be one of {list(TRANSFORM_INITS)}, got {transform_init!r}")
     inputs, x = _kspace_input(n, dc_phase)
     for i in range(1, TRANSFORM_LAYERS + 1):
         kind = "random" if transform_init == "random" else ("idft" if i == 1 else "identity")
-        x = layers.EinsumDense("bhwc,hcgd->bgwd", (n, n, 2), kernel_initializer=TransformInit(kind), name=f"transform_{i}_h")(x)
+        gain = TRANSFORM_GAIN / kspace_scale if kind == "idft" and kspace_scale else 1.0
+        x = layers.EinsumDense("bhwc,hcgd->bgwd", (n, n, 2), kernel_initializer=TransformInit(kind, gain),
+                               name=f"transform_{i}_h")(x)
         x = layers.EinsumDense("bhwc,wcvd->bhvd", (n, n, 2), activation=transform_activation,
                                kernel_initializer=TransformInit(kind), name=f"transform_{i}_w")(x)
-    return keras.Model(inputs, _conv_tail(x, l1, conv_filters), name=name)
+    if not residual:
+        return keras.Model(inputs, _conv_tail(x, l1, conv_filters), name=name)
+    correction = _conv_tail(x, l1, conv_filters, output_init="zeros")
+    magnitude = ComplexMagnitude(scale=1.0 / TRANSFORM_GAIN if transform_init == "idft" and kspace_scale else 1.0,
+                                 name="magnitude")(x)
+    image = layers.Add(dtype="float32", name="residual")([magnitude, correction])
+    return keras.Model(inputs, image, name=name)
 
 
 #: ``precision`` names → Keras dtype policies. ``mixed_bfloat16``: weights and optimizer state in
@@ -389,7 +436,8 @@ PRECISIONS = {"float32": "float32", "mixed_bfloat16": "mixed_bfloat16"}
 
 
 def build_variant(variant: str, n: int, l1: float = 1e-6, seed: int | None = None, conv_filters: int = CONV_FILTERS,
-                  precision: str = "float32", dc_phase: bool = False, transform_init: str | None = None) -> keras.Model:
+                  precision: str = "float32", dc_phase: bool = False, transform_init: str | None = None,
+                  kspace_scale: float | None = None) -> keras.Model:
     """Build a named variant at grid size ``n`` (``seed`` given: ``keras.utils.set_random_seed`` first).
 
     ``conv_filters``: width of the conv tail (the paper: 64). ``fullconv``'s encoder–decoder keeps
@@ -419,7 +467,8 @@ def build_variant(variant: str, n: int, l1: float = 1e-6, seed: int | None = Non
             return build_fullconv(n, l1=l1, name=name, conv_filters=conv_filters, dc_phase=dc_phase)
         if kind == "dautomap":
             init = transform_init or "idft"
-            return build_dautomap(n, l1=l1, conv_filters=conv_filters, name=name, dc_phase=dc_phase, transform_init=init)
+            return build_dautomap(n, l1=l1, conv_filters=conv_filters, name=name, dc_phase=dc_phase, transform_init=init,
+                                  residual=VARIANTS[variant].get("residual", False), kspace_scale=kspace_scale)
         return build_automap(n, variant_fc_widths(variant, n), l1=l1, conv_filters=conv_filters, name=name, dc_phase=dc_phase)
     finally:
         keras.config.set_dtype_policy(previous)

@@ -89,9 +89,21 @@ def _is_sample_data(folder) -> bool:
     return folder is not None and (Path(folder) / MANIFEST_NAME).is_file()
 
 
+def _one_process(command: str) -> None:
+    """Refuse a command that runs in one process when the environment describes several."""
+    from automap_nb.checks import env_processes
+
+    count = env_processes()
+    if count > 1:
+        raise ValueError(f"automap-nb {command} runs in one process, the environment describes {count}: on several "
+                         "processes use automap-nb train or bench (README, \"Training on many devices\")")
+
+
 def _cmd_run(args) -> None:
     from automap_nb.orchestration.runner import recorded_data, run_notebooks
     from automap_nb.results import check_output_dir
+
+    _one_process("run")  # papermill kernels are single processes
 
     out = check_output_dir(args.out or REPO_ROOT / "runs" / "default", "--out")
     args.profile = _run_profile(args, out)
@@ -106,13 +118,24 @@ def _cmd_run(args) -> None:
     from automap_nb.orchestration.runner import parse_value
 
     overrides = {key: parse_value(value.removeprefix(PROTECTED)) for key, value in args.parameters}
-    if _is_sample_data(data["data_dir"]) and not (data.get("val_dir") or data.get("test_dir")):
-        # the embedded data's own split (profiles.SAMPLE_DATA), whichever way its folder was named
-        overrides.setdefault("split", profiles.SAMPLE_DATA[args.profile]["split"])
+    overrides = {**sample_split(data, args.profile, args.only), **overrides}
     start = time.perf_counter()
     executed = run_notebooks(out, profile=args.profile, overrides=overrides, only=args.only, progress=not args.quiet, **data)
     print(f"[automap-nb] {len(executed)} notebooks executed into {Path(out).resolve()} "
           f"in {time.perf_counter() - start:.0f} s")
+
+
+def sample_split(data: dict, profile: str, only=None) -> dict:
+    """``{"split": …}``, the embedded data's own split (:data:`profiles.SAMPLE_DATA`), when ``data``'s
+    training folder holds the sample data (whatever its name), no val/test folder is given and a
+    notebook of the run (``only``: ``--only``'s prefixes) declares ``split``; else ``{}``."""
+    from automap_nb.orchestration.runner import declared_parameters, list_notebooks, select_notebooks
+
+    if data.get("val_dir") or data.get("test_dir") or not _is_sample_data(data["data_dir"]):
+        return {}
+    if not any("split" in declared_parameters(nb) for nb in select_notebooks(list_notebooks(), only)):
+        return {}  # e.g. --only 08: chapter 02's split is already in the prepared file
+    return {"split": profiles.SAMPLE_DATA[profile]["split"]}
 
 
 def _cmd_book(args) -> None:
@@ -128,6 +151,9 @@ def _cmd_bench(args) -> None:
 
     if args.out:
         check_output_file(args.out, "--out")  # before the benchmark (and before importing Keras)
+    from automap_nb import distribute
+
+    distribute.initialize()  # several processes: join them before JAX computes anything
     from automap_nb.bench import format_table, run_benchmark, summarise, write_report
 
     if args.summarise:
@@ -139,13 +165,50 @@ def _cmd_bench(args) -> None:
 
     result = run_benchmark(variant=args.variant, n=args.size, batch=args.batch, steps=args.steps, warmup=args.warmup,
                            repeats=args.repeats, precision=args.precision, data=args.data,
-                           steps_per_execution=args.steps_per_execution)
+                           steps_per_execution=args.steps_per_execution, distribution=args.distribution,
+                           model_shards=args.model_shards)
+    if not distribute.is_writer():  # process 0 prints and writes for all
+        return
     print(format_table(result))
     if args.out:
         title = args.title or (f"Benchmark: {result['variant']} on {result['device_name']} "
                                f"({result['backend']}, {result['precision']}, batch {result['batch']})")
         for path in write_report(result, args.out, title=title):
             print(f"written: {path}")
+
+
+def _cmd_train(args) -> None:
+    """Chapter 03's training, without the notebook: the parameters of a profile (and ``-p`` overrides), checked by
+    chapter 03's spec, trained from ``RUN/prepared.h5`` into ``RUN/automap``, where chapter 03 then finds it done."""
+    from automap_nb import distribute
+
+    distribute.initialize()  # several processes: join them before JAX computes anything
+    from automap_nb import models, training
+    from automap_nb.data.prepared import PREPARED_NAME, read_header
+    from automap_nb.orchestration.params import SPECS, require_file, validate
+    from automap_nb.orchestration.runner import parse_value
+
+    values = {**profiles.PROFILES[args.profile], "run_dir": str(args.run)}
+    names = set(SPECS["03_train_automap"](dict(values)))
+    for key, text in args.parameters:
+        if key not in names:
+            raise ValueError(f"-p {key}: not a parameter of chapter 03 (one of {sorted(names - {'run_dir'})})")
+        values[key] = parse_value(text.removeprefix(PROTECTED))
+    p = validate("03_train_automap", values)
+    prepared = require_file("--run", p["run_dir"] / PREPARED_NAME)
+    layout = distribute.setup(p["train_distribution"], p["train_model_shards"], p["train_batch_size"])
+    with distribute.scope(layout):
+        model = models.build_variant(p["train_variant"],
+                                     read_header(prepared).n, seed=p["seed"], conv_filters=p["train_conv_filters"],
+                                     precision=training.resolve_precision(p["train_precision"]), dc_phase=p["train_dc_phase"])
+    history = training.train(model, prepared, p["run_dir"] / "automap", epochs=p["train_epochs"], batch_size=p["train_batch_size"],
+                             learning_rate=p["train_learning_rate"], seed=p["seed"], lr_schedule=p["train_lr_schedule"],
+                             augment=p["train_augment"], validate_every=p["train_validate_every"], pipeline=p["train_pipeline"],
+                             distribution=layout, progress=not args.quiet)
+    if distribute.is_writer():
+        last = history["epochs"][-1]
+        print(f"[automap-nb] {len(history['epochs'])} epochs in {p['run_dir'] / 'automap'} ({history['device']['distribution']}, "
+              f"{history['device']['processes']} process(es)): loss {last['loss']:.4g}, val PSNR {last['val_psnr']:.2f} dB")
 
 
 def _cmd_plan(args) -> None:
@@ -235,11 +298,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", choices=["device", "arrays"], default="device",
                    help="device: the device input pipeline (default); arrays: host arrays, the model alone")
     p.add_argument("--steps-per-execution", type=int, default=1)
+    p.add_argument("--distribution", choices=["none", "data", "model"], default="none",
+                   help="layout of training over the devices (JAX; automap_nb.distribute; default none: one device)")
+    p.add_argument("--model-shards", type=int, default=1, help="devices per model replica under --distribution model")
     p.add_argument("--out", type=Path, help="write the figures to OUT.json and OUT.md (.json/.md suffix dropped)")
     p.add_argument("--title", help="title of the .md report (default: variant, device, precision, batch)")
     p.add_argument("--summarise", nargs="+", type=Path, metavar="FILE.json",
                    help="no benchmark: gather earlier --out results into one table at --out")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("train", help="train chapter 03's AUTOMAP into RUN/automap, on one process or several (JAX)")
+    p.add_argument("--run", type=Path, required=True, help="run folder holding prepared.h5 (chapter 02 or automap-nb prepare)")
+    p.add_argument("--profile", choices=sorted(profiles.PROFILES), default=profiles.DEFAULT_PROFILE,
+                   help=f"chapter 03's values (default {profiles.DEFAULT_PROFILE})")
+    p.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                   help="override a chapter 03 parameter, e.g. -p train_distribution model -p train_model_shards 8")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("plan", help="memory of a variant's training per device under each layout, and which devices it fits")
     p.add_argument("--variant", required=True, help="a key of automap_nb.models.VARIANTS")
@@ -257,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from automap_nb.checks import one_line
     from automap_nb.data.mri_data import DataError
     from automap_nb.orchestration.book import BookError
     from automap_nb.orchestration.runner import RunError
@@ -266,10 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except (DataError, RunError, BookError, ValueError, FileNotFoundError, FileExistsError) as err:
-        parser.exit(2, f"automap-nb: error: {_one_line(err)}\n")
+        parser.exit(2, f"automap-nb: error: {one_line(err)}\n")
     except OSError as err:  # a full disk, a read-only folder: name the path, no traceback
         where = f"{err.filename}: " if err.filename else ""
-        parser.exit(2, f"automap-nb: error: {where}{err.strerror or _one_line(err)}\n")
+        parser.exit(2, f"automap-nb: error: {where}{err.strerror or one_line(err)}\n")
     return 0
 
 
@@ -284,7 +360,3 @@ def protect_parameter_values(argv: list[str]) -> list[str]:
         if out[i] in ("-p", "--parameter") and out[i + 2][:1] == "-" and out[i + 2][1:2] in (*"0123456789.", "i", "n"):
             out[i + 2] = PROTECTED + out[i + 2]
     return out
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())

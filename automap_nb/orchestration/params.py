@@ -8,91 +8,15 @@ name, and a bad one fails the first cell with a one-line :class:`ParameterError`
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
-
-class ParameterError(ValueError):
-    """A notebook or CLI parameter has a bad value. The message names the parameter."""
-
-
-def require_int(name: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
-    """Return ``value`` as an int, or raise if it is not an integer within ``[minimum, maximum]``."""
-    if isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, float) and value.is_integer()):
-        raise ParameterError(f"parameter {name!r} must be an integer, got {value!r}")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ParameterError(f"parameter {name!r} must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ParameterError(f"parameter {name!r} must be <= {maximum}, got {value}")
-    return value
-
-
-def require_float(name: str, value: Any, minimum: float | None = None, maximum: float | None = None,
-                  exclusive_minimum: bool = False) -> float:
-    """Return ``value`` as a float, or raise if it is not a finite number in range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ParameterError(f"parameter {name!r} must be a number, got {value!r}")
-    value = float(value)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ParameterError(f"parameter {name!r} must be finite, got {value}")
-    if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
-        raise ParameterError(f"parameter {name!r} must be {'>' if exclusive_minimum else '>='} {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ParameterError(f"parameter {name!r} must be <= {maximum}, got {value}")
-    return value
-
-
-def require_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
-    """Return ``value`` if it is one of ``choices``, else raise naming the allowed values."""
-    choices = list(choices)
-    if value not in choices:
-        raise ParameterError(f"parameter {name!r} must be one of {choices}, got {value!r}")
-    return value
-
-
-def require_bool(name: str, value: Any) -> bool:
-    """Return ``value`` if it is a bool, else raise."""
-    if not isinstance(value, bool):
-        raise ParameterError(f"parameter {name!r} must be True or False, got {value!r}")
-    return value
-
-
-def require_list(name: str, value: Any, check: Callable) -> list:
-    """A non-empty list checked item by item with ``check(name, item)``; items are named ``name[i]`` in errors."""
-    if not isinstance(value, (list, tuple)) or not value:
-        raise ParameterError(f"parameter {name!r} must be a non-empty list, got {value!r}")
-    return [check(f"{name}[{i}]", item) for i, item in enumerate(value)]
-
-
-def require_dir(name: str, value: Any, must_exist: bool = True) -> Path:
-    """Return ``value`` as a :class:`Path` to a directory (created if ``must_exist`` is False)."""
-    if not isinstance(value, (str, os.PathLike)) or not str(value):
-        raise ParameterError(f"parameter {name!r} must be a folder path, got {value!r}")
-    path = Path(value).expanduser()
-    if must_exist and not path.is_dir():
-        raise ParameterError(f"parameter {name!r}: folder {str(path)!r} does not exist")
-    if path.exists() and not path.is_dir():
-        raise ParameterError(f"parameter {name!r}: {str(path)!r} exists and is not a folder")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def require_file(name: str, value: Any) -> Path:
-    """Return ``value`` as a :class:`Path` to an existing file, else raise."""
-    if not isinstance(value, (str, os.PathLike)) or not str(value):
-        raise ParameterError(f"parameter {name!r} must be a file path, got {value!r}")
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise ParameterError(f"parameter {name!r}: file {str(path)!r} does not exist")
-    return path
-
+from automap_nb.checks import ParameterError, require_bool, require_choice, require_dir, require_float, require_int, require_list
+from automap_nb.checks import require_file as require_file  # notebooks import it, and ParameterError, from here
 
 # ---- one declared spec per chapter -------------------------------------------------------------
-# A check is ``check(name, value) -> value``: a ``require_*`` above with its limits bound.
+# A check is ``check(name, value) -> value``: a ``require_*`` of :mod:`automap_nb.checks` with its limits bound.
 
 COUNT = partial(require_int, minimum=1)  # epochs, batch sizes, widths, numbers of items
 INDEX = partial(require_int, minimum=0)  # seeds, indices, "0 = all"
@@ -156,15 +80,43 @@ def _prepared_size(run_dir: Path) -> int:
 def _ch03(p):
     from automap_nb import models, training
 
-    def variant(name, value):  # one of models.VARIANTS, defined at the prepared file's n
-        n = _prepared_size(p["run_dir"])
-        checked(partial(models.count_params, n=n))(name, require_choice(name, value, sorted(models.VARIANTS)))
-        return value
-
-    return dict(run_dir=require_dir, seed=INDEX, train_variant=variant, train_conv_filters=COUNT, train_epochs=COUNT,
+    return dict(run_dir=require_dir, seed=INDEX, train_variant=_variant(p), train_conv_filters=COUNT, train_epochs=COUNT,
                 train_batch_size=COUNT, train_learning_rate=RATE, train_lr_schedule=choice(training.SCHEDULES),
                 train_augment=require_bool, train_precision=choice(["auto", *models.PRECISIONS]), train_validate_every=COUNT,
-                train_dc_phase=require_bool, train_pipeline=choice(_pipelines()))
+                train_dc_phase=require_bool, train_pipeline=choice(_pipelines()),
+                **_distribution(p, "train_distribution", "train_model_shards", "train_batch_size"))
+
+
+def _variant(p) -> Callable:
+    """Check of an AUTOMAP variant parameter: one of ``models.VARIANTS``, defined at the prepared file's n."""
+    from automap_nb import models
+
+    def check(name, value):
+        checked(partial(models.count_params, n=_prepared_size(p["run_dir"])))(name,
+                                                                              require_choice(name, value, sorted(models.VARIANTS)))
+        return value
+
+    return check
+
+
+def _distribution(p, kind: str, shards: str, batch: str) -> dict:
+    """Checks of a chapter's ``kind`` and ``shards`` parameters (:func:`automap_nb.distribute.check`), the
+    batch parameter ``batch`` checked before them: each error names the parameter it is about."""
+    from automap_nb import distribute
+
+    def check_kind(name, value):
+        value = require_choice(name, value, distribute.KINDS)
+        if value != "none":
+            checked(lambda v: distribute.check(v))(name, value)  # the backend
+        return value
+
+    def check_shards(name, value):
+        value = COUNT(name, value)
+        checked(lambda v: distribute.check(p[kind], v))(name, value)  # shards: the distribution, the devices
+        checked(lambda b: distribute.check(p[kind], value, b))(batch, p[batch])  # the batch: the data axis
+        return value
+
+    return {kind: check_kind, shards: check_shards}
 
 
 def _pipelines() -> list[str]:  # training input pipelines (automap_nb.data.pipeline; imported when a chapter is checked)
@@ -188,14 +140,15 @@ def _ch06(p):
     from automap_nb.experiments import undersampling
 
     return dict(run_dir=require_dir, accelerations=list_of(choice(sorted(subsample.CENTER_FRACTIONS))), mask_kind=choice(
-        subsample.KINDS), train_groups=checked(lambda value: undersampling.check_groups(value, p["accelerations"])),
-                train_variant=choice(sorted(models.VARIANTS)), train_conv_filters=COUNT, train_dc_phase=require_bool,
+        subsample.KINDS), undersampling_groups=checked(lambda value: undersampling.check_groups(value, p["accelerations"])),
+                train_variant=_variant(p), train_conv_filters=COUNT, train_dc_phase=require_bool,
                 train_precision=choice(["auto", *models.PRECISIONS]), train_pipeline=choice(_pipelines()),
                 automap_init=choice(["chapter03", "scratch"]), automap_epochs=COUNT, automap_learning_rate=RATE,
                 automap_lr_schedule=choice(training.SCHEDULES), automap_augment=require_bool, unet_chans=COUNT,
                 unet_residual=require_bool, unet_epochs=COUNT, unet_learning_rate=RATE, unet_augment=require_bool,
-                baseline_batch_size=COUNT, automap_batch_size=COUNT, tv_lambdas=list_of(partial(require_float, minimum=0)),
-                tv_iterations=COUNT, tv_val_volumes=INDEX, seed=INDEX, keep_checkpoints=require_bool)
+                unet_batch_size=COUNT, automap_batch_size=COUNT, tv_lambdas=list_of(partial(require_float, minimum=0)),
+                tv_iterations=COUNT, tv_val_volumes=INDEX, seed=INDEX, keep_checkpoints=require_bool,
+                **_distribution(p, "train_distribution", "train_model_shards", "automap_batch_size"))
 
 
 def _ch07(p):
@@ -219,7 +172,8 @@ def _ch07(p):
                 study_accelerations=list_of(choice(sorted(subsample.CENTER_FRACTIONS))), study_epochs=COUNT,
                 study_learning_rate=RATE, study_lr_schedule=choice(training.SCHEDULES), study_batch_size=COUNT,
                 study_conv_filters=COUNT, study_dc_phase=require_bool, study_pipeline=choice(_pipelines()),
-                mask_kind=choice(subsample.KINDS), study_seeds=seeds)
+                mask_kind=choice(subsample.KINDS), study_seeds=seeds,
+                **_distribution(p, "study_distribution", "study_model_shards", "study_batch_size"))
 
 
 def _ch08(p):
@@ -246,12 +200,45 @@ def _ch09(p):
                 transfer_learning_rate=RATE, transfer_lr_schedule=choice(training.SCHEDULES), seed=INDEX)
 
 
+def _ch10(p):
+    from automap_nb import models, training
+    from automap_nb.data import prepare, subsample
+
+    def variant_of(kind):  # a variant of that kind, defined at the prepared file's n
+        names = sorted(v for v, spec in models.VARIANTS.items() if spec["kind"] == kind)
+
+        def check(name, value):
+            checked(partial(models.count_params, n=_prepared_size(p["run_dir"])))(name, require_choice(name, value, names))
+            return value
+
+        return check
+
+    def with_item(item, check):  # a list that must hold ``item`` (the reference of its comparisons)
+
+        def list_check(name, value):
+            value = require_list(name, value, check)
+            if item not in value or len(set(value)) != len(value):
+                raise ParameterError(f"parameter {name!r} must hold {item!r} once, and no item twice; got {value}")
+            return value
+
+        return list_check
+
+    return dict(run_dir=require_dir, dautomap_variant=variant_of("dautomap"), dautomap_automap_variant=variant_of("automap"),
+                dautomap_inits=with_item("idft", choice(models.TRANSFORM_INITS)),
+                dautomap_accelerations=with_item(1, choice(sorted(subsample.CENTER_FRACTIONS))), dautomap_epochs=COUNT,
+                dautomap_batch_size=COUNT, dautomap_learning_rate=RATE, dautomap_lr_schedule=choice(training.SCHEDULES),
+                dautomap_conv_filters=COUNT, dautomap_dc_phase=require_bool, dautomap_validate_every=COUNT,
+                dautomap_large_size=partial(require_int, minimum=8, maximum=prepare.CROP), dautomap_large_epochs=COUNT,
+                mask_kind=choice(subsample.KINDS), seed=INDEX,
+                **_distribution(p, "dautomap_distribution", "dautomap_model_shards", "dautomap_batch_size"))
+
+
 #: ``{chapter: spec(p)}``: a chapter's spec ``{parameter: check}`` in its parameters cell's order; ``p``
 #: holds the parameters checked so far, for checks that depend on an earlier one.
 SPECS: dict[str, Callable[[dict], dict[str, Callable]]] = {
     "01_data_exploration": _ch01, "02_preprocessing": _ch02, "03_train_automap": _ch03, "04_weight_analysis": _ch04,
     "05_results": _ch05, "06_undersampling_baselines": _ch06, "07_architecture_study": _ch07, "08_stability": _ch08,
-    "09_transfer": _ch09
+    "09_transfer": _ch09, "10_dautomap": _ch10
 }
 
 

@@ -27,6 +27,12 @@ _SHARED: dict[str, object] = {
     "study_dc_phase": False,  # 07
     "train_pipeline": "numpy",  # 03, 06 (AUTOMAP): examples built on the host, one at a time
     "study_pipeline": "numpy",  # 07
+    "train_distribution": "none",  # 03, 06 (AUTOMAP): one device; "data" or "model" spread training over several (JAX)
+    "train_model_shards": 1,  # 03, 06: devices per model replica under "model" (automap_nb.distribute)
+    "study_distribution": "none",  # 07
+    "study_model_shards": 1,  # 07
+    "dautomap_distribution": "none",  # 10
+    "dautomap_model_shards": 1,  # 10
     "accelerations": [1, 4, 8],  # 06
     "mask_kind": "random",  # 06, 07
     "unet_learning_rate": 1e-3,
@@ -34,7 +40,13 @@ _SHARED: dict[str, object] = {
     "keep_checkpoints": False,
     "study_variants": ["original", "greenberg", "smaller", "one_dense", "fullconv"],
     "study_accelerations": [1, 4],
-    "study_seeds": [0, 1]
+    "study_seeds": [0, 1],
+    "dautomap_variant": "dautomap",  # 10: the authors' dAUTOMAP
+    "dautomap_inits": ["idft", "random"],  # 10: the transform's start: the inverse DFT, and random (does it learn it?)
+    "dautomap_accelerations": [1, 4, 8],  # 10: one model per grid for all, tested at each (as chapter 06)
+    "dautomap_learning_rate": 1e-3,
+    "dautomap_lr_schedule": "constant",  # 10: a short budget (benchmarks/dautomap.md)
+    "dautomap_dc_phase": True  # 10: as chapter 03
 }
 
 # Keys shared by several chapters come first; each chapter's own keys follow in its section.
@@ -52,7 +64,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "weights_units_shown": 2,  # 04
         "results_examples": 2,  # 05
         # ---- chapters 06-07 (undersampling, architecture study) ----
-        "train_groups": [[1, 4, 8]],  # 06: one U-Net and one AUTOMAP for all accelerations
+        "undersampling_groups": [[1, 4, 8]],  # 06: one U-Net and one AUTOMAP for all accelerations
         "automap_init": "chapter03",  # 06: fine-tune chapter 03's model
         "automap_epochs": 1,
         "automap_learning_rate": 1e-3,
@@ -61,7 +73,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "unet_chans": 4,
         "unet_residual": True,
         "unet_epochs": 1,
-        "baseline_batch_size": 4,
+        "unet_batch_size": 4,
         "automap_batch_size": 4,
         "tv_lambdas": [1e-2],  # 06: one λ, nothing to tune
         "tv_iterations": 10,
@@ -86,7 +98,15 @@ PROFILES: dict[str, dict[str, object]] = {
         "transfer_epochs": 1,
         "transfer_batch_size": 4,
         "transfer_learning_rate": 1e-3,
-        "transfer_lr_schedule": "cosine"
+        "transfer_lr_schedule": "cosine",
+        # ---- chapter 10 (dAUTOMAP) ----
+        "dautomap_automap_variant": "greenberg",  # 10: the AUTOMAP it is compared with at equal samples
+        "dautomap_conv_filters": 8,
+        "dautomap_epochs": 2,
+        "dautomap_batch_size": 4,
+        "dautomap_validate_every": 1,
+        "dautomap_large_size": 48,  # 10: a second grid, prepared in the chapter
+        "dautomap_large_epochs": 2
     },
     "cpu": {
         **_SHARED,
@@ -97,17 +117,16 @@ PROFILES: dict[str, dict[str, object]] = {
         "train_learning_rate": 7e-4,  # 03: the best of 5e-4 … 1.4e-3 on validation (benchmarks/learning-gpu.md)
         "train_lr_schedule": "warmup-cosine",
         "train_precision": "auto",  # 03, 06: bfloat16 arithmetic where the CPU has it (≈ 1.2× the samples/s)
-        "train_epochs": 640,  # 03: 81,920 samples (2 batches of 64 per epoch), ≈ 210 s of training on 2 idle cores;
-        # 800 epochs took 263 s on 2026-11-27 and pushed make book to 10 min 28 s (benchmarks/learning.md:
-        # book-dc-phase-640-epochs scores 26.03 dB on validation against 800 epochs' 26.53, seed 0)
+        "train_epochs": 640,  # 03: 81,920 samples (2 batches of 64 per epoch): 800 took make book over its budget
+        # for 0.5 dB on validation (benchmarks/history.md)
         "train_batch_size": 64,  # 03, 05 (inference batch): ≈ 1.35× the samples/s of 32 (benchmarks/learning.md)
-        "train_validate_every": 8,  # 03: a validation point every 8 of the 2-batch epochs: 90 val slices take ≈ 0.18 s, an
-        # epoch ≈ 0.29 s (2026-12-06, 2 cores), so 80 validations add ≈ 15 s to ≈ 185 s of training
+        "train_validate_every": 8,  # 03: a validation point every 8 of the 2-batch epochs, ≈ 8 % of the training time
+        # (benchmarks/history.md)
         "train_dc_phase": True,  # 03, 06: k-space rotated so its DC is real: +3.0 dB on validation (benchmarks/learning.md)
         "weights_units_shown": 4,  # 04
         "results_examples": 4,  # 05
         # ---- chapters 06-07 (undersampling, architecture study) ----
-        "train_groups": [[1, 4, 8]],  # 06: one U-Net and one AUTOMAP for all accelerations (budget)
+        "undersampling_groups": [[1, 4, 8]],  # 06: one U-Net and one AUTOMAP for all accelerations (budget)
         "automap_init": "chapter03",  # 06: fine-tune chapter 03's model on masked k-space
         "automap_epochs": 30,  # 06: 3,840 samples of fine-tuning on 4×/8× masks
         "automap_learning_rate": 2e-4,  # 06: the paper's rate; 5e-4 and 1e-3 fine-tune no better (benchmarks/learning-gpu.md)
@@ -116,7 +135,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "unet_chans": 16,
         "unet_residual": True,  # 06: the U-Net learns a correction to its zero-filled input
         "unet_epochs": 8,
-        "baseline_batch_size": 8,
+        "unet_batch_size": 8,
         "automap_batch_size": 32,
         "tv_lambdas": [1e-3, 3e-3, 1e-2, 3e-2],
         "tv_iterations": 100,
@@ -143,12 +162,19 @@ PROFILES: dict[str, dict[str, object]] = {
         "transfer_epochs": 5,
         "transfer_batch_size": 16,
         "transfer_learning_rate": 1e-3,
-        "transfer_lr_schedule": "warmup-cosine"
+        "transfer_lr_schedule": "warmup-cosine",
+        # ---- chapter 10 (dAUTOMAP) ----
+        "dautomap_automap_variant": "greenberg",  # 10: the paper's widths at 64², as chapter 03
+        "dautomap_conv_filters": 16,  # 10: as chapter 03
+        "dautomap_epochs": 24,  # 10: 3,072 samples per model at 64² (the book's 12-minute budget)
+        "dautomap_batch_size": 32,
+        "dautomap_validate_every": 4,
+        "dautomap_large_size": 128,  # 10: the paper's grid, where AUTOMAP's 201 M parameters do not fit a CPU budget
+        "dautomap_large_epochs": 24  # 10: 3,072 samples at 128² (benchmarks/dautomap.md)
     },
     # GPU edition: one lease is 15 min (≈ 900 s, machine start ≈ 30-90 s included), each command ≤ 600 s.
-    # The book runs as one command with BUDGET_S=570 (benchmarks/gpu_edition.sh). Measured on an H200 on
-    # 2026-11-27 (benchmarks/gpu-edition-attempts.md): wheels 10 s, data 49 s, chapter 01 8 s, chapter 02
-    # 70 s; chapter 03 on the numpy pipeline kept the GPU 9 % busy and did not finish 40 epochs in 435 s.
+    # The book runs as one command with BUDGET_S=570 (benchmarks/gpu_edition.sh); what each stage took on
+    # an H200, and why chapter 03 needs the device pipeline, is in benchmarks/history.md.
     # On the device pipeline greenberg-201m trains at 4,347 samples/s (benchmarks/gpu-h200.md), so chapter 03
     # should take ≈ 60 s of set-up + 40 epochs × 4,256 slices / 4,347 s⁻¹ ≈ 40 s + 2.4-GB checkpoints
     # (7 s to save, 7 s to load). Chapters 04-09 are still estimates (≈ 300 s: 06's TV on the CPU, 07's
@@ -165,10 +191,11 @@ PROFILES: dict[str, dict[str, object]] = {
         "train_batch_size": 32,  # 03, 05 (inference batch)
         "train_dc_phase": True,  # 03, 06: as cpu (measured there, not on a GPU)
         "train_pipeline": "device",  # 03, 06: crops, masks and FFT in the compiled step (numpy fed the GPU 7-15 %)
+        "train_distribution": "none",  # 03, 06: one GPU (the edition's lease has one); greenberg-201m needs ≈ 3.2 GB with Adam
         "weights_units_shown": 4,  # 04
         "results_examples": 4,  # 05
         # ---- chapters 06-07 (undersampling, architecture study) ----
-        "train_groups": [[1, 4, 8]],  # 06: one U-Net and one AUTOMAP for all accelerations (budget)
+        "undersampling_groups": [[1, 4, 8]],  # 06: one U-Net and one AUTOMAP for all accelerations (budget)
         "automap_init": "chapter03",  # 06: fine-tune chapter 03's model on masked k-space
         "automap_epochs": 4,  # 06: 17,024 samples of fine-tuning on 4×/8× masks
         "automap_learning_rate": 2e-4,
@@ -176,7 +203,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "unet_chans": 32,  # fastMRI's U-Net
         "unet_residual": True,  # 06: as cpu
         "unet_epochs": 4,
-        "baseline_batch_size": 32,
+        "unet_batch_size": 32,
         "automap_batch_size": 32,
         "tv_lambdas": [1e-3, 3e-3, 1e-2],
         "tv_iterations": 100,
@@ -204,7 +231,15 @@ PROFILES: dict[str, dict[str, object]] = {
         "transfer_epochs": 4,
         "transfer_batch_size": 32,
         "transfer_learning_rate": 5e-4,
-        "transfer_lr_schedule": "warmup-cosine"
+        "transfer_lr_schedule": "warmup-cosine",
+        # ---- chapter 10 (dAUTOMAP) ----
+        "dautomap_automap_variant": "greenberg-201m",  # 10: the paper's model at 128², as chapter 03
+        "dautomap_conv_filters": 64,  # the paper's conv tail
+        "dautomap_epochs": 4,  # 10: 17,024 samples per model at 128²
+        "dautomap_batch_size": 32,
+        "dautomap_validate_every": 1,
+        "dautomap_large_size": 128,  # 10: the compact sample data serve n ≤ 128 (256² needs full files: see DEPARTURES)
+        "dautomap_large_epochs": 4
     },
     "paper": {
         **_SHARED,
@@ -214,10 +249,14 @@ PROFILES: dict[str, dict[str, object]] = {
         "train_conv_filters": 64,  # the paper's conv tail
         "train_epochs": 300,  # the paper: 300 epochs, batch 32, Adam 2e-4
         "train_batch_size": 32,  # 03, 05 (inference batch)
+        # 03, 06: greenberg-201m at 128² fits one GPU (automap-nb plan); original at 256² (≈ 206 GB with Adam) needs
+        # -p train_distribution model -p train_model_shards 8 on 8 GPUs (README, "Training on many devices")
+        "train_distribution": "none",
+        "train_model_shards": 1,
         "weights_units_shown": 4,  # 04
         "results_examples": 4,  # 05
         # ---- chapters 06-07 (undersampling, architecture study) ----
-        "train_groups": [[1], [4, 8]],  # 06: a 1× model, and a 4×/8× model as fastMRI's baseline
+        "undersampling_groups": [[1], [4, 8]],  # 06: a 1× model, and a 4×/8× model as fastMRI's baseline
         "automap_init": "scratch",  # 06: AUTOMAP trained from random weights, as the paper's
         "automap_epochs": 100,
         "automap_learning_rate": 2e-4,  # the paper's
@@ -225,7 +264,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "unet_chans": 32,  # fastMRI's U-Net
         "unet_residual": False,
         "unet_epochs": 50,
-        "baseline_batch_size": 32,
+        "unet_batch_size": 32,
         "automap_batch_size": 32,
         "tv_lambdas": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
         "tv_iterations": 200,  # fastMRI's BART baseline: 200 iterations
@@ -249,7 +288,18 @@ PROFILES: dict[str, dict[str, object]] = {
         "transfer_epochs": 30,
         "transfer_batch_size": 32,
         "transfer_learning_rate": 2e-4,
-        "transfer_lr_schedule": "cosine"
+        "transfer_lr_schedule": "cosine",
+        # ---- chapter 10 (dAUTOMAP; the dAUTOMAP authors' model, the paper's training recipe) ----
+        "dautomap_automap_variant": "greenberg-201m",  # 10: the paper's model at 128²
+        "dautomap_conv_filters": 64,  # the paper's conv tail
+        "dautomap_epochs": 300,  # the paper's recipe: 300 epochs, batch 32, Adam 2e-4
+        "dautomap_batch_size": 32,
+        "dautomap_learning_rate": 2e-4,
+        "dautomap_lr_schedule": "cosine",
+        "dautomap_dc_phase": False,  # as the paper's AUTOMAP
+        "dautomap_validate_every": 1,
+        "dautomap_large_size": 256,  # 10: the authors' largest grid
+        "dautomap_large_epochs": 300
     }
 }
 
@@ -336,14 +386,14 @@ DEPARTURES: dict[str, tuple[str, str]] = {
                       "zero-filled and learns a correction to it (the plain network's cost at this budget is not measured)",
                       "not fastMRI's exact baseline"),
     "unet_epochs": ("the wall-clock budget", "the U-Net is not trained to convergence"),
-    "baseline_batch_size": ("smaller batches give more optimizer steps in a short budget", "none measured"),
+    "unet_batch_size": ("smaller batches give more optimizer steps in a short budget", "none measured"),
     "tv_lambdas": ("a shorter λ grid for the budget", "λ is chosen more coarsely"),
     "tv_iterations": ("the wall-clock budget (fastMRI's BART baseline runs 200)", "TV is less converged"),
     "tv_val_volumes": ("the wall-clock budget: TV solves one slice at a time on the CPU for every λ of the grid and "
                        "every acceleration, so λ is tuned on the first few validation volumes (0: all of them, when "
                        "the split is that small)", "λ is chosen on fewer slices than the paper's setting"),
-    "train_groups": ("one AUTOMAP and one U-Net for all accelerations saves a training run each",
-                     "the 1× model also serves 4× and 8×"),
+    "undersampling_groups": ("one AUTOMAP and one U-Net for all accelerations saves a training run each",
+                             "the 1× model also serves 4× and 8×"),
     "study_size": ("the wall-clock budget", "the study runs at a coarser grid than chapter 03"),
     "study_epochs": ("the wall-clock budget", "short budgets favour variants that learn fast"),
     "study_learning_rate": ("the paper's rate learns too slowly for this budget", "none measured"),
@@ -375,28 +425,49 @@ DEPARTURES: dict[str, tuple[str, str]] = {
                        "none to the method: the same crops, masks and order, float32 rounding of the FFT aside "
                        "(tests/test_pipeline.py)"),
     "study_pipeline": ("as chapter 03's train_pipeline", "none to the method"),
-    "transfer_lr_schedule": ("as chapter 03", "none measured")
+    "transfer_lr_schedule": ("as chapter 03", "none measured"),
+    "dautomap_automap_variant": ("as chapter 03's train_variant: greenberg-201m exists at 128² only",
+                                 "none in design; fewer parameters because n is smaller"),
+    "dautomap_conv_filters": ("as chapter 03's train_conv_filters", "a narrower conv tail for both networks"),
+    "dautomap_epochs": ("the wall-clock budget of the whole book on 2 CPU cores",
+                        "far from convergence: the comparison is of what equal budgets buy, not of trained networks"),
+    "dautomap_learning_rate": ("a short budget: as chapter 07's study, the paper's 2e-4 stays near the mean image in short runs",
+                               "not the paper's rate"),
+    "dautomap_lr_schedule": ("a short budget: at 128² after 3,072-3,328 samples a decaying rate left dAUTOMAP at or below "
+                             "zero-filled at 4×, the constant rate above it (benchmarks/dautomap.md)", "not the paper's schedule"),
+    "dautomap_dc_phase": ("as chapter 03's train_dc_phase", "networks that do not see the global phase"),
+    "dautomap_validate_every": ("validation costs training time in a short budget", "fewer points on the learning curves"),
+    "dautomap_large_size": ("the 2-core budget: 128² is the paper's own grid", "the authors' 256² is left to a GPU"),
+    "dautomap_large_epochs": ("the wall-clock budget of the whole book on 2 CPU cores", "far from convergence at the large grid")
 }
 
 #: Reasons that differ by profile: they replace :data:`DEPARTURES`' entry for a run of that profile.
+# yapf: disable
 PROFILE_DEPARTURES: dict[str, dict[str, tuple[str, str]]] = {
     "gpu": {
         "train_epochs": ("the whole book on one H100 within one 15-minute lease (the arithmetic is in profiles.py)",
                          "≈ 170,000 samples seen instead of the paper's ≈ 15.4 million (1.1 %): not converged"),
         "train_learning_rate": ("a 40-epoch budget: on CPU the paper's rate stayed near the mean image in short runs "
-                                "(benchmarks/learning.md)", "not measured on a GPU"),
+                                "(benchmarks/learning.md)",
+                                "not measured on a GPU"),
         "automap_epochs": ("the 15-minute budget", "AUTOMAP at 4×/8× is fine-tuned briefly, not trained to convergence"),
         "unet_residual": ("as cpu: a briefly trained U-Net starts from its zero-filled input (not measured on a GPU)",
-                          "not fastMRI's exact baseline"), "unet_epochs": ("the 15-minute budget",
-                                                                           "the U-Net is not trained to convergence"),
+                          "not fastMRI's exact baseline"),
+        "unet_epochs": ("the 15-minute budget", "the U-Net is not trained to convergence"),
         "tv_val_volumes": ("TV runs on the CPU: 1 val volume (32 slices) tunes λ within the budget", "λ is tuned on fewer slices"),
         "study_epochs": ("the 15-minute budget: 6 runs of 4 epochs", "short budgets favour variants that learn fast"),
+        "dautomap_epochs": ("the 15-minute budget: 3 runs of 4 epochs at 128²", "far from convergence"),
+        "dautomap_large_epochs": ("the 15-minute budget", "far from convergence"),
+        "dautomap_large_size": ("the GPU edition's compact sample data keep only the k-space that n ≤ 128 needs; dAUTOMAP at "
+                                "256² (the paper profile) needs full-size files (automap-nb sample-data without --compact, "
+                                "≈ 11 GB)", "the larger grid repeats the edition's 128²; 256² is not shown"),
         "train_dc_phase": ("as the cpu profile: a slice's global phase carries nothing its magnitude target needs; "
                            "measured on 2 CPU cores at 64² (benchmarks/learning.md), not yet on a GPU at 128²",
                            "a network that no longer sees the global phase: it cannot be compared weight for weight with "
-                           "the paper's")
-    }
+                           "the paper's"),
+    },
 }
+# yapf: enable
 
 #: The environment variable through which ``automap-nb run`` tells the kernels which profile runs.
 PROFILE_ENV = "AUTOMAP_NB_PROFILE"

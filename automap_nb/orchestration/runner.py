@@ -46,8 +46,8 @@ import time
 from pathlib import Path
 
 from automap_nb import results
+from automap_nb.checks import ParameterError, one_line
 from automap_nb.orchestration import params, profiles
-from automap_nb.orchestration.params import ParameterError
 from automap_nb.results import SCRATCH_NAME, check_output_dir, read_json, remove_stale_temporaries, write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -336,11 +336,11 @@ def _execute(nb: Path, run_dir: Path, parameters: dict, kernel: str, record: dic
                                    progress_bar=progress, request_save_on_cell_execute=True, start_timeout=KERNEL_START_TIMEOUT_S,
                                    kernel_manager_class=_kernel_manager_logging_to(log))
     except (DeadKernelError, CellTimeoutError) as err:
-        error = f"the kernel died or timed out ({type(err).__name__}: {_one_line(err)[:200]}); its log: {log}"
+        error = f"the kernel died or timed out ({type(err).__name__}: {one_line(err)[:200]}); its log: {log}"
         _keep_failure(run_dir, nb, tmp, kept, record, parameters, start, "failed", profile, fingerprint, good, error)
         raise RunError(f"{nb.name}: {error}") from None
     except PapermillExecutionError as err:
-        error = f"failed in cell {err.exec_count}: {err.ename}: {_one_line(err.evalue)}"
+        error = f"failed in cell {err.exec_count}: {err.ename}: {one_line(err.evalue)}"
         copy = _keep_failure(run_dir, nb, tmp, kept, record, parameters, start, "failed", profile, fingerprint, good, error)
         raise RunError(f"{nb.name} {error} (executed copy with the traceback: {copy})") from None
     except BaseException as err:
@@ -408,10 +408,6 @@ def _keep_failure(run_dir: Path, nb: Path, tmp: Path, kept: Path | None, record:
                   time.perf_counter() - start, status, profile, fingerprint, kept=good,
                   failed_copy=str(copy.relative_to(run_dir)) if copy else None, error=error)
     return copy
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def _write_record(run_dir: Path, record: dict, name: str, params: dict, seconds: float, status: str, profile: str, fingerprint: str,
@@ -533,7 +529,7 @@ def _check_parameters_main() -> None:
         try:
             params.validate(chapter, values)
         except (ValueError, OSError) as err:  # ParameterError, and what a check that reads a file raises
-            error = f"{chapter}: {_one_line(err)}"
+            error = f"{chapter}: {one_line(err)}"
             break
     print(json.dumps({"error": error}))
 
