@@ -97,3 +97,10 @@ def test_stability_is_paired_with_chapter_08_on_its_slices(ch10, quick_run):
             assert c["units"] == len(ch08["slices"]) and c["budget"] == top
             assert c["mean_a"] == pytest.approx(ours[group]) and c["mean_b"] == pytest.approx(theirs[(group, method)])
     assert all(r["amp_worst"] >= r["amp_random"] >= 0 for r in ch10["stability"]["summary"])
+
+
+def test_prepare_like_reuses_the_file_at_its_own_grid(quick_run, tmp_path):
+    prepared = quick_run / "prepared.h5"
+    n = read_json(quick_run / "10_dautomap.json")["n"]
+    assert dautomap.prepare_like(prepared, tmp_path / "again.h5", n, progress=False) == prepared
+    assert not (tmp_path / "again.h5").exists()

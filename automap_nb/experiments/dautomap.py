@@ -78,13 +78,16 @@ def size_pivots(rows: list[dict]) -> dict[str, dict]:
 
 def prepare_like(prepared_path, out_path, size: int, progress: bool = True) -> Path:
     """Prepare the data behind ``prepared_path`` again at grid ``size`` into ``out_path``: the same
-    folders and split fractions (read from its attributes), so the same volumes land in each split."""
+    folders and split fractions (read from its attributes), so the same volumes land in each split.
+    At the file's own grid nothing is written and ``prepared_path`` itself is returned."""
     import json
 
     import h5py
 
     from automap_nb.data import prepare
 
+    if prepared.read_header(prepared_path).n == size:
+        return Path(prepared_path)
     with h5py.File(prepared_path, "r") as f:
         attrs = {key: f.attrs.get(key, "") for key in ("source_dir", "val_dir", "test_dir", "split_fractions")}
     folders = {key: (attrs[key].decode() if isinstance(attrs[key], bytes) else attrs[key]) or None for key in attrs}

@@ -178,7 +178,8 @@ PROFILES: dict[str, dict[str, object]] = {
     # On the device pipeline greenberg-201m trains at 4,347 samples/s (benchmarks/gpu-h200.md), so chapter 03
     # should take ≈ 60 s of set-up + 40 epochs × 4,256 slices / 4,347 s⁻¹ ≈ 40 s + 2.4-GB checkpoints
     # (7 s to save, 7 s to load). Chapters 04-09 are still estimates (≈ 300 s: 06's TV on the CPU, 07's
-    # six runs, 09's four checkpoint loads): ≈ 550 s in all, inside BUDGET_S.
+    # six runs, 09's four checkpoint loads): ≈ 550 s in all, inside BUDGET_S. Chapter 10 (three 4-epoch
+    # runs at 128², its larger grid the edition's own prepared file) is not in that estimate.
     "gpu": {
         **_SHARED,
         "size": 128,
