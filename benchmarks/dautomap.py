@@ -42,17 +42,15 @@ from automap_nb import baselines, evaluate, models, statistics, training  # noqa
 from automap_nb.bench import machine_info  # noqa: E402
 from automap_nb.data import subsample  # noqa: E402
 from automap_nb.data.prepared import read_split  # noqa: E402
+from automap_nb.experiments import dautomap  # noqa: E402
 from automap_nb.results import write_json, write_text_atomic  # noqa: E402
 
 TEST_ACCELERATIONS = (1, 4, 8)
 
 
 def masked(split: dict, acc: int) -> np.ndarray:
-    """The split's k-space inputs under chapter 06's per-volume random mask (1×: unchanged)."""
-    if acc == 1:
-        return split["inputs"]
-    n = split["inputs"].shape[1]
-    return subsample.apply_mask(split["inputs"], subsample.volume_masks(split["volume"], "random", acc, n))
+    """The split's k-space under chapter 06's per-volume random mask (1×: unchanged), as chapter 10 masks it."""
+    return dautomap.masked_inputs(split, acc, "random")
 
 
 def scores(result: dict) -> dict:

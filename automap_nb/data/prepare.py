@@ -94,14 +94,8 @@ def _check_compact_size(folder, size: int) -> None:
     band-limited images, so it is refused in one line naming the folder."""
     from automap_nb.data import sample_data
 
-    manifest = Path(folder) / sample_data.MANIFEST_NAME if folder is not None else None
-    if manifest is None or not manifest.is_file():
-        return
-    try:
-        compact = json.loads(manifest.read_text()).get("compact", False)
-    except (OSError, ValueError, AttributeError) as err:
-        raise ValueError(f"{manifest}: unreadable sample-data manifest ({err})") from None
-    if compact and size > sample_data.COMPACT_MAX_SIZE:
+    manifest = sample_data.read_manifest(folder) if folder is not None else None
+    if manifest is not None and manifest.get("compact") and size > sample_data.COMPACT_MAX_SIZE:
         raise ValueError(f"{folder}: compact sample data serve prepared sizes up to {sample_data.COMPACT_MAX_SIZE}, got size "
                          f"{size}; rebuild it without --compact (automap-nb sample-data)")
 

@@ -96,7 +96,7 @@ from automap_nb.results import atomic_path, remove_stale_temporaries, write_text
 
 __all__ = [
     "ACQUISITIONS", "COMPACT_COLUMNS", "COMPACT_MAX_SIZE", "COMPACT_ROWS", "GENERATOR_VERSION", "MANIFEST_NAME", "MAX_SLICES",
-    "MAX_VOLUMES", "ORIENTATIONS", "TEMPLATE", "WIDTHS", "build_sample_dataset", "ismrmrd_header", "load_template",
+    "MAX_VOLUMES", "ORIENTATIONS", "TEMPLATE", "WIDTHS", "build_sample_dataset", "ismrmrd_header", "load_template", "read_manifest",
     "sample_file_name", "simulate_volume"
 ]
 
@@ -482,6 +482,21 @@ def _build_in_processes(todo: list[tuple[Path, int]], slices: int, seed: int, co
             raise
         finally:
             bar.close()
+
+
+def read_manifest(folder) -> dict | None:
+    """The sample data's manifest (:data:`MANIFEST_NAME`) in ``folder`` as a dict, or ``None`` when the
+    folder has none (a fastMRI folder). A manifest that cannot be read is a one-line ``ValueError``."""
+    path = Path(folder) / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: unreadable sample-data manifest ({err})") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path}: unreadable sample-data manifest (not a JSON object)")
+    return manifest
 
 
 def build_sample_dataset(out_dir: str | os.PathLike[str], volumes: int = 16, slices: int = 10, seed: int = 0, force: bool = False,

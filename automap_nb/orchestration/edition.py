@@ -59,9 +59,10 @@ def _sample_manifest(data_dir: str, run_dir: str | Path | None) -> dict | None:
     """The sample data's manifest ``SAMPLE_DATA.json`` in the data folder or, for a run kept without
     its data (e.g. ``editions/gpu/``, built on another machine), the copy in ``run_dir``; ``None`` for
     a fastMRI folder."""
-    manifests = [Path(data_dir) / "SAMPLE_DATA.json"] + ([Path(run_dir) / "SAMPLE_DATA.json"] if run_dir else [])
-    manifest = next((m for m in manifests if m.is_file()), None)
-    return json.loads(manifest.read_text()) if manifest else None
+    from automap_nb.data.sample_data import read_manifest
+
+    manifest = read_manifest(data_dir)
+    return manifest if manifest is not None or not run_dir else read_manifest(run_dir)
 
 
 def data_description(data_dir: str | None, volumes: int, slices: int, run_dir: str | Path | None = None) -> str:
