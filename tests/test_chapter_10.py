@@ -80,7 +80,7 @@ def test_comparisons_and_the_verdict_follow_the_per_volume_results_and_the_rule(
     ({"dautomap_large_size": 400}, "parameter 'dautomap_large_size' must be <= 320"),
 ])
 def test_bad_parameters_name_themselves(quick_run, changes, message):
-    values = {**{k: v for k, v in QUICK.items() if k in params.SPECS["10_dautomap"]({"run_dir": quick_run})}, "run_dir": quick_run}
+    values = {**{k: v for k, v in QUICK.items() if k in params.CHAPTERS["10_dautomap"].knobs}, "run_dir": quick_run}
     with pytest.raises(params.ParameterError, match=message):
         params.validate("10_dautomap", {**values, **changes})
 

@@ -118,10 +118,10 @@ from automap_nb.orchestration import params  # the chapters' checks, with 4 devi
 
 errors = {}
 for kind, shards, batch in [("data", 1, 6), ("model", 3, 4)]:
-    checks = params._distribution({"train_distribution": kind, "train_batch_size": batch}, "train_distribution",
-                                  "train_model_shards", "train_batch_size")
+    values = {"train_distribution": kind, "train_model_shards": shards, "train_batch_size": batch}
     try:
-        checks["train_model_shards"]("train_model_shards", shards)
+        params.shards_of("train_distribution").make(values)("train_model_shards", shards)
+        params.batch_fits("train", "train_batch_size")(values)
     except params.ParameterError as err:
         errors[kind] = str(err)
 results["errors"] = errors

@@ -10,7 +10,7 @@ import pytest
 
 from automap_nb.data import prepared
 from automap_nb.orchestration import profiles, runner
-from automap_nb.orchestration.params import SPECS, ParameterError, validate
+from automap_nb.orchestration.params import CHAPTERS, ParameterError, validate
 
 NOTEBOOKS = runner.list_notebooks()
 
@@ -26,9 +26,9 @@ def write_prepared(folder, n: int) -> None:
 
 
 def test_every_notebook_has_a_spec_of_its_parameters_in_order():
-    assert sorted(SPECS) == [nb.stem for nb in NOTEBOOKS]
+    assert sorted(CHAPTERS) == [nb.stem for nb in NOTEBOOKS]
     for notebook in NOTEBOOKS:
-        assert list(SPECS[notebook.stem]({})) == list(runner.declared_parameters(notebook)), notebook.stem
+        assert list(CHAPTERS[notebook.stem].knobs) == list(runner.declared_parameters(notebook)), notebook.stem
 
 
 def test_notebook_defaults_are_the_cpu_profile_values():
@@ -43,7 +43,7 @@ def test_every_profile_passes_every_chapter(profile, tmp_path):
     planned = runner.plan_parameters(NOTEBOOKS, profile, tmp_path, tmp_path, {})
     for notebook in NOTEBOOKS:
         values = validate(notebook.stem, {**defaults(notebook), **planned[notebook.name]})
-        assert list(values) == list(SPECS[notebook.stem]({})) and values["run_dir"] == tmp_path
+        assert list(values) == list(CHAPTERS[notebook.stem].knobs) and values["run_dir"] == tmp_path
 
 
 @pytest.mark.parametrize(
@@ -87,3 +87,33 @@ def test_distribution_parameters_fail_naming_the_parameter(tmp_path):
     if keras.backend.backend() != "jax":  # the 4-device checks are in tests/test_distribute.py
         with pytest.raises(ParameterError, match="parameter 'study_distribution': keras.distribution needs KERAS_BACKEND=jax"):
             validate("07_architecture_study", {**values["07_architecture_study"], "study_distribution": "data"})
+
+
+def test_the_table_refuses_an_undocumented_departure_a_reason_without_one_and_a_second_declaration():
+    from automap_nb.orchestration.params import COUNT, EARLIER, Chapter, Knob, _declare
+
+    with pytest.raises(AssertionError, match="'epochs': a departure from the paper needs why and cost"):
+        _declare({"01_a": Chapter(epochs=Knob(COUNT, paper=300, cpu=3))})
+    with pytest.raises(AssertionError, match="'epochs': a departure from the paper needs why and cost"):
+        _declare({"01_a": Chapter(epochs=Knob(COUNT, paper=300, why="budget", cost="fewer samples"))})
+    with pytest.raises(AssertionError, match="'epochs': a departure"):  # the gpu reason, but gpu runs the paper's value
+        _declare({"01_a": Chapter(epochs=Knob(COUNT, paper=300, cpu=3, why="budget", cost="-", gpu_why="lease"))})
+    with pytest.raises(AssertionError, match="'epochs' is declared twice"):
+        _declare({"01_a": Chapter(epochs=Knob(COUNT, paper=3)), "02_b": Chapter(epochs=Knob(COUNT, paper=3))})
+    with pytest.raises(AssertionError, match="'epochs' is EARLIER but no earlier chapter declares it"):
+        _declare({"01_a": Chapter(epochs=EARLIER)})
+    table = {
+        "01_a": Chapter(epochs=Knob(COUNT, paper=300, quick=1, gpu=4, why="budget", cost="fewer samples")),
+        "02_b": Chapter(epochs=EARLIER)
+    }
+    knobs = _declare(table)
+    assert table["02_b"].knobs["epochs"] is knobs["epochs"] and knobs["epochs"].value("cpu") == 300
+
+
+def test_a_shared_parameter_has_one_declaration_and_one_check():
+    from automap_nb.orchestration.params import KNOBS
+
+    assert CHAPTERS["06_undersampling_baselines"].knobs["train_variant"] is KNOBS["train_variant"]
+    assert CHAPTERS["10_dautomap"].knobs["mask_kind"] is CHAPTERS["06_undersampling_baselines"].knobs["mask_kind"]
+    declared = set().union(*(runner.declared_parameters(nb) for nb in NOTEBOOKS))
+    assert set(KNOBS) == set(profiles.PROFILES["cpu"]) and set(KNOBS) <= declared

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from automap_nb.orchestration import profiles, runner
+from automap_nb.orchestration import params, profiles, runner
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +49,7 @@ def test_every_gpu_departure_from_the_paper_profile_is_explained_with_gpu_reason
     gpu, paper = profiles.PROFILES["gpu"], profiles.PROFILES["paper"]
     assert (gpu["size"], gpu["train_variant"]) == (128, "greenberg-201m")
     differing = {k for k in gpu if gpu[k] != paper.get(k)}
-    reasons = {**profiles.DEPARTURES, **profiles.PROFILE_DEPARTURES["gpu"]}
+    reasons = params.departure_reasons("gpu")
     assert not differing - set(reasons), f"undocumented gpu departures: {sorted(differing - set(reasons))}"
     monkeypatch.setenv(profiles.PROFILE_ENV, "gpu")  # as `automap-nb run --profile gpu` sets it for kernels
     rows = {r["parameter"]: r for r in profiles.departures(gpu)}
@@ -67,3 +67,16 @@ def test_gpu_sample_data_gives_at_least_4000_training_slices():
     assignment, _ = splits.assign_splits(ids, splits.DEFAULT_FRACTIONS)
     train = sum(size["slices"] for i in ids if assignment[i] == "train")
     assert train >= 4000 and size["compact"] and profiles.PROFILES["gpu"]["size"] <= sample_data.COMPACT_MAX_SIZE
+
+
+def test_the_parameters_command_reads_a_chapter_under_a_profile_from_the_table(capsys):
+    from automap_nb.orchestration import cli
+
+    assert cli.main(["parameters", "06", "--profile", "cpu"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("06_undersampling_baselines, --profile cpu")
+    assert "  unet_epochs = 8, the paper 50\n" in text and "  accelerations = [1, 4, 8]\n" in text
+    assert "why: " + params.KNOBS["unet_epochs"].why in " ".join(text.split()) and "run_dir" not in text
+    with pytest.raises(SystemExit) as err:
+        cli.main(["parameters", "11"])
+    assert err.value.code == 2 and "no chapter starts with 11" in capsys.readouterr().err

@@ -239,7 +239,7 @@ def test_an_empty_split_reads_as_empty_arrays_and_chapter_05_says_so(tmp_path):
 
 @pytest.fixture
 def spec_chapters(tmp_path):
-    """Throw-away chapters named as the book's 01 and 04, so their specs in params.SPECS apply."""
+    """Throw-away chapters named as the book's 01 and 04, so their parameters in params.CHAPTERS apply."""
     nbs = tmp_path / "repo" / "notebooks"
     nbs.mkdir(parents=True)
     write_notebook(nbs / "01_data_exploration.ipynb", 'data_dir = "."\nval_dir = None\ntest_dir = None\nrun_dir = "."\n'

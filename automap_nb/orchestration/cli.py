@@ -185,11 +185,11 @@ def _cmd_train(args) -> None:
     distribute.initialize()  # several processes: join them before JAX computes anything
     from automap_nb import models, training
     from automap_nb.data.prepared import PREPARED_NAME, read_header
-    from automap_nb.orchestration.params import SPECS, require_file, validate
+    from automap_nb.orchestration.params import CHAPTERS, require_file, validate
     from automap_nb.orchestration.runner import parse_value
 
     values = {**profiles.PROFILES[args.profile], "run_dir": str(args.run)}
-    names = set(SPECS["03_train_automap"](dict(values)))
+    names = set(CHAPTERS["03_train_automap"].knobs)
     for key, text in args.parameters:
         if key not in names:
             raise ValueError(f"-p {key}: not a parameter of chapter 03 (one of {sorted(names - {'run_dir'})})")
@@ -230,6 +230,30 @@ def _cmd_plan(args) -> None:
     result = plan(args.variant, size, devices=args.devices, precision=args.precision, batch=args.batch, layout=args.layout,
                   model_shards=args.model_shards, device=args.device, headroom=args.headroom)
     print(json.dumps(result, indent=1) if args.json else format_plan(result))
+
+
+def _cmd_parameters(args) -> None:
+    """Each chapter's parameters under ``--profile``, the paper's value beside each departure, and why."""
+    import textwrap
+
+    from automap_nb.orchestration import params
+
+    chapters = [c for c in params.CHAPTERS if not args.chapters or c.startswith(tuple(args.chapters))]
+    if not chapters:
+        raise ValueError(f"no chapter starts with {' or '.join(args.chapters)} (chapters: {', '.join(params.CHAPTERS)})")
+    reasons = params.departure_reasons(args.profile)
+    for chapter in chapters:
+        print(f"{chapter}, --profile {args.profile} (a value with no note is the paper's; folders come from the run):")
+        for name, knob in params.CHAPTERS[chapter].knobs.items():
+            value = knob.value(args.profile)
+            if knob.paper is None:
+                continue
+            if value == knob.paper:
+                print(f"  {name} = {value!r}")
+                continue
+            why, cost = reasons.get(name, ("(not documented)", "(not documented)"))
+            print(f"  {name} = {value!r}, the paper {knob.paper!r}")
+            print(textwrap.fill(f"why: {why}. cost: {cost}", 110, initial_indent=" " * 6, subsequent_indent=" " * 6))
 
 
 def _folder_options(p) -> None:
@@ -286,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--build-dir", type=Path, default=REPO_ROOT / "_build")
     p.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
     p.set_defaults(func=_cmd_book)
+
+    p = sub.add_parser("parameters", help="each chapter's parameters under a profile, and why it departs from the paper")
+    p.add_argument("chapters", nargs="*", metavar="NN", help="chapters whose names start with these prefixes (default: all)")
+    p.add_argument("--profile", choices=sorted(profiles.PROFILES), default=profiles.DEFAULT_PROFILE)
+    p.set_defaults(func=_cmd_parameters)
 
     p = sub.add_parser("bench", help="training, inference and input-pipeline throughput of an AUTOMAP variant")
     p.add_argument("--variant", default="greenberg")

@@ -18,7 +18,7 @@ Nothing is lost when runs meet or fail:
 - a run folder has one writer at a time: ``run`` holds a lock on ``RUN/.lock`` (``flock``, released by
   the kernel when the process dies) that names its PID and host; a second run meets it with a one-line
   error naming them, and the lock of a killed run is taken over;
-- every chapter's parameters are checked with its spec (:data:`automap_nb.orchestration.params.SPECS`)
+- every chapter's parameters are checked with its spec (:data:`automap_nb.orchestration.params.CHAPTERS`)
   before the first notebook starts (:func:`check_parameters`);
 - a notebook executes into ``.NN_name.ipynb.tmp-PID.ipynb`` and is renamed to ``NN_name.ipynb`` only
   when it completed; a failed (or interrupted) run moves its copy to ``logs/NN_name.failed.ipynb`` and
@@ -487,14 +487,14 @@ class RunLock:
 
 def check_parameters(notebooks: list[Path], plan: dict[str, dict]) -> None:
     """Validate the parameters every chapter of this run will get, with its spec in
-    :data:`automap_nb.orchestration.params.SPECS`, before the first notebook starts; a bad value is a
+    :data:`automap_nb.orchestration.params.CHAPTERS`, before the first notebook starts; a bad value is a
     :class:`ParameterError` ``"NN_name: parameter 'x' …"``. A chapter gets the values of ``plan`` and, for
     the rest, its ``parameters`` cell's defaults. Checks that read the prepared file (its size ``n``)
     use the ``size`` of the chapter in this run that writes it, when there is one. Runs in a separate
     Python process: the specs import Keras, whose start-up noise and memory stay out of the runner."""
     jobs = {}
     for nb in notebooks:
-        if nb.stem not in params.SPECS:
+        if nb.stem not in params.CHAPTERS:
             continue
         values = {}
         for name, text in declared_parameters(nb).items():
