@@ -241,19 +241,18 @@ def _cmd_parameters(args) -> None:
     chapters = [c for c in params.CHAPTERS if not args.chapters or c.startswith(tuple(args.chapters))]
     if not chapters:
         raise ValueError(f"no chapter starts with {' or '.join(args.chapters)} (chapters: {', '.join(params.CHAPTERS)})")
-    reasons = params.departure_reasons(args.profile)
     for chapter in chapters:
+        values = {name: knob.value(args.profile) for name, knob in params.CHAPTERS[chapter].knobs.items() if knob.paper is not None}
+        rows = {row["parameter"]: row for row in profiles.departures(values, profile=args.profile)}
         print(f"{chapter}, --profile {args.profile} (a value with no note is the paper's; folders come from the run):")
-        for name, knob in params.CHAPTERS[chapter].knobs.items():
-            value = knob.value(args.profile)
-            if knob.paper is None:
-                continue
-            if value == knob.paper:
+        for name, value in values.items():
+            if name not in rows:
                 print(f"  {name} = {value!r}")
                 continue
-            why, cost = reasons.get(name, ("(not documented)", "(not documented)"))
-            print(f"  {name} = {value!r}, the paper {knob.paper!r}")
-            print(textwrap.fill(f"why: {why}. cost: {cost}", 110, initial_indent=" " * 6, subsequent_indent=" " * 6))
+            row = rows[name]
+            paper = row["the paper's setting"]
+            print(f"  {name} = {value!r}, the paper {paper}")
+            print(textwrap.fill(f"why: {row['why']}. cost: {row['cost']}", 110, initial_indent=" " * 6, subsequent_indent=" " * 6))
 
 
 def _folder_options(p) -> None:
